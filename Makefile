@@ -1,0 +1,17 @@
+# The two commands of the README, and helpers for developers.
+.PHONY: demo test up down
+
+# The main job: the local test bed, the launcher against it (tests/demo.sh).
+demo:
+	bash tests/demo.sh
+
+# Every test: lints, the test bed up, all Rust and Python tests, the test bed down.
+test:
+	bash tests/run-all.sh
+
+# Keep a test bed running for development (source ~/.cache/kubepool/testbed.env afterwards).
+up:
+	bash tests/cluster/build.sh && bash tests/cluster/up.sh
+
+down:
+	bash tests/cluster/down.sh

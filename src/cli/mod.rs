@@ -1,0 +1,65 @@
+//! The command line: one file per subcommand, holding argument structs and output only.
+
+mod launcher;
+
+use crate::telemetry::LogFormat;
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// kubepool: Zuul nodes on Kubernetes and OpenShift, a drop-in replacement for Nodepool's
+/// kubernetes, openshift and openshiftpods drivers.
+#[derive(Debug, Parser)]
+#[command(name = "kubepool", version, propagate_version = true)]
+pub struct Cli {
+    /// Log format on stderr; RUST_LOG selects what is logged (default "info").
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true, env = "KUBEPOOL_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve Zuul's node requests from the providers of a nodepool.yaml (like nodepool-launcher).
+    Launcher(launcher::LauncherArgs),
+}
+
+/// Runs the chosen subcommand and turns its result into an exit status.
+pub fn run(cli: Cli) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("kubepool: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Launcher(args) => launcher::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            eprintln!("kubepool: {}", error_chain(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its sources, joined with ": ".
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,29 @@
+//! The crate's error type: every failure a subcommand can report, with what it was doing.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+
+    #[error("ZooKeeper: {0}")]
+    ZooKeeper(#[from] crate::zk::ZkError),
+
+    #[error("Kubernetes: {0}")]
+    Kubernetes(#[from] crate::k8s::K8sError),
+
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot install the {signal} handler: {source}")]
+    Signal {
+        signal: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}

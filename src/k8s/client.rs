@@ -1,0 +1,53 @@
+//! Finding the cluster as Nodepool does: the kubeconfig (`KUBECONFIG`, else `~/.kube/config`)
+//! with the provider's `context`, or the in-cluster service account when there is no kubeconfig.
+
+use super::K8sError;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+/// A connected client and what the launcher logs about it.
+#[derive(Clone)]
+pub struct ClusterInfo {
+    pub client: Client,
+    /// The API server URL, as written into node records.
+    pub server: String,
+    /// True when the kubeconfig says not to verify the server certificate.
+    pub skip_tls_verify: bool,
+}
+
+impl std::fmt::Debug for ClusterInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the client: its config holds credentials.
+        f.debug_struct("ClusterInfo").field("server", &self.server).finish_non_exhaustive()
+    }
+}
+
+fn kubeconfig_exists() -> bool {
+    if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) {
+        return true;
+    }
+    std::env::var_os("HOME").is_some_and(|home| std::path::Path::new(&home).join(".kube/config").exists())
+}
+
+/// Loads the cluster configuration for `context` (the kubeconfig's current context if `None`).
+pub async fn load_config(context: Option<&str>) -> Result<Config, K8sError> {
+    if kubeconfig_exists() {
+        let options = KubeConfigOptions { context: context.map(str::to_string), ..Default::default() };
+        let kubeconfig = Kubeconfig::read()
+            .map_err(|source| K8sError::Kubeconfig { context: context.map(str::to_string), source })?;
+        Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .map_err(|source| K8sError::Kubeconfig { context: context.map(str::to_string), source })
+    } else {
+        Config::incluster().map_err(|source| K8sError::InCluster { source })
+    }
+}
+
+/// Connects to the cluster of `context`.
+pub async fn connect(context: Option<&str>) -> Result<ClusterInfo, K8sError> {
+    let config = load_config(context).await?;
+    let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
+    let skip_tls_verify = config.accept_invalid_certs;
+    let client = Client::try_from(config).map_err(|source| K8sError::Client { server: server.clone(), source })?;
+    Ok(ClusterInfo { client, server, skip_tls_verify })
+}

@@ -1,0 +1,43 @@
+//! The shared Kubernetes client: finding the cluster, and (with the launcher issue) the rate
+//! limit and retry layers, watch helpers, exec and port-forward streams.
+//!
+//! Named `k8s` rather than `kube` so that it does not shadow the `kube` crate.
+
+mod client;
+
+pub use client::{ClusterInfo, connect};
+
+#[derive(Debug, thiserror::Error)]
+pub enum K8sError {
+    #[error("kubeconfig{}: {source}", context_suffix(.context))]
+    Kubeconfig {
+        context: Option<String>,
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+
+    #[error("no kubeconfig found (KUBECONFIG, ~/.kube/config) and not running in a cluster: {source}")]
+    InCluster {
+        #[source]
+        source: kube::config::InClusterError,
+    },
+
+    #[error("cannot build a client for {server}: {source}")]
+    Client {
+        server: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    #[error("{what} on {server}: {source}")]
+    Api {
+        what: &'static str,
+        server: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+fn context_suffix(context: &Option<String>) -> String {
+    context.as_ref().map(|c| format!(" (context {c})")).unwrap_or_default()
+}

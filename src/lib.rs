@@ -1,0 +1,15 @@
+//! kubepool: Nodepool's kubernetes, openshift and openshiftpods drivers, rebuilt for Zuul.
+//!
+//! The layout follows one request through the system: [`config`] reads `nodepool.yaml`,
+//! [`zk`] speaks Nodepool's ZooKeeper protocol, [`k8s`] is the shared Kubernetes client,
+//! [`launcher`] joins the two, and [`cli`] holds one file per subcommand.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod k8s;
+pub mod launcher;
+pub mod telemetry;
+pub mod zk;
+
+pub use error::Error;

@@ -1,0 +1,57 @@
+#!/bin/bash
+# Builds the two local images as docker-archive tarballs (nothing is ever pulled from a registry):
+#   localhost/pause:3.2                - the pod sandbox: static busybox sleeping until TERM
+#   localhost/kubepool-node:bookworm   - Debian bookworm (debootstrap minbase) with bash, git, python3,
+#                                        openssh-server, coreutils, tar, rsync: a pod that behaves
+#                                        like a machine
+# up.sh imports them into containerd.
+set -euo pipefail
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
+mkdir -p "$IMAGES"; cd "$IMAGES"
+# The Debian archive this machine already uses.
+MIRROR=${DEBIAN_MIRROR:-$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)}
+[ -n "$MIRROR" ] || MIRROR=$(awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list)
+
+if [ ! -f pause.tar ]; then
+  log "building $PAUSE_IMAGE"
+  rm -rf pause-oci pause-root; mkdir -p pause-root/bin pause-root/dev pause-root/proc pause-root/sys pause-root/etc
+  cp /bin/busybox pause-root/bin/busybox
+  for a in sh sleep; do ln -s busybox pause-root/bin/$a; done
+  umoci init --layout pause-oci
+  umoci new --image pause-oci:3.2
+  umoci insert --image pause-oci:3.2 pause-root /
+  umoci config --image pause-oci:3.2 --config.workingdir / --config.user 65535:65535 \
+    --config.entrypoint /bin/sh --config.entrypoint -c \
+    --config.entrypoint "trap 'exit 0' TERM INT; while :; do sleep 86400 & wait \$!; done" \
+    --author kubepool --history.created_by "kubepool tests/cluster/build-images.sh"
+  umoci gc --layout pause-oci
+  skopeo --insecure-policy copy -q oci:pause-oci:3.2 "docker-archive:pause.tar.tmp:$PAUSE_IMAGE"
+  mv pause.tar.tmp pause.tar; rm -rf pause-oci pause-root
+fi
+
+if [ ! -f node.tar ]; then
+  if [ ! -d rootfs-bookworm ]; then
+    log "debootstrap bookworm (minbase + bash git python3 openssh-server coreutils tar rsync ...)"
+    rm -rf rootfs-bookworm.tmp
+    debootstrap --variant=minbase \
+      --include=bash,git,python3,openssh-server,coreutils,tar,rsync,procps,ca-certificates,iproute2,netbase \
+      bookworm rootfs-bookworm.tmp "$MIRROR" > debootstrap.log 2>&1 || { tail -20 debootstrap.log >&2; exit 1; }
+    mv rootfs-bookworm.tmp rootfs-bookworm
+  fi
+  log "packing $NODE_IMAGE"
+  R=rootfs-bookworm
+  chroot $R apt-get clean
+  rm -rf $R/var/lib/apt/lists/* $R/dev/* $R/run/* $R/tmp/* $R/var/log/*.log $R/etc/ssh/ssh_host_*
+  mkdir -p $R/run/sshd
+  rm -rf node-oci
+  umoci init --layout node-oci
+  umoci new --image node-oci:bookworm
+  umoci insert --image node-oci:bookworm $R /
+  umoci config --image node-oci:bookworm --config.workingdir /root \
+    --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --config.env LANG=C.UTF-8 \
+    --config.cmd /bin/bash --author kubepool --history.created_by "kubepool tests/cluster/build-images.sh (debootstrap)"
+  umoci gc --layout node-oci
+  skopeo --insecure-policy copy -q oci:node-oci:bookworm "docker-archive:node.tar.tmp:$NODE_IMAGE"
+  mv node.tar.tmp node.tar; rm -rf node-oci
+fi
+ls -la "$IMAGES"/*.tar >&2

@@ -1,0 +1,21 @@
+#!/bin/bash
+# Creates (or updates) the Python virtualenv the tests use: $KUBEPOOL_CACHE/venv, with the
+# packages of tests/requirements.txt. Re-installs only when that file changes. Prints the venv path.
+set -euo pipefail
+HERE=$(dirname "$(readlink -f "$0")")
+. "$HERE/cluster/lib.sh"
+VENV=$CACHE/venv
+REQ=$HERE/requirements.txt
+STAMP=$VENV/.requirements.sha256
+want=$(sha256sum "$REQ" | cut -d' ' -f1)
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
+  s=$(date +%s)
+  log "installing Python packages into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip >/dev/null
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ" >"$CACHE/logs/pip.log" 2>&1 \
+    || { tail -30 "$CACHE/logs/pip.log" >&2; exit 1; }
+  echo "$want" > "$STAMP"
+  mkdir -p "$CACHE"; echo "$(date -u +%FT%TZ) PIP $(( $(date +%s) - s ))s" >> "$CACHE/build-times.txt"
+fi
+echo "$VENV"
