@@ -50,8 +50,13 @@ admin.enableServer=false
 4lw.commands.whitelist=ruok,srvr,mntr,cons
 maxClientCnxns=0
 CFG
+# Debian's zookeeper.jar manifest lacks netty-codec (needed by the Netty connection factory that
+# serves TLS) and any slf4j binding: add them.
+ZK_CLASSPATH=/usr/share/java/zookeeper.jar
+for j in netty-codec netty-resolver slf4j-simple; do ZK_CLASSPATH=$ZK_CLASSPATH:/usr/share/java/$j.jar; done
 start zookeeper java -Xmx256m -Dzookeeper.log.dir="$LOGS" -Djava.net.preferIPv4Stack=true \
-  -cp "/usr/share/java/zookeeper.jar" org.apache.zookeeper.server.quorum.QuorumPeerMain "$ETC/zoo.cfg"
+  -Dorg.slf4j.simpleLogger.showDateTime=true \
+  -cp "$ZK_CLASSPATH" org.apache.zookeeper.server.quorum.QuorumPeerMain "$ETC/zoo.cfg"
 
 write_env() {
   local kubeconfig=${1:-}
