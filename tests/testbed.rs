@@ -4,9 +4,8 @@
 mod common;
 
 use futures::{AsyncBufReadExt, TryStreamExt};
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, AttachParams, DeleteParams, ObjectMeta, PostParams};
-use kube::runtime::wait::{await_condition, conditions};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use zookeeper_client::{Acls, CreateMode};
@@ -45,41 +44,13 @@ async fn pod_from_the_local_image_runs_and_exec_returns_streams_and_exit_status(
     let namespace = common::unique_name("kubepool-test-pod");
     create_namespace(&client, &namespace).await;
 
-    let pod: Pod = serde_json::from_value(serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": { "name": "node" },
-        "spec": {
-            "restartPolicy": "Never",
-            "automountServiceAccountToken": false,
-            "terminationGracePeriodSeconds": 1,
-            "containers": [{
-                "name": "node",
-                "image": common::test_image(),
-                "imagePullPolicy": "IfNotPresent",
-                "command": ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"]
-            }]
-        }
-    }))
-    .expect("pod body");
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
-    // A brand-new namespace may not yet have its default service account; the API then refuses
-    // the pod for a short while (a known 1.20 behaviour). Retry for up to 30 s.
-    let mut attempt = 0;
-    loop {
-        match pods.create(&PostParams::default(), &pod).await {
-            Ok(_) => break,
-            Err(kube::Error::Api(status)) if attempt < 150 && status.message.contains("service account") => {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(error) => panic!("create pod: {error}"),
-        }
-    }
-    tokio::time::timeout(Duration::from_secs(120), await_condition(pods.clone(), "node", conditions::is_pod_running()))
-        .await
-        .expect("pod running within 120 s")
-        .expect("watch pod");
+    let pods = common::run_pod(
+        &client,
+        &namespace,
+        "node",
+        &["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"],
+    )
+    .await;
 
     let mut attached = pods
         .exec(
@@ -119,36 +90,13 @@ async fn pod_logs_stream_from_the_local_image() {
     let client = common::admin_client().await;
     let namespace = common::unique_name("kubepool-test-logs");
     create_namespace(&client, &namespace).await;
-    let pod: Pod = serde_json::from_value(serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": { "name": "printer" },
-        "spec": {
-            "restartPolicy": "Never",
-            "automountServiceAccountToken": false,
-            "containers": [{
-                "name": "printer",
-                "image": common::test_image(),
-                "imagePullPolicy": "IfNotPresent",
-                "command": ["/bin/bash", "-c", "for i in 1 2 3; do echo line $i; done; sleep 1"]
-            }]
-        }
-    }))
-    .expect("pod body");
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
-    let mut attempt = 0;
-    while let Err(error) = pods.create(&PostParams::default(), &pod).await {
-        attempt += 1;
-        assert!(attempt < 150, "create pod: {error}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    tokio::time::timeout(
-        Duration::from_secs(120),
-        await_condition(pods.clone(), "printer", conditions::is_pod_running()),
+    let pods = common::run_pod(
+        &client,
+        &namespace,
+        "printer",
+        &["/bin/bash", "-c", "for i in 1 2 3; do echo line $i; done; sleep 1"],
     )
-    .await
-    .expect("pod running within 120 s")
-    .expect("watch pod");
+    .await;
     let lines: Vec<String> = pods
         .log_stream("printer", &kube::api::LogParams { follow: true, ..Default::default() })
         .await

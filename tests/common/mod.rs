@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+use k8s_openapi::api::core::v1::Pod;
+use kube::runtime::wait::{await_condition, conditions};
 use std::time::Duration;
 
 /// The value of `name`, or a panic that says how to get one.
@@ -52,4 +54,44 @@ pub fn zookeeper_options(tls: bool) -> kubepool::zk::ConnectOptions {
         (required_env("KUBEPOOL_TEST_ZK"), None)
     };
     kubepool::zk::ConnectOptions { servers: vec![server], chroot: None, tls, session_timeout: Duration::from_secs(10) }
+}
+
+/// Creates a pod `name` in `namespace` running `command` from the test image, and waits (by
+/// watch) until it runs. A brand-new namespace may not have its default service account yet, and
+/// a 1.20 API server then refuses pods for about a second: that refusal is retried for up to 30 s.
+pub async fn run_pod(client: &kube::Client, namespace: &str, name: &str, command: &[&str]) -> kube::Api<Pod> {
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": { "name": name },
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": false,
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{
+                "name": name,
+                "image": test_image(),
+                "imagePullPolicy": "IfNotPresent",
+                "command": command,
+            }]
+        }
+    }))
+    .expect("pod body");
+    let pods: kube::Api<Pod> = kube::Api::namespaced(client.clone(), namespace);
+    let mut attempt = 0;
+    loop {
+        match pods.create(&kube::api::PostParams::default(), &pod).await {
+            Ok(_) => break,
+            Err(kube::Error::Api(status)) if attempt < 150 && status.message.contains("service account") => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(error) => panic!("create pod {namespace}/{name}: {error}"),
+        }
+    }
+    tokio::time::timeout(Duration::from_secs(120), await_condition(pods.clone(), name, conditions::is_pod_running()))
+        .await
+        .expect("pod running within 120 s")
+        .expect("watch pod");
+    pods
 }
