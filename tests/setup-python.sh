@@ -4,6 +4,7 @@
 set -euo pipefail
 HERE=$(dirname "$(readlink -f "$0")")
 . "$HERE/cluster/lib.sh"
+mkdir -p "$CACHE/logs"
 VENV=$CACHE/venv
 REQ=$HERE/requirements.txt
 STAMP=$VENV/.requirements.sha256
@@ -16,6 +17,6 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; 
   "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ" >"$CACHE/logs/pip.log" 2>&1 \
     || { tail -30 "$CACHE/logs/pip.log" >&2; exit 1; }
   echo "$want" > "$STAMP"
-  mkdir -p "$CACHE"; echo "$(date -u +%FT%TZ) PIP $(( $(date +%s) - s ))s" >> "$CACHE/build-times.txt"
+  echo "$(date -u +%FT%TZ) PIP $(( $(date +%s) - s ))s" >> "$CACHE/build-times.txt"
 fi
 echo "$VENV"
