@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod drivers;
 pub mod error;
 pub mod k8s;
 pub mod launcher;

@@ -2,8 +2,12 @@
 //! with the provider's `context`, or the in-cluster service account when there is no kubeconfig.
 
 use super::K8sError;
+use super::discipline::{ApiDiscipline, RateLimitLayer, RetryTransient};
+use kube::client::ClientBuilder;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+use tower::buffer::BufferLayer;
+use tower::retry::RetryLayer;
 
 /// A connected client and what the launcher logs about it.
 #[derive(Clone)]
@@ -43,11 +47,22 @@ pub async fn load_config(context: Option<&str>) -> Result<Config, K8sError> {
     }
 }
 
-/// Connects to the cluster of `context`.
+/// Connects to the cluster of `context` with the default [`ApiDiscipline`].
 pub async fn connect(context: Option<&str>) -> Result<ClusterInfo, K8sError> {
+    connect_with(context, ApiDiscipline::default()).await
+}
+
+/// Connects to the cluster of `context`; every request goes through the retry and rate-limit
+/// layers of [`super::discipline`].
+pub async fn connect_with(context: Option<&str>, discipline: ApiDiscipline) -> Result<ClusterInfo, K8sError> {
     let config = load_config(context).await?;
     let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
     let skip_tls_verify = config.accept_invalid_certs;
-    let client = Client::try_from(config).map_err(|source| K8sError::Client { server: server.clone(), source })?;
+    let client = ClientBuilder::try_from(config)
+        .map_err(|source| K8sError::Client { server: server.clone(), source })?
+        .with_layer(&BufferLayer::new(1024))
+        .with_layer(&RateLimitLayer::new(discipline.qps, discipline.burst))
+        .with_layer(&RetryLayer::new(RetryTransient::new(discipline)))
+        .build();
     Ok(ClusterInfo { client, server, skip_tls_verify })
 }

@@ -4,8 +4,10 @@
 //! Named `k8s` rather than `kube` so that it does not shadow the `kube` crate.
 
 mod client;
+pub mod discipline;
 
-pub use client::{ClusterInfo, connect};
+pub use client::{ClusterInfo, connect, connect_with, load_config};
+pub use discipline::ApiDiscipline;
 
 #[derive(Debug, thiserror::Error)]
 pub enum K8sError {

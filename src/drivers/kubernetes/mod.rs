@@ -1,0 +1,139 @@
+//! `driver: kubernetes` — namespace labels (and, with the pod issue, pod labels).
+//!
+//! One [`KubernetesDriver`] serves a provider: it knows the provider's pools and labels and
+//! holds a rate-limited, retrying client for the provider's cluster.
+
+mod api;
+mod namespace_node;
+pub mod objects;
+pub mod token;
+
+use crate::k8s::ClusterInfo;
+use async_trait::async_trait;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ListParams};
+use kubepool_driver_api::{
+    DeleteError, Driver, LaunchError, LaunchProgress, LaunchedNode, ListError, NodeSpec, ResourceRef, Resources,
+};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// What kind of node a label makes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LabelKind {
+    /// `type: namespace`: a namespace with its own service account and RBAC.
+    Namespace,
+}
+
+/// One label of a pool, as the driver needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelSpec {
+    pub name: String,
+    pub kind: LabelKind,
+    /// `labels`: added to every object's metadata labels.
+    pub labels: BTreeMap<String, String>,
+    /// `dynamic-labels`: templates over the request's attributes.
+    pub dynamic_labels: BTreeMap<String, String>,
+    /// `python-path` (Nodepool's default: `auto`).
+    pub python_path: String,
+    pub shell_type: Option<String>,
+    /// What one node of this label counts against quota.
+    pub quota: Resources,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolSpec {
+    pub name: String,
+    pub labels: Vec<LabelSpec>,
+}
+
+/// How long the driver waits for things that the cluster does on its own.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timeouts {
+    /// Until the token controller fills a service-account token Secret (Nodepool: 30 × 1 s).
+    pub token: Duration,
+    /// Until a deleted namespace is gone (Nodepool: 300 × 1 s).
+    pub delete: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self { token: Duration::from_secs(30), delete: Duration::from_secs(300) }
+    }
+}
+
+pub struct KubernetesDriver {
+    provider: String,
+    pools: Vec<PoolSpec>,
+    cluster: ClusterInfo,
+    timeouts: Timeouts,
+}
+
+impl KubernetesDriver {
+    pub fn new(provider: impl Into<String>, pools: Vec<PoolSpec>, cluster: ClusterInfo, timeouts: Timeouts) -> Self {
+        Self { provider: provider.into(), pools, cluster, timeouts }
+    }
+
+    fn label(&self, pool: &str, label: &str) -> Option<&LabelSpec> {
+        self.pools.iter().find(|p| p.name == pool)?.labels.iter().find(|l| l.name == label)
+    }
+
+    fn namespaces(&self) -> Api<Namespace> {
+        Api::all(self.cluster.client.clone())
+    }
+
+    /// The namespace of a node: `<pool>-<node id>` (reference §4.2).
+    pub fn namespace_name(pool: &str, node_id: &str) -> String {
+        format!("{pool}-{node_id}")
+    }
+}
+
+#[async_trait]
+impl Driver for KubernetesDriver {
+    fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    async fn launch(&self, spec: &NodeSpec, progress: &dyn LaunchProgress) -> Result<LaunchedNode, LaunchError> {
+        let label = self.label(&spec.pool, &spec.label).ok_or_else(|| {
+            LaunchError::Permanent(format!(
+                "pool {} of provider {} has no label {}",
+                spec.pool, self.provider, spec.label
+            ))
+        })?;
+        match label.kind {
+            LabelKind::Namespace => namespace_node::launch(self, spec, label, progress).await,
+        }
+    }
+
+    async fn delete(&self, external_id: &str) -> Result<(), DeleteError> {
+        api::delete_and_wait(&self.namespaces(), external_id, self.timeouts.delete).await.map_err(DeleteError)
+    }
+
+    async fn list_resources(&self) -> Result<Vec<ResourceRef>, ListError> {
+        use crate::drivers::metadata::{NODE_ID, POOL, PROVIDER};
+        let selector = format!("{PROVIDER}={}", self.provider);
+        let list = self
+            .namespaces()
+            .list_metadata(&ListParams::default().labels(&selector))
+            .await
+            .map_err(|e| ListError(format!("list namespaces of provider {}: {e}", self.provider)))?;
+        Ok(list
+            .items
+            .into_iter()
+            .filter_map(|ns| {
+                let labels = ns.metadata.labels.unwrap_or_default();
+                Some(ResourceRef {
+                    external_id: ns.metadata.name?,
+                    node_id: labels.get(NODE_ID).cloned(),
+                    pool: labels.get(POOL).cloned(),
+                    deleting: ns.metadata.deletion_timestamp.is_some(),
+                })
+            })
+            .collect())
+    }
+
+    fn quota(&self, pool: &str, label: &str) -> Option<Resources> {
+        self.label(pool, label).map(|l| l.quota.clone())
+    }
+}

@@ -1,0 +1,159 @@
+//! Labels every object a driver creates carries (reference §4.1): the user's `labels`, then the
+//! rendered `dynamic-labels`, then Nodepool's four `nodepool_*` labels, which win. Leak
+//! detection and crash recovery find objects by these.
+
+use kubepool_driver_api::{NodeSpec, RequestAttributes};
+use std::collections::BTreeMap;
+
+pub const NODE_ID: &str = "nodepool_node_id";
+pub const PROVIDER: &str = "nodepool_provider_name";
+pub const POOL: &str = "nodepool_pool_name";
+pub const LABEL: &str = "nodepool_node_label";
+/// Added by kubepool (Nodepool does not set it): which program made the object.
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY_VALUE: &str = "kubepool";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("dynamic label {key}: {message}")]
+pub struct TemplateError {
+    pub key: String,
+    pub message: String,
+}
+
+/// The metadata labels of an object made for `spec`.
+pub fn object_labels(
+    spec: &NodeSpec,
+    labels: &BTreeMap<String, String>,
+    dynamic_labels: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, TemplateError> {
+    let mut out = labels.clone();
+    for (key, template) in dynamic_labels {
+        let value = render(template, &spec.request).map_err(|message| TemplateError { key: key.clone(), message })?;
+        out.insert(key.clone(), value);
+    }
+    out.insert(NODE_ID.into(), spec.node_id.clone());
+    out.insert(PROVIDER.into(), spec.provider.clone());
+    out.insert(POOL.into(), spec.pool.clone());
+    out.insert(LABEL.into(), spec.label.clone());
+    out.insert(MANAGED_BY.into(), MANAGED_BY_VALUE.into());
+    Ok(out)
+}
+
+/// Renders a Python `str.format` template over `{request.<attr>}` (with `{{`/`}}` escapes), as
+/// Nodepool does for `dynamic-labels`. `requestor_data` entries are reachable as
+/// `{request.requestor_data[key]}`.
+pub fn render(template: &str, request: &RequestAttributes) -> Result<String, String> {
+    let mut out = String::new();
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                out.push('{');
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                out.push('}');
+            }
+            '{' => {
+                let mut field = String::new();
+                loop {
+                    match chars.next() {
+                        Some('}') => break,
+                        Some(c) => field.push(c),
+                        None => return Err(format!("unclosed {{ in {template:?}")),
+                    }
+                }
+                out.push_str(&field_value(&field, request)?);
+            }
+            '}' => return Err(format!("single }} in {template:?}")),
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+fn field_value(field: &str, request: &RequestAttributes) -> Result<String, String> {
+    let Some(attribute) = field.strip_prefix("request.") else {
+        return Err(format!("unknown field {{{field}}}: only {{request.<attribute>}} is available"));
+    };
+    let (name, key) = match attribute.split_once('[') {
+        Some((name, rest)) => (name, Some(rest.strip_suffix(']').ok_or_else(|| format!("bad index in {{{field}}}"))?)),
+        None => (attribute, None),
+    };
+    let optional = |v: &Option<String>| v.clone().unwrap_or_else(|| "None".to_string());
+    let value = match (name, key) {
+        ("id", None) => request.id.clone(),
+        ("labels", None) => format!("{:?}", request.labels),
+        ("requestor", None) => optional(&request.requestor),
+        ("relative_priority", None) => request.relative_priority.to_string(),
+        ("event_id", None) => optional(&request.event_id),
+        ("tenant_name", None) => optional(&request.tenant_name),
+        ("created_time", None) => request.created_time.map(|t| t.to_string()).unwrap_or_else(|| "None".into()),
+        ("requestor_data", Some(key)) => match request.requestor_data.as_ref().and_then(|d| d.get(key)) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => return Err(format!("requestor_data has no key {key:?}")),
+        },
+        _ => return Err(format!("request has no attribute {attribute:?}")),
+    };
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> NodeSpec {
+        NodeSpec {
+            node_id: "0000000042".into(),
+            provider: "k8s".into(),
+            pool: "main".into(),
+            label: "pod-fedora".into(),
+            request: RequestAttributes {
+                id: "200-0000000007".into(),
+                labels: vec!["pod-fedora".into()],
+                requestor: Some("3f2a".into()),
+                requestor_data: Some(serde_json::json!({"job_name": "tox-py311", "tenant_name": "openstack"})),
+                relative_priority: 2,
+                event_id: None,
+                created_time: None,
+                tenant_name: Some("openstack".into()),
+            },
+        }
+    }
+
+    #[test]
+    fn nodepool_labels_win_over_user_labels() {
+        let user =
+            BTreeMap::from([("nodepool_node_id".to_string(), "spoof".to_string()), ("team".into(), "ci".into())]);
+        let dynamic = BTreeMap::from([("tenant".to_string(), "{request.tenant_name}".to_string())]);
+        let labels = object_labels(&spec(), &user, &dynamic).expect("labels");
+        assert_eq!(labels[NODE_ID], "0000000042");
+        assert_eq!(labels[PROVIDER], "k8s");
+        assert_eq!(labels[POOL], "main");
+        assert_eq!(labels[LABEL], "pod-fedora");
+        assert_eq!(labels["team"], "ci");
+        assert_eq!(labels["tenant"], "openstack");
+    }
+
+    #[test]
+    fn templates_render_request_attributes_and_escapes() {
+        let r = &spec().request;
+        assert_eq!(render("{request.id}-{request.relative_priority}", r).expect("ok"), "200-0000000007-2");
+        assert_eq!(render("{request.requestor_data[job_name]}", r).expect("ok"), "tox-py311");
+        assert_eq!(render("{{literal}}", r).expect("ok"), "{literal}");
+        assert_eq!(render("{request.event_id}", r).expect("ok"), "None");
+    }
+
+    #[test]
+    fn bad_templates_are_errors_not_panics() {
+        let r = &spec().request;
+        assert!(render("{request.nope}", r).is_err());
+        assert!(render("{node.id}", r).is_err());
+        assert!(render("{request.id", r).is_err());
+        assert!(render("a}b", r).is_err());
+        assert!(render("{request.requestor_data[missing]}", r).is_err());
+        assert!(render("{request.requestor_data[x}", r).is_err());
+    }
+}

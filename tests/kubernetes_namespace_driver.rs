@@ -1,0 +1,167 @@
+//! The kubernetes driver's namespace labels against the real test cluster: objects, the node's
+//! credentials used by the real kubectl (allowed inside its namespace, refused outside), leak
+//! listing, and deletion.
+
+mod common;
+
+use kubepool::drivers::kubernetes::{KubernetesDriver, LabelKind, LabelSpec, PoolSpec, Timeouts};
+use kubepool_driver_api::{Driver, LaunchedNode, NoProgress, NodeSpec, RequestAttributes, Resources};
+use std::collections::BTreeMap;
+use std::process::Command;
+
+fn pool(name: &str) -> PoolSpec {
+    PoolSpec {
+        name: name.to_string(),
+        labels: vec![LabelSpec {
+            name: "k8s-namespace".into(),
+            kind: LabelKind::Namespace,
+            labels: BTreeMap::from([("team".to_string(), "ci".to_string())]),
+            dynamic_labels: BTreeMap::from([("tenant".to_string(), "{request.tenant_name}".to_string())]),
+            python_path: "auto".into(),
+            shell_type: None,
+            quota: Resources::new().with("instances", 1),
+        }],
+    }
+}
+
+fn node_spec(pool: &str, node_id: &str) -> NodeSpec {
+    NodeSpec {
+        node_id: node_id.to_string(),
+        provider: "kubepool-test".into(),
+        pool: pool.to_string(),
+        label: "k8s-namespace".into(),
+        request: RequestAttributes {
+            id: "200-0000000001".into(),
+            tenant_name: Some("example-tenant".into()),
+            ..Default::default()
+        },
+    }
+}
+
+/// The kubeconfig Zuul's executor writes for a node (reference §6.1): cluster named after the
+/// host part of `host` with dots as dashes, user `<namespace>:<user>`, context `<user>/<cluster>`.
+fn executor_kubeconfig(node: &LaunchedNode, path: &std::path::Path) -> String {
+    let port = &node.connection_port;
+    let host = port["host"].as_str().expect("host");
+    let netloc = host.split("://").nth(1).expect("scheme").trim_end_matches('/');
+    let cluster = netloc.replace('.', "-");
+    let user = format!("{}:{}", port["namespace"].as_str().expect("namespace"), port["user"].as_str().expect("user"));
+    let context = format!("{user}/{cluster}");
+    let mut cluster_entry = serde_json::json!({"server": host});
+    if let Some(ca) = port.get("ca_crt").and_then(|c| c.as_str()) {
+        cluster_entry["certificate-authority-data"] = ca.into();
+    }
+    if port["skiptls"].as_bool() == Some(true) {
+        cluster_entry["insecure-skip-tls-verify"] = true.into();
+    }
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster, "cluster": cluster_entry}],
+        "users": [{"name": user, "user": {"token": port["token"]}}],
+        "contexts": [{"name": context, "context": {"cluster": cluster, "user": user, "namespace": port["namespace"]}}],
+        "current-context": context,
+    });
+    std::fs::write(path, serde_json::to_vec(&config).expect("json")).expect("write kubeconfig");
+    context
+}
+
+/// Runs the real kubectl with the node's kubeconfig; returns (success, stdout+stderr).
+fn kubectl(kubeconfig: &std::path::Path, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    use std::io::Write;
+    let mut child = Command::new(common::kubectl())
+        .env("KUBECONFIG", kubeconfig)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kubectl");
+    if let Some(text) = stdin {
+        child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write stdin");
+    }
+    let output = child.wait_with_output().expect("kubectl output");
+    (
+        output.status.success(),
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)),
+    )
+}
+
+#[tokio::test]
+async fn namespace_node_credentials_work_inside_and_are_refused_outside() {
+    let cluster = kubepool::k8s::connect(None).await.expect("connect");
+    let pool_name = common::unique_name("kp");
+    let driver = KubernetesDriver::new("kubepool-test", vec![pool(&pool_name)], cluster, Timeouts::default());
+    let node_a = driver.launch(&node_spec(&pool_name, "0000000001"), &NoProgress).await.expect("launch node a");
+    let node_b = driver.launch(&node_spec(&pool_name, "0000000002"), &NoProgress).await.expect("launch node b");
+
+    let ns_a = format!("{pool_name}-0000000001");
+    let ns_b = format!("{pool_name}-0000000002");
+    assert_eq!(node_a.external_id, ns_a);
+    assert_eq!(node_b.external_id, ns_b);
+    assert_eq!(node_a.connection_type, "namespace");
+    assert_eq!(node_a.interface_ip, None);
+    let port = &node_a.connection_port;
+    assert_eq!(port["name"], ns_a.as_str());
+    assert_eq!(port["namespace"], ns_a.as_str());
+    assert_eq!(port["user"], "zuul-worker");
+    assert_eq!(port["skiptls"], false);
+    assert!(port["host"].as_str().expect("host").starts_with("https://"));
+    assert!(port["ca_crt"].as_str().is_some_and(|c| !c.is_empty()), "ca_crt present when TLS is verified");
+
+    // Metadata labels: user labels, dynamic labels, the four nodepool labels.
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(common::admin_client().await);
+    let labels = namespaces.get(&ns_a).await.expect("namespace").metadata.labels.expect("labels");
+    assert_eq!(labels["nodepool_node_id"], "0000000001");
+    assert_eq!(labels["nodepool_provider_name"], "kubepool-test");
+    assert_eq!(labels["nodepool_pool_name"], pool_name);
+    assert_eq!(labels["nodepool_node_label"], "k8s-namespace");
+    assert_eq!(labels["team"], "ci");
+    assert_eq!(labels["tenant"], "example-tenant");
+
+    let dir = std::env::temp_dir().join(common::unique_name("kubepool-ns-test"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let kubeconfig = dir.join("config");
+    executor_kubeconfig(&node_a, &kubeconfig);
+
+    let pod = format!(
+        r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"job"}},"spec":{{"automountServiceAccountToken":false,"containers":[{{"name":"job","image":"{}","imagePullPolicy":"IfNotPresent","command":["true"]}}]}}}}"#,
+        common::test_image()
+    );
+    let deployment = r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"replicas":0,"selector":{"matchLabels":{"app":"web"}},"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"web","image":"x"}]}}}}"#;
+    let job = r#"{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"once"},"spec":{"parallelism":0,"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"once","image":"x"}]}}}}"#;
+    let checks: Vec<(&str, Vec<&str>, Option<&str>, bool)> = vec![
+        ("create a pod in its namespace", vec!["create", "-f", "-"], Some(pod.as_str()), true),
+        ("create an apps/v1 Deployment", vec!["create", "-f", "-"], Some(deployment), true),
+        ("create a batch/v1 Job", vec!["create", "-f", "-"], Some(job), true),
+        ("list its pods", vec!["get", "pods"], None, true),
+        ("list namespaces", vec!["get", "namespaces"], None, false),
+        ("read another node's namespace", vec!["-n", &ns_b, "get", "pods"], None, false),
+        ("list nodes", vec!["get", "nodes"], None, false),
+        ("create a role (escalation)", vec!["create", "role", "x", "--verb=get", "--resource=pods"], None, false),
+    ];
+    let mut failures = Vec::new();
+    for (what, args, stdin, allowed) in checks {
+        let (ok, output) = kubectl(&kubeconfig, &args, stdin);
+        if ok != allowed {
+            failures.push(format!("{what}: expected {}, got: {output}", if allowed { "allowed" } else { "refused" }));
+        } else if !allowed && !output.contains("forbidden") {
+            failures.push(format!("{what}: refused, but not by RBAC: {output}"));
+        }
+    }
+
+    let listed = driver.list_resources().await.expect("list");
+    let listed_ids: Vec<_> =
+        listed.iter().filter(|r| r.pool.as_deref() == Some(&pool_name)).map(|r| r.external_id.clone()).collect();
+    driver.delete(&ns_a).await.expect("delete a");
+    driver.delete(&ns_b).await.expect("delete b");
+    let after = driver.list_resources().await.expect("list after delete");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(listed_ids.contains(&ns_a) && listed_ids.contains(&ns_b), "listed {listed_ids:?}");
+    assert!(after.iter().all(|r| r.pool.as_deref() != Some(&pool_name)), "namespaces left: {after:?}");
+    assert!(namespaces.get_opt(&ns_a).await.expect("get").is_none(), "namespace a is gone");
+    // Deleting what is gone succeeds.
+    driver.delete(&ns_a).await.expect("delete again");
+}
