@@ -20,6 +20,13 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("cannot install the {signal} handler: {source}")]
     Signal {
         signal: &'static str,

@@ -10,6 +10,7 @@ pub mod drivers;
 pub mod error;
 pub mod k8s;
 pub mod launcher;
+pub mod metrics;
 pub mod telemetry;
 pub mod zk;
 

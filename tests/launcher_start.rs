@@ -51,6 +51,15 @@ async fn launcher_components(zk: &kubepool::zk::Client) -> Vec<(String, serde_js
     components
 }
 
+fn scrape(addr: &str) -> String {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the metrics endpoint");
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    response
+}
+
 #[tokio::test]
 async fn launcher_registers_over_tls_and_unregisters_on_sigterm() {
     common::required_env("KUBECONFIG");
@@ -60,8 +69,12 @@ async fn launcher_registers_over_tls_and_unregisters_on_sigterm() {
     let zk = kubepool::zk::connect(&common::zookeeper_options(false)).await.expect("connect to ZooKeeper");
     let before = launcher_components(&zk).await.len();
 
+    let metrics_addr = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+        probe.local_addr().expect("addr").to_string()
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_kubepool"))
-        .args(["--log-format", "json", "launcher", "-c"])
+        .args(["--log-format", "json", "launcher", "--metrics-addr", &metrics_addr, "-c"])
         .arg(&config)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -89,6 +102,10 @@ async fn launcher_registers_over_tls_and_unregisters_on_sigterm() {
     assert_eq!(component["state"], "running");
     assert_eq!(component["hostname"], hostname.as_str());
 
+    let metrics = scrape(&metrics_addr);
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    assert!(metrics.contains(r#"kubepool_provider_connected{provider="testbed"} 1"#), "{metrics}");
+
     let pid = child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
     let output = child.wait_with_output().expect("launcher output");
@@ -96,6 +113,7 @@ async fn launcher_registers_over_tls_and_unregisters_on_sigterm() {
     assert!(output.status.success(), "launcher exit status {}: {stderr}", output.status);
     assert!(stderr.contains("connected to the cluster"), "{stderr}");
     assert!(stderr.contains("SIGTERM received"), "{stderr}");
+    assert!(stderr.contains("serving metrics on /metrics"), "{stderr}");
     // Credentials never reach the log.
     let key = std::fs::read_to_string(common::required_env("KUBEPOOL_TEST_ZK_KEY")).expect("read key");
     let key_body = key.lines().nth(1).expect("key body");

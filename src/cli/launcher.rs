@@ -1,5 +1,6 @@
 //! `kubepool launcher`: the nodepool-launcher replacement.
 
+use crate::metrics::{self, Metrics};
 use crate::{Error, config, launcher};
 use clap::Args;
 use std::path::PathBuf;
@@ -9,12 +10,25 @@ pub struct LauncherArgs {
     /// The nodepool.yaml to serve.
     #[arg(short = 'c', long = "config", default_value = "/etc/nodepool/nodepool.yaml", env = "KUBEPOOL_CONFIG")]
     pub config: PathBuf,
+
+    /// Serve Prometheus metrics on this address at /metrics (e.g. 127.0.0.1:9105); off if unset.
+    #[arg(long, env = "KUBEPOOL_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 pub async fn run(args: LauncherArgs) -> Result<(), Error> {
     let config = config::load(&args.config)?;
     let shutdown = shutdown_signal()?;
-    launcher::run(&config, shutdown).await
+    let metrics = Metrics::new();
+    let _server = match args.metrics_addr {
+        Some(addr) => Some(
+            metrics::serve(addr, metrics.clone())
+                .await
+                .map_err(|source| Error::Listen { addr: addr.to_string(), source })?,
+        ),
+        None => None,
+    };
+    launcher::run(&config, metrics, shutdown).await
 }
 
 /// Completes on the first SIGINT or SIGTERM.

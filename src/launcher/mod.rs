@@ -6,6 +6,7 @@
 //! issue's work and is not done yet.
 
 use crate::config::Config;
+use crate::metrics::{Metrics, ProviderLabels};
 use crate::zk::{self, ComponentRegistration, ConnectOptions, LauncherComponent, TlsFiles};
 use crate::{Error, k8s};
 use std::future::Future;
@@ -32,7 +33,7 @@ pub fn hostname() -> String {
 }
 
 /// Runs the launcher until `shutdown` completes.
-pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+pub async fn run(config: &Config, metrics: Metrics, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
     let options = zookeeper_options(config);
     let zk = zk::connect(&options).await?;
     info!(
@@ -53,6 +54,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
                 source,
             })?;
             info!(server = %cluster.server, version = %version.git_version, "connected to the cluster");
+            metrics.provider_connected.get_or_create(&ProviderLabels { provider: provider.name.clone() }).set(1);
             Ok::<_, Error>(())
         }
         .instrument(span)

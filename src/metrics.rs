@@ -1,0 +1,176 @@
+//! Prometheus metrics, served as OpenMetrics text on `--metrics-addr` at `/metrics`.
+//!
+//! What an operator watches: requests handled (by outcome), launch latency, nodes by state,
+//! Kubernetes API errors. The launcher updates [`Metrics`]; [`serve`] exposes them.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tracing::{debug, info, warn};
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderLabels {
+    pub provider: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub provider: String,
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LaunchLabels {
+    pub provider: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    pub provider: String,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ApiErrorLabels {
+    pub provider: String,
+    pub kind: String,
+}
+
+/// The launcher's metrics. Cheap to clone; all clones update the same values.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    /// 1 while the provider's cluster answered at start-up, 0 if not.
+    pub provider_connected: Family<ProviderLabels, Gauge>,
+    /// Node requests finished, by provider and outcome (`fulfilled`, `declined`, `failed`).
+    pub requests: Family<OutcomeLabels, Counter>,
+    /// Seconds from a node's creation in ZooKeeper until it is ready.
+    pub launch_seconds: Family<LaunchLabels, Histogram>,
+    /// Nodes of this launcher's providers, by state.
+    pub nodes: Family<StateLabels, Gauge>,
+    /// Kubernetes API calls that failed, by provider and kind of error.
+    pub api_errors: Family<ApiErrorLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("kubepool");
+        let provider_connected = Family::<ProviderLabels, Gauge>::default();
+        let requests = Family::<OutcomeLabels, Counter>::default();
+        let launch_seconds = Family::<LaunchLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0])
+        });
+        let nodes = Family::<StateLabels, Gauge>::default();
+        let api_errors = Family::<ApiErrorLabels, Counter>::default();
+        registry.register("provider_connected", "Whether the provider's cluster answered", provider_connected.clone());
+        registry.register("node_requests", "Node requests handled, by outcome", requests.clone());
+        registry.register("launch_seconds", "Seconds from node creation to ready", launch_seconds.clone());
+        registry.register("nodes", "Nodes of this launcher's providers, by state", nodes.clone());
+        registry.register("kubernetes_api_errors", "Failed Kubernetes API calls", api_errors.clone());
+        Self { registry: Arc::new(registry), provider_connected, requests, launch_seconds, nodes, api_errors }
+    }
+
+    /// The metrics in OpenMetrics text format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if let Err(error) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            warn!(%error, "cannot encode metrics");
+        }
+        out
+    }
+}
+
+/// Binds `addr` and serves `/metrics` until the task is dropped. Returns the bound address
+/// (useful with port 0).
+pub async fn serve(addr: SocketAddr, metrics: Metrics) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    info!(addr = %bound, "serving metrics on /metrics");
+    let task = tokio::spawn(async move {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    warn!(%error, "metrics listener");
+                    continue;
+                }
+            };
+            let metrics = metrics.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request: Request<Incoming>| {
+                    let metrics = metrics.clone();
+                    async move { Ok::<_, std::convert::Infallible>(respond(&request, &metrics)) }
+                });
+                if let Err(error) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+                    debug!(%peer, %error, "metrics connection");
+                }
+            });
+        }
+    });
+    Ok((bound, task))
+}
+
+fn respond(request: &Request<Incoming>, metrics: &Metrics) -> Response<Full<Bytes>> {
+    let (status, content_type, body) = match request.uri().path() {
+        "/metrics" => (StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", metrics.encode()),
+        "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_string()),
+        _ => (StatusCode::NOT_FOUND, "text/plain", "not found: try /metrics\n".to_string()),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    if let Ok(value) = http::HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(http::header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_counters_with_labels() {
+        let metrics = Metrics::new();
+        metrics.requests.get_or_create(&OutcomeLabels { provider: "k8s".into(), outcome: "fulfilled".into() }).inc();
+        metrics.launch_seconds.get_or_create(&LaunchLabels { provider: "k8s".into(), label: "ns".into() }).observe(1.5);
+        let text = metrics.encode();
+        assert!(text.contains(r#"kubepool_node_requests_total{provider="k8s",outcome="fulfilled"} 1"#), "{text}");
+        assert!(text.contains(r#"kubepool_launch_seconds_count{provider="k8s",label="ns"} 1"#), "{text}");
+        assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[tokio::test]
+    async fn serves_metrics_over_http_on_loopback() {
+        let metrics = Metrics::new();
+        metrics.nodes.get_or_create(&StateLabels { provider: "k8s".into(), state: "ready".into() }).set(3);
+        let (addr, task) = serve("127.0.0.1:0".parse().expect("addr"), metrics).await.expect("bind");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.expect("read");
+        task.abort();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.contains(r#"kubepool_nodes{provider="k8s",state="ready"} 3"#), "{response}");
+    }
+}
