@@ -47,6 +47,19 @@ pub async fn load_config(context: Option<&str>) -> Result<Config, K8sError> {
     }
 }
 
+/// Connects to the cluster of `context` in an explicit kubeconfig (not the environment's).
+pub async fn connect_kubeconfig(
+    kubeconfig: Kubeconfig,
+    context: Option<&str>,
+    discipline: ApiDiscipline,
+) -> Result<ClusterInfo, K8sError> {
+    let options = KubeConfigOptions { context: context.map(str::to_string), ..Default::default() };
+    let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|source| K8sError::Kubeconfig { context: context.map(str::to_string), source })?;
+    client_for(config, discipline)
+}
+
 /// Connects to the cluster of `context` with the default [`ApiDiscipline`].
 pub async fn connect(context: Option<&str>) -> Result<ClusterInfo, K8sError> {
     connect_with(context, ApiDiscipline::default()).await
@@ -55,7 +68,10 @@ pub async fn connect(context: Option<&str>) -> Result<ClusterInfo, K8sError> {
 /// Connects to the cluster of `context`; every request goes through the retry and rate-limit
 /// layers of [`super::discipline`].
 pub async fn connect_with(context: Option<&str>, discipline: ApiDiscipline) -> Result<ClusterInfo, K8sError> {
-    let config = load_config(context).await?;
+    client_for(load_config(context).await?, discipline)
+}
+
+fn client_for(config: Config, discipline: ApiDiscipline) -> Result<ClusterInfo, K8sError> {
     let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
     let skip_tls_verify = config.accept_invalid_certs;
     let client = ClientBuilder::try_from(config)

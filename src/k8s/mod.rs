@@ -6,7 +6,7 @@
 mod client;
 pub mod discipline;
 
-pub use client::{ClusterInfo, connect, connect_with, load_config};
+pub use client::{ClusterInfo, connect, connect_kubeconfig, connect_with, load_config};
 pub use discipline::ApiDiscipline;
 
 #[derive(Debug, thiserror::Error)]
