@@ -1,8 +1,11 @@
 //! `Node` JSON (reference §2.5; NP `Node.toDict`/`updateFromDict`, ZU `model.Node`).
 
-use super::{NodeState, ZkError, decode, encode, now};
+use super::Opaque;
+use super::{Extra, NodeState, ZkError, decode_with_extra, encode_with_extra, now};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// A node as stored in `/nodepool/nodes/<id>` (the id is the znode name, not a field).
 ///
@@ -93,8 +96,8 @@ pub struct Node {
     #[serde(default)]
     pub node_properties: Option<Map<String, Value>>,
     /// Keys this model does not know, written back unchanged.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    #[serde(skip)]
+    pub extra: Extra,
 }
 
 const SSH_PORT: &str = "ssh_port";
@@ -159,30 +162,32 @@ impl Node {
             driver_data: None,
             requestor: None,
             node_properties: Some(Map::new()),
-            extra: Map::new(),
+            extra: Extra::new(),
         }
     }
 
     /// Decodes the JSON stored at `path`. A missing `connection_port` falls back to `ssh_port`.
     pub fn from_json(path: &str, data: &[u8]) -> Result<Self, ZkError> {
-        let mut node: Self = decode(path, data)?;
-        let ssh_port = node.extra.remove(SSH_PORT);
-        if let Some(port) = ssh_port {
-            let raw: Map<String, Value> = decode(path, data)?;
+        let (mut node, mut extra): (Self, Extra) = decode_with_extra(path, data)?;
+        if let Some(port) = extra.remove(SSH_PORT) {
+            let raw: BTreeMap<String, IgnoredAny> =
+                serde_json::from_slice(data).map_err(|source| ZkError::Decode { path: path.to_string(), source })?;
             if !raw.contains_key("connection_port") {
-                node.connection_port = port;
+                node.connection_port = port.parse().ok_or_else(|| ZkError::Decode {
+                    path: path.to_string(),
+                    source: serde::de::Error::custom("bad ssh_port"),
+                })?;
             }
         }
+        node.extra = extra;
         Ok(node)
     }
 
     /// Encodes every key of Nodepool's `toDict`, with `ssh_port` equal to `connection_port`.
     pub fn to_json(&self) -> Result<Vec<u8>, ZkError> {
-        let mut value = serde_json::to_value(self).map_err(|source| ZkError::Encode { what: "node", source })?;
-        if let Some(object) = value.as_object_mut() {
-            object.insert(SSH_PORT.to_string(), self.connection_port.clone());
-        }
-        encode("node", &value)
+        let mut extra = self.extra.clone();
+        extra.insert(SSH_PORT.to_string(), Opaque::from_value(&self.connection_port)?);
+        encode_with_extra("node", self, &extra)
     }
 
     /// Sets `state` and stamps `state_time` with the current time.
@@ -294,7 +299,7 @@ mod tests {
         value["user_data"] = json!({"zuul_system": "abc", "project_name": "p"});
         let node = Node::from_json(PATH, value.to_string().as_bytes()).expect("decode");
         assert_eq!(node.state, NodeState::InUse);
-        assert_eq!(node.extra.get("id"), Some(&json!("0000000042")));
+        assert_eq!(node.extra.get("id").map(Opaque::get), Some(r#""0000000042""#));
         assert!(!node.extra.contains_key("ssh_port"), "ssh_port is derived, not extra");
         let again: Value = serde_json::from_slice(&node.to_json().expect("encode")).expect("json");
         assert_eq!(again, value);

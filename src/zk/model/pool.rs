@@ -1,9 +1,8 @@
 //! Pool component JSON (reference §2.6; NP `zk/components.py` `PoolComponent`).
 
-use super::{ZkError, decode};
+use super::{Extra, ZkError, decode_with_extra, encode_with_extra};
 use crate::zk::MODEL_API;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 /// A component's state (NP `BaseComponent` constants). Pools use `running`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -48,8 +47,9 @@ pub struct PoolComponent {
     /// True while the pool is paused at quota.
     #[serde(default)]
     pub paused: bool,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    /// Keys this model does not know, written back unchanged.
+    #[serde(skip)]
+    pub extra: Extra,
 }
 
 fn default_kind() -> String {
@@ -84,19 +84,20 @@ impl PoolComponent {
             supported_labels: Vec::new(),
             priority: default_priority(),
             paused: false,
-            extra: Map::new(),
+            extra: Extra::new(),
         }
     }
 
     /// Decodes the JSON stored at `path`.
     pub fn from_json(path: &str, data: &[u8]) -> Result<Self, ZkError> {
-        decode(path, data)
+        let (mut pool, extra): (Self, Extra) = decode_with_extra(path, data)?;
+        pool.extra = extra;
+        Ok(pool)
     }
 
-    /// Encodes with sorted keys (a `serde_json::Map` is ordered by key).
+    /// Encodes with sorted keys (the encoder writes an ordered map).
     pub fn to_json(&self) -> Result<Vec<u8>, ZkError> {
-        let value = serde_json::to_value(self).map_err(|source| ZkError::Encode { what: "pool component", source })?;
-        serde_json::to_vec(&value).map_err(|source| ZkError::Encode { what: "pool component", source })
+        encode_with_extra("pool component", self, &self.extra)
     }
 
     /// Does this pool serve every label of `labels`?
@@ -108,6 +109,7 @@ impl PoolComponent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::zk::model::Opaque;
     use serde_json::json;
 
     const PATH: &str = "/nodepool/components/pool/host0000000001";
@@ -116,7 +118,7 @@ mod tests {
     fn json_has_sorted_keys_and_nodepools_values() {
         let mut pool = PoolComponent::running("host", "host-PoolWorker.k8s-main-abc", "k8s", "main");
         pool.supported_labels = vec!["pod".into()];
-        pool.extra.insert("aaa".into(), json!(1));
+        pool.extra.insert("aaa".into(), Opaque::from_value(&json!(1)).expect("value"));
         let json = String::from_utf8(pool.to_json().expect("encode")).expect("utf8");
         assert_eq!(
             json,

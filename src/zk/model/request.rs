@@ -1,8 +1,7 @@
 //! `NodeRequest` JSON (reference §2.4; NP `NodeRequest.toDict`/`updateFromDict`).
 
-use super::{RequestState, ZkError, decode, encode, now};
+use super::{Extra, Opaque, RequestState, ZkError, decode_with_extra, encode_with_extra, now};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 /// A node request as stored in `/nodepool/requests/<id>`.
 ///
@@ -29,9 +28,9 @@ pub struct NodeRequest {
     pub reuse: bool,
     #[serde(default)]
     pub requestor: Option<String>,
-    /// Opaque to the launcher.
+    /// Opaque to the launcher; kept byte for byte (Zuul stores 128-bit integers in it).
     #[serde(default)]
-    pub requestor_data: Option<Value>,
+    pub requestor_data: Option<Opaque>,
     /// Provider affinity.
     #[serde(default)]
     pub provider: Option<String>,
@@ -44,8 +43,8 @@ pub struct NodeRequest {
     #[serde(default)]
     pub tenant_name: Option<String>,
     /// Keys this model does not know, written back unchanged.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    #[serde(skip)]
+    pub extra: Extra,
 }
 
 fn default_reuse() -> bool {
@@ -71,18 +70,20 @@ impl NodeRequest {
             event_id: None,
             created_time: Some(time),
             tenant_name: None,
-            extra: Map::new(),
+            extra: Extra::new(),
         }
     }
 
     /// Decodes the JSON stored at `path`.
     pub fn from_json(path: &str, data: &[u8]) -> Result<Self, ZkError> {
-        decode(path, data)
+        let (mut request, extra): (Self, Extra) = decode_with_extra(path, data)?;
+        request.extra = extra;
+        Ok(request)
     }
 
     /// Encodes the full object (§2.4).
     pub fn to_json(&self) -> Result<Vec<u8>, ZkError> {
-        encode("node request", self)
+        encode_with_extra("node request", self, &self.extra)
     }
 
     /// Sets `state` and stamps `state_time` with the current time, as Nodepool's setter does.
@@ -100,32 +101,29 @@ impl NodeRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     const PATH: &str = "/nodepool/requests/100-0000000001";
 
-    /// Exactly what Zuul 14.3.0's `submitNodeRequest` stores (§2.4), plus a key from the future.
+    /// What Zuul 14.3.0's `submitNodeRequest` stores (§2.4), as Python's `json.dumps` writes
+    /// it, plus a key from the future.
+    const ZUUL_REQUEST: &str = concat!(
+        r#"{"requestor_data": {"build_set_uuid": "b1", "tenant_name": "t", "pipeline_name": "check", "#,
+        r#""job_uuid": "j1", "job_name": "job", "span_info": {"name": "RequestNodes", "parent": null, "#,
+        r#""span_id": 9262928063076086977, "trace_id": 66096653307018640883071232725686971478}}, "#,
+        r#""node_types": ["pod-fedora", "pod-fedora"], "requestor": "0123456789abcdef", "#,
+        r#""created_time": 1700000000.5, "provider": null, "state": "requested", "#,
+        r#""state_time": 1700000000.25, "relative_priority": 3, "event_id": "e1", "tenant_name": "t", "#,
+        r#""future_key": {"nested": [1, 2]}}"#
+    );
+
     fn zuul_request() -> Value {
-        json!({
-            "requestor_data": {"build_set_uuid": "b1", "tenant_name": "t", "pipeline_name": "check",
-                               "job_uuid": "j1", "job_name": "job", "span_info": null},
-            "node_types": ["pod-fedora", "pod-fedora"],
-            "requestor": "0123456789abcdef",
-            "created_time": 1700000000.5,
-            "provider": null,
-            "state": "requested",
-            "state_time": 1700000000.25,
-            "relative_priority": 3,
-            "event_id": "e1",
-            "tenant_name": "t",
-            "future_key": {"nested": [1, 2]}
-        })
+        serde_json::from_str(ZUUL_REQUEST).expect("json")
     }
 
     #[test]
     fn zuul_request_is_read_with_nodepool_defaults() {
-        let data = serde_json::to_vec(&zuul_request()).expect("encode");
-        let request = NodeRequest::from_json(PATH, &data).expect("decode");
+        let request = NodeRequest::from_json(PATH, ZUUL_REQUEST.as_bytes()).expect("decode");
         assert_eq!(request.state, RequestState::Requested);
         assert_eq!(request.state_time, Some(1700000000.25));
         assert_eq!(request.node_types, ["pod-fedora", "pod-fedora"]);
@@ -136,13 +134,12 @@ mod tests {
         assert_eq!(request.event_id.as_deref(), Some("e1"));
         assert_eq!(request.tenant_name.as_deref(), Some("t"));
         assert_eq!(request.provider, None);
-        assert_eq!(request.extra.get("future_key"), Some(&json!({"nested": [1, 2]})));
+        assert_eq!(request.extra.get("future_key").map(Opaque::get), Some(r#"{"nested": [1, 2]}"#));
     }
 
     #[test]
     fn round_trip_writes_every_key_and_keeps_unknown_ones() {
-        let data = serde_json::to_vec(&zuul_request()).expect("encode");
-        let mut request = NodeRequest::from_json(PATH, &data).expect("decode");
+        let mut request = NodeRequest::from_json(PATH, ZUUL_REQUEST.as_bytes()).expect("decode");
         request.set_state(RequestState::Fulfilled);
         request.nodes.push("0000000001".into());
         let written: Value = serde_json::from_slice(&request.to_json().expect("encode")).expect("json");
@@ -169,6 +166,8 @@ mod tests {
         assert_eq!(written["nodes"], json!(["0000000001"]));
         assert_eq!(written["requestor_data"], zuul_request()["requestor_data"]);
         assert_eq!(written["future_key"], json!({"nested": [1, 2]}));
+        let text = String::from_utf8(request.to_json().expect("encode")).expect("utf8");
+        assert!(text.contains(r#""trace_id": 66096653307018640883071232725686971478"#), "{text}");
         assert!(written["state_time"].as_f64().expect("number") > 1700000000.25);
         assert_eq!(NodeRequest::from_json(PATH, &request.to_json().expect("encode")).expect("decode"), request);
     }
