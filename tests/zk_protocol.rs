@@ -271,7 +271,7 @@ async fn kazoo_and_rust_locks_exclude_each_other_both_ways() {
     assert_eq!(own.len(), 32 + "__lock__".len() + 10, "uuid4 hex + __lock__ + sequence: {own}");
     let tried = run_peer("kazoo_lock.py", &kazoo("try", &[])).await;
     assert_eq!(tried["acquired"], false);
-    assert_eq!(lock_children(&zk.store, &dir).await, [own.clone()]);
+    assert_eq!(lock_children(&zk.store, &dir).await, [own]);
     let contenders = run_peer("kazoo_lock.py", &kazoo("contenders", &[])).await;
     assert_eq!(contenders["contenders"], json!([""]), "one contender with Nodepool's empty identifier");
 

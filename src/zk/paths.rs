@@ -147,7 +147,7 @@ mod tests {
     #[test]
     fn requests_sort_by_priority_then_relative_priority_then_sequence() {
         let parse = |s: &str| RequestId::parse(s).expect("valid");
-        let mut requests = vec![
+        let mut requests = [
             (parse("300-0000000001"), 0),
             (parse("200-0000000005"), 0),
             (parse("200-0000000003"), 2),
