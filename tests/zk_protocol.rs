@@ -196,7 +196,7 @@ async fn fulfilled_request_and_rust_nodes_pass_the_zuul_executor_accept_path() {
 }
 
 #[tokio::test]
-async fn rust_nodes_requests_and_pool_components_are_read_by_nodepool_and_nodepool_list() {
+async fn rust_nodes_requests_and_pool_components_are_read_by_nodepool_nodepool_list_and_zuul() {
     let zk = TestZk::new().await;
     let free = zk.store.create_node(&ready_node("pod-free", None)).await.expect("create");
     let locked = zk.store.create_node(&ready_node("pod-locked", None)).await.expect("create");
@@ -241,6 +241,8 @@ async fn rust_nodes_requests_and_pool_components_are_read_by_nodepool_and_nodepo
     assert_eq!(pools[0]["supported_labels"], json!(["pod-free", "pod-locked"]));
     assert_eq!(pools[0]["model_api"], 0);
     assert_eq!(pools[0]["priority"], 100);
+    let zuul = run_peer("zuul_launchers.py", &zk.hosts()).await;
+    assert_eq!(zuul["launchers"], json!([{"id": POOL_ID, "supported_labels": ["pod-free", "pod-locked"]}]));
 
     let listing = seen["list"].as_str().expect("nodepool list output");
     let row =

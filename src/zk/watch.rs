@@ -47,8 +47,39 @@ pub struct Watcher {
     nodes: PersistentWatcher,
     pools: PersistentWatcher,
     started: bool,
+    session: SessionTracker,
+}
+
+/// Turns the session states every watcher reports into one event per transition.
+#[derive(Debug, Default)]
+struct SessionTracker {
     disconnected: bool,
     ended: Option<SessionState>,
+}
+
+impl SessionTracker {
+    fn on(&mut self, state: SessionState) -> Option<WatchEvent> {
+        match state {
+            state if state.is_terminated() => {
+                if self.ended.is_none() {
+                    tracing::warn!(?state, "ZooKeeper session ended");
+                }
+                self.ended = Some(state);
+                None
+            }
+            SessionState::Disconnected if !self.disconnected => {
+                tracing::warn!("ZooKeeper connection lost");
+                self.disconnected = true;
+                Some(WatchEvent::Disconnected)
+            }
+            SessionState::SyncConnected | SessionState::ConnectedReadOnly if self.disconnected => {
+                tracing::info!("ZooKeeper connection back; resynchronising");
+                self.disconnected = false;
+                Some(WatchEvent::Resync)
+            }
+            _ => None,
+        }
+    }
 }
 
 impl Watcher {
@@ -64,8 +95,7 @@ impl Watcher {
             nodes: watch(NODE_ROOT).await?,
             pools: watch(POOL_COMPONENT_ROOT).await?,
             started: false,
-            disconnected: false,
-            ended: None,
+            session: SessionTracker::default(),
         })
     }
 
@@ -76,7 +106,7 @@ impl Watcher {
             return Ok(WatchEvent::Resync);
         }
         loop {
-            if let Some(state) = self.ended {
+            if let Some(state) = self.session.ended {
                 return Err(ZkError::SessionEnded { state: format!("{state:?}") });
             }
             let event = tokio::select! {
@@ -85,7 +115,7 @@ impl Watcher {
                 event = self.pools.changed() => event,
             };
             if event.event_type == EventType::Session {
-                if let Some(reported) = self.session_event(event.session_state) {
+                if let Some(reported) = self.session.on(event.session_state) {
                     return Ok(reported);
                 }
                 continue;
@@ -94,28 +124,6 @@ impl Watcher {
                 tracing::trace!(?reported, "zookeeper change");
                 return Ok(reported);
             }
-        }
-    }
-
-    /// Every watcher reports each session change; report each transition once.
-    fn session_event(&mut self, state: SessionState) -> Option<WatchEvent> {
-        match state {
-            state if state.is_terminated() => {
-                tracing::warn!(?state, "ZooKeeper session ended");
-                self.ended = Some(state);
-                None
-            }
-            SessionState::Disconnected if !self.disconnected => {
-                tracing::warn!("ZooKeeper connection lost");
-                self.disconnected = true;
-                Some(WatchEvent::Disconnected)
-            }
-            SessionState::SyncConnected | SessionState::ConnectedReadOnly if self.disconnected => {
-                tracing::info!("ZooKeeper connection back; resynchronising");
-                self.disconnected = false;
-                Some(WatchEvent::Resync)
-            }
-            _ => None,
         }
     }
 
@@ -163,6 +171,18 @@ fn classify(event_type: EventType, path: &str) -> Option<WatchEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_session_transition_is_reported_once_and_the_end_sticks() {
+        let mut tracker = SessionTracker::default();
+        assert_eq!(tracker.on(SessionState::SyncConnected), None, "connected from the start: nothing to resync");
+        assert_eq!(tracker.on(SessionState::Disconnected), Some(WatchEvent::Disconnected));
+        assert_eq!(tracker.on(SessionState::Disconnected), None, "a second watcher reports the same loss");
+        assert_eq!(tracker.on(SessionState::SyncConnected), Some(WatchEvent::Resync));
+        assert_eq!(tracker.on(SessionState::SyncConnected), None);
+        assert_eq!(tracker.on(SessionState::Expired), None);
+        assert_eq!(tracker.ended, Some(SessionState::Expired));
+    }
 
     #[test]
     fn znode_events_map_to_launcher_events() {

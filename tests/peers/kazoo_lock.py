@@ -14,7 +14,6 @@ import time
 from kazoo.client import KazooClient
 from kazoo.exceptions import LockTimeout
 from kazoo.recipe.lock import Lock
-
 from peer_common import emit, parser, wait_for_line
 
 

@@ -15,7 +15,6 @@ from typing import Any
 from nodepool.zk import ZooKeeperClient
 from nodepool.zk import zookeeper as zk
 from nodepool.zk.components import COMPONENT_REGISTRY
-
 from peer_common import emit, parser
 
 

@@ -8,11 +8,10 @@ and prints {"returned": true}.
 
 from typing import Any
 
+from peer_common import emit, parser, wait_for_line
 from zuul import model
 from zuul.nodepool import Nodepool
 from zuul.zk import ZooKeeperClient
-
-from peer_common import emit, parser, wait_for_line
 
 
 def describe(node: model.Node) -> dict[str, Any]:

@@ -7,12 +7,11 @@ Prints {"id": request id, "stored": the JSON as stored in ZooKeeper}.
 import configparser
 import json
 
+from peer_common import emit, parser
 from zuul import model
 from zuul.lib.tracing import Tracing
 from zuul.zk import ZooKeeperClient
 from zuul.zk.nodepool import ZooKeeperNodepool
-
-from peer_common import emit, parser
 
 
 def main() -> None:
