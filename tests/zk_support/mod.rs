@@ -21,6 +21,7 @@ pub struct TestZk {
     pub chroot: String,
     pub client: Client,
     pub store: Store,
+    cleaned: bool,
 }
 
 impl TestZk {
@@ -29,7 +30,7 @@ impl TestZk {
         let mut options = zookeeper_options(false);
         options.chroot = Some(chroot.clone());
         let client = kubepool::zk::connect(&options).await.expect("connect to the test ZooKeeper");
-        Self { chroot, store: Store::new(client.clone()), client }
+        Self { chroot, store: Store::new(client.clone()), client, cleaned: false }
     }
 
     /// Another session in the same chroot (e.g. to lose it on purpose).
@@ -59,9 +60,32 @@ impl TestZk {
     }
 
     /// Removes the chroot with everything in it.
-    pub async fn cleanup(self) {
-        let root = kubepool::zk::connect(&zookeeper_options(false)).await.expect("connect to the test ZooKeeper");
-        Store::new(root).delete_recursive(&self.chroot).await.expect("delete the test chroot");
+    pub async fn cleanup(mut self) {
+        self.cleaned = true;
+        delete_chroot(&self.chroot).await.expect("delete the test chroot");
+    }
+}
+
+async fn delete_chroot(chroot: &str) -> Result<(), kubepool::zk::ZkError> {
+    let root = kubepool::zk::connect(&zookeeper_options(false)).await?;
+    Store::new(root).delete_recursive(chroot).await
+}
+
+impl Drop for TestZk {
+    /// A failed test does not reach `cleanup`: remove its chroot anyway (best effort).
+    fn drop(&mut self) {
+        if self.cleaned {
+            return;
+        }
+        let chroot = self.chroot.clone();
+        let removed = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(delete_chroot(&chroot)).ok()
+        })
+        .join();
+        if !matches!(removed, Ok(Some(()))) {
+            eprintln!("could not remove the test chroot {}", self.chroot);
+        }
     }
 }
 
