@@ -355,6 +355,9 @@ async fn store_checks_versions_reports_bad_data_and_cleans_up() {
     zk.store.delete_node(&first.id).await.expect("delete");
     assert_eq!(zk.client.check_stat(&paths::node(&first.id)).await.expect("stat"), None);
     held.release().await.expect("releasing a deleted lock is fine");
+    let dropped = zk.store.lock_node(&second.id, Wait::No).await.expect("lock").expect("free");
+    drop(dropped);
+    wait_for_children(&zk.store, &paths::node_lock(&second.id), 0).await;
     let mut gone = first.clone();
     assert!(matches!(zk.store.update_node(&mut gone).await, Err(ZkError::Gone { .. })));
 

@@ -151,10 +151,16 @@ pub async fn lock(client: &Client, dir: &str, wait: Wait) -> Result<Option<HeldL
         .await
         .map_err(ZkError::op("create", dir))?;
     let prefix = format!("{dir}/{}{LOCK_NAME}", uuid::Uuid::new_v4().simple());
-    let (_, sequence) = client
-        .create(&prefix, b"", &CreateMode::EphemeralSequential.with_acls(Acls::anyone_all()))
-        .await
-        .map_err(ZkError::op("create", &prefix))?;
+    let created = client.create(&prefix, b"", &CreateMode::EphemeralSequential.with_acls(Acls::anyone_all())).await;
+    let sequence = match created {
+        Ok((_, sequence)) => sequence,
+        Err(source) => {
+            // The create may have happened although its reply was lost (kazoo's
+            // `_find_node`): a forgotten contender of ours would block the lock for everybody.
+            remove_by_prefix(client, dir, &prefix).await;
+            return Err(ZkError::Operation { operation: "create", path: prefix, source });
+        }
+    };
     let node = format!("{prefix}{sequence}");
     let deadline = match wait {
         Wait::Upto(timeout) => Some(Instant::now() + timeout),
@@ -175,6 +181,19 @@ pub async fn lock(client: &Client, dir: &str, wait: Wait) -> Result<Option<HeldL
                 tracing::warn!(lock = %node, error = %cleanup, "cannot remove own lock contender");
             }
             Err(error)
+        }
+    }
+}
+
+/// Best effort: deletes the children of `dir` that `prefix` (a full path) names.
+async fn remove_by_prefix(client: &Client, dir: &str, prefix: &str) {
+    let name = prefix.rsplit('/').next().unwrap_or(prefix);
+    let Ok(children) = client.list_children(dir).await else {
+        return;
+    };
+    for child in children.iter().filter(|child| child.starts_with(name)) {
+        if let Err(error) = delete_own(client, &format!("{dir}/{child}")).await {
+            tracing::warn!(lock = %dir, %error, "cannot remove own lock contender");
         }
     }
 }
