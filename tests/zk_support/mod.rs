@@ -1,0 +1,179 @@
+//! Fixtures of the ZooKeeper protocol tests: a private chroot on the test ZooKeeper per test,
+//! and the Python peers of `tests/peers/` (real Zuul, Nodepool and kazoo code) run with the
+//! test venv's python.
+
+#![allow(dead_code)]
+
+use crate::common::{required_env, unique_name, zookeeper_options};
+use kubepool::zk::{Client, Store};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+/// How long any peer may take for one step.
+const PEER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A chroot `/kubepool-test-<random>` of its own, so tests run in parallel with anybody's.
+pub struct TestZk {
+    pub chroot: String,
+    pub client: Client,
+    pub store: Store,
+    cleaned: bool,
+}
+
+impl TestZk {
+    pub async fn new() -> Self {
+        let chroot = format!("/{}", unique_name("kubepool-test-zk"));
+        let mut options = zookeeper_options(false);
+        options.chroot = Some(chroot.clone());
+        let client = kubepool::zk::connect(&options).await.expect("connect to the test ZooKeeper");
+        Self { chroot, store: Store::new(client.clone()), client, cleaned: false }
+    }
+
+    /// Another session in the same chroot (e.g. to lose it on purpose).
+    pub async fn second_session(&self) -> Client {
+        let mut options = zookeeper_options(false);
+        options.chroot = Some(self.chroot.clone());
+        kubepool::zk::connect(&options).await.expect("connect to the test ZooKeeper")
+    }
+
+    /// kazoo's `hosts` for the plain port, with the chroot.
+    pub fn hosts(&self) -> Vec<String> {
+        vec!["--hosts".into(), format!("{}{}", required_env("KUBEPOOL_TEST_ZK"), self.chroot)]
+    }
+
+    /// kazoo's `hosts` for the TLS port with the client certificate (Nodepool insists on TLS).
+    pub fn tls_hosts(&self) -> Vec<String> {
+        vec![
+            "--hosts".into(),
+            format!("{}{}", required_env("KUBEPOOL_TEST_ZK_TLS"), self.chroot),
+            "--tls-ca".into(),
+            required_env("KUBEPOOL_TEST_ZK_CA"),
+            "--tls-cert".into(),
+            required_env("KUBEPOOL_TEST_ZK_CERT"),
+            "--tls-key".into(),
+            required_env("KUBEPOOL_TEST_ZK_KEY"),
+        ]
+    }
+
+    /// Removes the chroot with everything in it.
+    pub async fn cleanup(mut self) {
+        self.cleaned = true;
+        delete_chroot(&self.chroot).await.expect("delete the test chroot");
+    }
+}
+
+async fn delete_chroot(chroot: &str) -> Result<(), kubepool::zk::ZkError> {
+    let root = kubepool::zk::connect(&zookeeper_options(false)).await?;
+    Store::new(root).delete_recursive(chroot).await
+}
+
+impl Drop for TestZk {
+    /// A failed test does not reach `cleanup`: remove its chroot anyway (best effort).
+    fn drop(&mut self) {
+        if self.cleaned {
+            return;
+        }
+        let chroot = self.chroot.clone();
+        let removed = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(delete_chroot(&chroot)).ok()
+        })
+        .join();
+        if !matches!(removed, Ok(Some(()))) {
+            eprintln!("could not remove the test chroot {}", self.chroot);
+        }
+    }
+}
+
+/// The test venv's python (`$KUBEPOOL_TEST_VENV`, default `~/.cache/kubepool/venv`).
+pub fn python() -> PathBuf {
+    let venv = std::env::var("KUBEPOOL_TEST_VENV")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(required_env("HOME")).join(".cache/kubepool/venv"));
+    let python = venv.join("bin/python");
+    assert!(
+        python.exists(),
+        "{} does not exist: create the test venv with tests/setup-python.sh or set KUBEPOOL_TEST_VENV",
+        python.display()
+    );
+    python
+}
+
+fn command(script: &str, args: &[String]) -> Command {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers").join(script);
+    let mut command = Command::new(python());
+    command.arg(path).args(args).kill_on_drop(true);
+    command
+}
+
+/// Runs a peer to completion and returns its last JSON line; a failing peer fails the test.
+pub async fn run_peer(script: &str, args: &[String]) -> Value {
+    let output = tokio::time::timeout(PEER_TIMEOUT, command(script, args).output())
+        .await
+        .unwrap_or_else(|_| panic!("{script} did not finish within {PEER_TIMEOUT:?}"))
+        .unwrap_or_else(|error| panic!("cannot run {script}: {error}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{script} {args:?} failed: {}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let last = stdout.lines().last().unwrap_or_else(|| panic!("{script} printed nothing"));
+    serde_json::from_str(last).unwrap_or_else(|error| panic!("{script} printed {last:?}: {error}"))
+}
+
+/// A peer that keeps running: read its JSON lines, tell it to go on with a line on stdin.
+pub struct RunningPeer {
+    script: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Lines<BufReader<ChildStdout>>,
+}
+
+impl RunningPeer {
+    pub fn start(script: &str, args: &[String]) -> Self {
+        let mut child = command(script, args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot run {script}: {error}"));
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().expect("peer stdout")).lines();
+        Self { script: script.to_string(), child, stdin, stdout }
+    }
+
+    /// The next JSON line.
+    pub async fn next(&mut self) -> Value {
+        let line = tokio::time::timeout(PEER_TIMEOUT, self.stdout.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("{} printed nothing within {PEER_TIMEOUT:?}", self.script))
+            .expect("read peer stdout")
+            .unwrap_or_else(|| panic!("{} ended early", self.script));
+        serde_json::from_str(&line).unwrap_or_else(|error| panic!("{} printed {line:?}: {error}", self.script))
+    }
+
+    /// Lets the peer go on.
+    pub async fn proceed(&mut self) {
+        let stdin = self.stdin.as_mut().expect("peer stdin");
+        stdin.write_all(b"go\n").await.expect("write to peer");
+        stdin.flush().await.expect("flush peer stdin");
+    }
+
+    /// Waits for the peer to exit successfully.
+    pub async fn finish(mut self) {
+        self.stdin.take();
+        let status = tokio::time::timeout(PEER_TIMEOUT, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{} did not exit", self.script))
+            .expect("wait for peer");
+        assert!(status.success(), "{} failed: {status}", self.script);
+    }
+}
