@@ -90,6 +90,16 @@ impl Metrics {
         Self { registry: Arc::new(registry), provider_connected, requests, launch_seconds, nodes, api_errors }
     }
 
+    pub fn request_outcome(&self, provider: &str, outcome: &str) {
+        self.requests.get_or_create(&OutcomeLabels { provider: provider.into(), outcome: outcome.into() }).inc();
+    }
+
+    pub fn launch_seconds(&self, provider: &str, label: &str, seconds: f64) {
+        self.launch_seconds
+            .get_or_create(&LaunchLabels { provider: provider.into(), label: label.into() })
+            .observe(seconds);
+    }
+
     /// The metrics in OpenMetrics text format.
     pub fn encode(&self) -> String {
         let mut out = String::new();

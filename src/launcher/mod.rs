@@ -5,6 +5,16 @@
 //! cleanly on SIGINT or SIGTERM. Fulfilling node requests (reference §2.8) is the launcher
 //! issue's work and is not done yet.
 
+pub mod cleanup;
+pub mod context;
+pub mod decide;
+pub mod deleter;
+pub mod engine;
+pub mod handler;
+pub mod plan;
+pub mod pool_worker;
+pub mod quota;
+
 use crate::config::Config;
 use crate::metrics::{Metrics, ProviderLabels};
 use crate::zk::{self, ComponentRegistration, ConnectOptions, LauncherComponent, TlsFiles};

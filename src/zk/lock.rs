@@ -150,6 +150,25 @@ pub async fn lock(client: &Client, dir: &str, wait: Wait) -> Result<Option<HeldL
         .mkdir(dir, &CreateMode::Persistent.with_acls(Acls::anyone_all()))
         .await
         .map_err(ZkError::op("create", dir))?;
+    acquire(client, dir, wait).await
+}
+
+/// Like [`lock`], but only if the parent of `dir` exists: `Ok(None)` when it does not. A node
+/// lock must not bring back the node znode that a deletion has just removed (kazoo would).
+pub async fn lock_under_existing(client: &Client, dir: &str, wait: Wait) -> Result<Option<HeldLock>, ZkError> {
+    match client.create(dir, b"", &CreateMode::Persistent.with_acls(Acls::anyone_all())).await {
+        Ok(_) | Err(zookeeper_client::Error::NodeExists) => {}
+        Err(zookeeper_client::Error::NoNode) => return Ok(None),
+        Err(source) => return Err(ZkError::Operation { operation: "create", path: dir.to_string(), source }),
+    }
+    match acquire(client, dir, wait).await {
+        // The parent was deleted between our create and our contender.
+        Err(ZkError::Operation { source: zookeeper_client::Error::NoNode, .. }) => Ok(None),
+        other => other,
+    }
+}
+
+async fn acquire(client: &Client, dir: &str, wait: Wait) -> Result<Option<HeldLock>, ZkError> {
     let prefix = format!("{dir}/{}{LOCK_NAME}", uuid::Uuid::new_v4().simple());
     let created = client.create(&prefix, b"", &CreateMode::EphemeralSequential.with_acls(Acls::anyone_all())).await;
     let sequence = match created {

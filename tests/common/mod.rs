@@ -95,3 +95,9 @@ pub async fn run_pod(client: &kube::Client, namespace: &str, name: &str, command
         .expect("watch pod");
     pods
 }
+
+/// Shows kubepool's logs in the test's captured output (RUST_LOG, default debug for kubepool).
+pub fn init_logging() {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "kubepool=debug,info".to_string());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+}

@@ -59,10 +59,10 @@ impl Store {
         self.delete_recursive(&paths::node(id)).await
     }
 
-    /// Locks `/nodepool/nodes/<id>/lock`. Like kazoo, a missing node znode is created (empty)
-    /// when its lock is taken; Nodepool's cleanup removes such empty znodes.
+    /// Locks `/nodepool/nodes/<id>/lock`. `Ok(None)` also when the node znode does not exist:
+    /// unlike kazoo, taking a lock never recreates a node that was just deleted.
     pub async fn lock_node(&self, id: &str, wait: Wait) -> Result<Option<HeldLock>, ZkError> {
-        lock::lock(&self.client, &paths::node_lock(id), wait).await
+        lock::lock_under_existing(&self.client, &paths::node_lock(id), wait).await
     }
 
     /// Does anybody hold or wait for the node's lock? Cleanup passes skip such nodes (§2.3).

@@ -1,0 +1,47 @@
+//! What every launcher task shares: the ZooKeeper store, the drivers, the metrics, and the
+//! signals that wake tasks (a ZooKeeper change) or stop them (shutdown).
+
+use crate::metrics::Metrics;
+use crate::zk::Store;
+use kubepool_driver_api::Driver;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::{Notify, watch};
+
+pub struct Context {
+    pub store: Store,
+    /// This machine's host name (component registration, pool-worker ids).
+    pub hostname: String,
+    pub metrics: Metrics,
+    /// One driver per provider, by provider name.
+    pub drivers: BTreeMap<String, Arc<dyn Driver>>,
+    /// The provider's `context` (copied to the node's `cloud`), by provider name.
+    pub clouds: BTreeMap<String, Option<String>>,
+    /// Notified on every relevant ZooKeeper change (requests, nodes, locks, components).
+    pub changed: Notify,
+    /// Notified when a node may need deleting or releasing.
+    pub nodes_changed: Notify,
+    /// Becomes true once shutdown starts.
+    pub stopping: watch::Receiver<bool>,
+}
+
+impl Context {
+    pub fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
+    /// Completes when shutdown starts.
+    pub async fn stopped(&self) {
+        let mut stopping = self.stopping.clone();
+        let _ = stopping.wait_for(|s| *s).await;
+    }
+
+    pub fn driver(&self, provider: &str) -> Option<&Arc<dyn Driver>> {
+        self.drivers.get(provider)
+    }
+
+    /// The node record's `cloud` for `provider`: its kubeconfig context, if configured.
+    pub fn driver_cloud(&self, provider: &str) -> Option<String> {
+        self.clouds.get(provider).cloned().flatten()
+    }
+}

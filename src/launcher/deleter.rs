@@ -1,0 +1,139 @@
+//! The deleted-node worker (reference §2.11): for the nodes of our providers that nobody holds
+//! locked, release ready nodes whose request vanished, and delete nodes that are done with
+//! (`used`, an unlocked `in-use` whose executor died, `failed`, `aborted`, unlocked `building`,
+//! leftover `deleting`/`deleted`, and `init` nodes older than a minute): state `deleting` →
+//! the driver deletes the cloud resource and waits until it is gone → `deleted` → the znode
+//! and its lock are removed. A failed cloud deletion keeps the record for the next pass.
+
+use super::context::Context;
+use crate::zk::{Node, NodeState, Versioned, Wait, ZkError, model::now};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+const PASS_INTERVAL: Duration = Duration::from_secs(5);
+const INIT_GRACE_SECONDS: f64 = 60.0;
+
+fn wants_deletion(node: &Node) -> bool {
+    match node.state {
+        NodeState::Used
+        | NodeState::InUse
+        | NodeState::Building
+        | NodeState::Failed
+        | NodeState::Aborted
+        | NodeState::Deleting
+        | NodeState::Deleted => true,
+        NodeState::Init => node.state_time.is_some_and(|t| now() - t > INIT_GRACE_SECONDS),
+        _ => false,
+    }
+}
+
+pub async fn run(ctx: Arc<Context>) {
+    let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let mut deletions = JoinSet::new();
+    while !ctx.is_stopping() {
+        if let Err(error) = pass(&ctx, &in_flight, &mut deletions).await {
+            warn!(%error, "deleted-node pass failed");
+        }
+        while deletions.try_join_next().is_some() {}
+        tokio::select! {
+            _ = ctx.nodes_changed.notified() => {}
+            _ = ctx.changed.notified() => {}
+            _ = tokio::time::sleep(PASS_INTERVAL) => {}
+            _ = ctx.stopped() => {}
+        }
+    }
+    // Deletions in flight finish (each waits for its resource to be gone, bounded by the
+    // driver's timeout); anything left is picked up after a restart.
+    while deletions.join_next().await.is_some() {}
+}
+
+async fn pass(
+    ctx: &Arc<Context>,
+    in_flight: &Arc<Mutex<HashSet<String>>>,
+    deletions: &mut JoinSet<()>,
+) -> Result<(), ZkError> {
+    let store = &ctx.store;
+    for node in store.list_nodes().await? {
+        let Some(provider) = node.value.provider.clone() else { continue };
+        if ctx.driver(&provider).is_none() || in_flight.lock().map(|s| s.contains(&node.id)).unwrap_or(true) {
+            continue;
+        }
+        let orphaned_ready = node.value.state == NodeState::Ready
+            && match node.value.allocated_to.as_deref() {
+                Some(request) => store.get_request(request).await?.is_none(),
+                None => false,
+            };
+        if !orphaned_ready && !wants_deletion(&node.value) {
+            continue;
+        }
+        if store.node_is_locked(&node.id).await? {
+            continue;
+        }
+        let Some(lock) = store.lock_node(&node.id, Wait::No).await? else { continue };
+        // Re-read under the lock.
+        let Some(mut current) = store.get_node(&node.id).await? else {
+            lock.release().await?;
+            continue;
+        };
+        if orphaned_ready && current.value.state == NodeState::Ready {
+            info!(node = %current.id, request = ?current.value.allocated_to, "request is gone; node returns to the pool");
+            current.value.allocated_to = None;
+            store.update_node(&mut current).await?;
+            lock.release().await?;
+            ctx.changed.notify_waiters();
+            continue;
+        }
+        if !wants_deletion(&current.value) {
+            lock.release().await?;
+            continue;
+        }
+        if let Ok(mut set) = in_flight.lock() {
+            set.insert(current.id.clone());
+        }
+        let ctx = ctx.clone();
+        let in_flight = in_flight.clone();
+        let span = info_span!("node", id = %current.id, provider = %provider);
+        deletions.spawn(
+            async move {
+                let id = current.id.clone();
+                delete(&ctx, &provider, current, lock).await;
+                if let Ok(mut set) = in_flight.lock() {
+                    set.remove(&id);
+                }
+                ctx.changed.notify_waiters();
+            }
+            .instrument(span),
+        );
+    }
+    Ok(())
+}
+
+async fn delete(ctx: &Context, provider: &str, mut node: Versioned<Node>, lock: crate::zk::HeldLock) {
+    let store = &ctx.store;
+    let was = node.value.state;
+    node.value.set_state(NodeState::Deleting);
+    if let Err(error) = store.update_node(&mut node).await {
+        warn!(%error, "cannot mark the node deleting");
+        let _ = lock.release().await;
+        return;
+    }
+    info!(from = ?was, external_id = ?node.value.external_id, "deleting node");
+    if let (Some(driver), Some(external_id)) = (ctx.driver(provider), node.value.external_id.clone())
+        && let Err(error) = driver.delete(&external_id).await
+    {
+        warn!(%error, "cloud deletion failed; keeping the node for another try");
+        let _ = lock.release().await;
+        return;
+    }
+    node.value.set_state(NodeState::Deleted);
+    let _ = store.update_node(&mut node).await;
+    // Removing the znode removes the lock with it; releasing then finds it already gone.
+    match store.delete_node(&node.id).await {
+        Ok(()) => debug!("node record removed"),
+        Err(error) => warn!(%error, "cannot remove the node record"),
+    }
+    let _ = lock.release().await;
+}

@@ -1,0 +1,311 @@
+//! The life of one accepted request (reference §2.8, steps 11 and 4): launch every new node
+//! (with `launch-retries`), then fulfil the request (all nodes ready), decline it (a node
+//! failed), or hand it back (a node was aborted by the cloud's quota).
+
+use super::context::Context;
+use super::plan::PoolPlan;
+use crate::zk::{HeldLock, Node, NodeRequest, NodeState, PoolComponent, RequestState, Versioned, model::now};
+use async_trait::async_trait;
+use kubepool_driver_api::{LaunchError, LaunchProgress, LaunchedNode, NodeSpec, RequestAttributes};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Mutex;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+/// An accepted request: locked, `pending`, with one slot per requested label.
+pub struct Accepted {
+    pub request: Versioned<NodeRequest>,
+    pub lock: HeldLock,
+    pub slots: Vec<Slot>,
+}
+
+/// A node allocated to the request, locked by us.
+pub struct Slot {
+    node: Arc<Mutex<Versioned<Node>>>,
+    lock: HeldLock,
+    /// An existing ready node (nothing to launch).
+    reused: bool,
+}
+
+impl Slot {
+    pub fn reused(node: Versioned<Node>, lock: HeldLock) -> Self {
+        Self { node: Arc::new(Mutex::new(node)), lock, reused: true }
+    }
+    pub fn building(node: Versioned<Node>, lock: HeldLock) -> Self {
+        Self { node: Arc::new(Mutex::new(node)), lock, reused: false }
+    }
+}
+
+#[derive(Debug)]
+enum Outcome {
+    Ready,
+    Failed(String),
+    Aborted(String),
+}
+
+/// Launches the request's new nodes and settles the request. Errors are logged: whatever is
+/// left unsettled (a lost ZooKeeper write, a crash) is recovered by the cleanup worker.
+pub async fn run(ctx: Arc<Context>, plan: PoolPlan, worker_id: String, accepted: Accepted) {
+    let started = Instant::now();
+    let attributes = request_attributes(&accepted.request);
+    let launches = accepted.slots.iter().map(|slot| {
+        let ctx = ctx.clone();
+        let plan = plan.clone();
+        let attributes = attributes.clone();
+        let node = slot.node.clone();
+        let reused = slot.reused;
+        async move {
+            if reused {
+                return Outcome::Ready;
+            }
+            let id = node.lock().await.id.clone();
+            launch_node(&ctx, &plan, attributes, node).instrument(info_span!("node", id = %id)).await
+        }
+    });
+    let outcomes = futures::future::join_all(launches).await;
+    settle(&ctx, &plan, &worker_id, accepted, outcomes, started).await;
+}
+
+fn request_attributes(request: &Versioned<NodeRequest>) -> RequestAttributes {
+    let r = &request.value;
+    RequestAttributes {
+        id: request.id.clone(),
+        labels: r.node_types.clone(),
+        requestor: r.requestor.clone(),
+        requestor_data: r.requestor_data.as_ref().and_then(|d| d.parse()),
+        relative_priority: r.relative_priority,
+        event_id: r.event_id.clone(),
+        created_time: r.created_time,
+        tenant_name: r.tenant_name.clone(),
+    }
+}
+
+/// Records a launch's external id in the node record as soon as the driver knows it.
+struct RecordProgress<'a> {
+    ctx: &'a Context,
+    node: Arc<Mutex<Versioned<Node>>>,
+}
+
+#[async_trait]
+impl LaunchProgress for RecordProgress<'_> {
+    async fn external_id(&self, external_id: &str) {
+        let mut node = self.node.lock().await;
+        if node.value.external_id.as_deref() == Some(external_id) {
+            return;
+        }
+        node.value.external_id = Some(external_id.to_string());
+        if let Err(error) = self.ctx.store.update_node(&mut node).await {
+            warn!(%error, "cannot record the external id (the leak sweep finds it by label)");
+        }
+    }
+}
+
+async fn launch_node(
+    ctx: &Context,
+    plan: &PoolPlan,
+    request: RequestAttributes,
+    node: Arc<Mutex<Versioned<Node>>>,
+) -> Outcome {
+    let Some(driver) = ctx.driver(&plan.provider).cloned() else {
+        return Outcome::Failed(format!("no driver for provider {}", plan.provider));
+    };
+    let (spec, created) = {
+        let n = node.lock().await;
+        let label = n.value.label().unwrap_or_default().to_string();
+        (
+            NodeSpec {
+                node_id: n.id.clone(),
+                provider: plan.provider.clone(),
+                pool: plan.pool.clone(),
+                label,
+                request,
+            },
+            n.value.created_time,
+        )
+    };
+    let progress = RecordProgress { ctx, node: node.clone() };
+    let attempts = plan.launch_retries.max(1);
+    let mut attempt = 0;
+    let outcome = loop {
+        attempt += 1;
+        match driver.launch(&spec, &progress).await {
+            Ok(launched) => break Ok(launched),
+            Err(error) if error.is_retryable() && attempt < attempts && !ctx.is_stopping() => {
+                warn!(attempt, attempts, %error, "launch attempt failed; retrying");
+            }
+            Err(error) => break Err(error),
+        }
+    };
+    let mut n = node.lock().await;
+    let result = match outcome {
+        Ok(launched) => {
+            apply(&mut n.value, launched, ctx.driver_cloud(&plan.provider));
+            n.value.set_state(NodeState::Ready);
+            if let Some(created) = created {
+                ctx.metrics.launch_seconds(&plan.provider, &spec.label, (now() - created).max(0.0));
+            }
+            info!(label = %spec.label, attempts = attempt, "node ready");
+            Outcome::Ready
+        }
+        Err(LaunchError::Quota(reason)) => {
+            warn!(%reason, "launch aborted by the cloud's quota");
+            n.value.set_state(NodeState::Aborted);
+            Outcome::Aborted(reason)
+        }
+        Err(error) => {
+            warn!(attempts = attempt, %error, "launch failed");
+            n.value.set_state(NodeState::Failed);
+            Outcome::Failed(error.to_string())
+        }
+    };
+    if let Err(error) = ctx.store.update_node(&mut n).await {
+        warn!(%error, "cannot store the node's state");
+        return Outcome::Failed(format!("cannot store the node: {error}"));
+    }
+    result
+}
+
+/// Copies a launched node's connection fields into its record (reference §2.5, §5).
+fn apply(node: &mut Node, launched: LaunchedNode, cloud: Option<String>) {
+    node.external_id = Some(launched.external_id);
+    node.connection_type = Some(launched.connection_type);
+    node.connection_port = launched.connection_port;
+    node.interface_ip = launched.interface_ip;
+    node.host_id = launched.host_id;
+    node.python_path = launched.python_path;
+    node.shell_type = launched.shell_type;
+    node.username = launched.username;
+    node.host_keys = launched.host_keys;
+    node.cloud = cloud;
+}
+
+/// Adds `worker_id` to `declined_by`; the request fails only when every registered pool has
+/// declined it (reference §2.8 step 10), else it waits for another pool.
+pub fn decline_request(request: &mut NodeRequest, worker_id: &str, registered: &[PoolComponent]) {
+    if !request.declined_by(worker_id) {
+        request.declined_by.push(worker_id.to_string());
+    }
+    let everyone_declined =
+        registered.iter().filter_map(|c| c.id.as_deref()).all(|id| request.declined_by.iter().any(|d| d == id));
+    request.nodes.clear();
+    request.set_state(if everyone_declined { RequestState::Failed } else { RequestState::Requested });
+}
+
+async fn settle(
+    ctx: &Context,
+    plan: &PoolPlan,
+    worker_id: &str,
+    accepted: Accepted,
+    outcomes: Vec<Outcome>,
+    started: Instant,
+) {
+    let Accepted { request, lock, slots } = accepted;
+    let store = &ctx.store;
+    let current = match store.get_request(&request.id).await {
+        Ok(current) => current,
+        Err(error) => {
+            // Leave the locks to the session: the cleanup worker recovers a lost request.
+            warn!(%error, "cannot read the request back; leaving it to the cleanup worker");
+            return;
+        }
+    };
+    let Some(mut current) = current else {
+        info!("request was withdrawn while its nodes launched; releasing them");
+        release_nodes(ctx, slots, |_| true).await;
+        let _ = lock.release().await;
+        return;
+    };
+    let all_ready = outcomes.iter().all(|o| matches!(o, Outcome::Ready));
+    if all_ready {
+        let mut ids = Vec::with_capacity(slots.len());
+        for slot in &slots {
+            ids.push(slot.node.lock().await.id.clone());
+        }
+        for slot in slots {
+            let _ = slot.lock.release().await;
+        }
+        current.value.nodes = ids;
+        current.value.set_state(RequestState::Fulfilled);
+        match store.update_request(&mut current).await {
+            Ok(()) => {
+                info!(nodes = ?current.value.nodes, seconds = started.elapsed().as_secs_f64(), "request fulfilled");
+                ctx.metrics.request_outcome(&plan.provider, "fulfilled");
+            }
+            Err(error) => warn!(%error, "cannot store the fulfilled request"),
+        }
+        let _ = lock.release().await;
+        return;
+    }
+
+    let failed: Vec<&str> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Failed(reason) => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    // Ready nodes go back to the pool for reuse; failed and aborted ones to the deleter.
+    release_nodes(ctx, slots, |node| node.state == NodeState::Ready).await;
+    if failed.is_empty() {
+        let aborted: Vec<&str> = outcomes
+            .iter()
+            .filter_map(|o| match o {
+                Outcome::Aborted(reason) => Some(reason.as_str()),
+                _ => None,
+            })
+            .collect();
+        info!(reasons = ?aborted, "nodes aborted by quota; handing the request back");
+        current.value.nodes.clear();
+        current.value.set_state(RequestState::Requested);
+    } else {
+        let registered: Vec<PoolComponent> =
+            store.list_pool_components().await.map(|v| v.into_iter().map(|c| c.value).collect()).unwrap_or_default();
+        decline_request(&mut current.value, worker_id, &registered);
+        info!(reasons = ?failed, state = ?current.value.state, "declined request after failed launches");
+        ctx.metrics.request_outcome(
+            &plan.provider,
+            if current.value.state == RequestState::Failed { "failed" } else { "declined" },
+        );
+    }
+    if let Err(error) = store.update_request(&mut current).await {
+        warn!(%error, "cannot store the request");
+    }
+    let _ = lock.release().await;
+}
+
+/// Unlocks the slots' nodes; those for which `deallocate` holds lose their allocation.
+async fn release_nodes(ctx: &Context, slots: Vec<Slot>, deallocate: impl Fn(&Node) -> bool) {
+    for slot in slots {
+        {
+            let mut node = slot.node.lock().await;
+            if deallocate(&node.value) && node.value.allocated_to.is_some() {
+                node.value.allocated_to = None;
+                if let Err(error) = ctx.store.update_node(&mut node).await {
+                    warn!(node = %node.id, %error, "cannot release the node");
+                }
+            }
+        }
+        let _ = slot.lock.release().await;
+    }
+    ctx.nodes_changed.notify_waiters();
+}
+
+/// Returns a request whose node allocation failed half-way: reused nodes are released, new
+/// ones marked failed (the deleter removes them), the request goes back to `requested`.
+pub async fn hand_back(ctx: &Context, accepted: Accepted) {
+    let Accepted { mut request, lock, slots } = accepted;
+    for slot in &slots {
+        let mut node = slot.node.lock().await;
+        if !slot.reused {
+            node.value.set_state(NodeState::Failed);
+            let _ = ctx.store.update_node(&mut node).await;
+        }
+    }
+    release_nodes(ctx, slots, |node| node.state == NodeState::Ready).await;
+    request.value.nodes.clear();
+    request.value.set_state(RequestState::Requested);
+    if let Err(error) = ctx.store.update_request(&mut request).await {
+        debug!(%error, "cannot hand the request back; the cleanup worker will");
+    }
+    let _ = lock.release().await;
+}

@@ -1,0 +1,269 @@
+//! One pool worker per pool (reference §2.8): registers the pool component, and on every
+//! ZooKeeper change goes through the requests in priority order, declining or accepting them.
+//! An accepted request gets its nodes allocated (reused or created) and a
+//! [`handler`](super::handler) task that launches them and fulfils or declines the request.
+
+use super::context::Context;
+use super::decide::{Verdict, decide};
+use super::handler::{self, Accepted, Slot};
+use super::plan::PoolPlan;
+use super::quota;
+use crate::zk::{
+    ComponentRegistration, Node, NodeRequest, NodeState, PoolComponent, RequestState, Versioned, Wait, ZkError,
+    model::now,
+};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+/// A pass also runs this often without any ZooKeeper change (a safety net, not the engine).
+const IDLE_PASS: Duration = Duration::from_secs(15);
+
+pub struct PoolWorker {
+    ctx: Arc<Context>,
+    plan: PoolPlan,
+    /// `<hostname>-PoolWorker.<provider>-<pool>-<uuid4 hex>`: what goes into `declined_by`.
+    id: String,
+    /// Requests this worker is handling now.
+    in_flight: Arc<Mutex<HashSet<String>>>,
+    paused: bool,
+}
+
+impl PoolWorker {
+    pub fn new(ctx: Arc<Context>, plan: PoolPlan) -> Self {
+        let id =
+            format!("{}-PoolWorker.{}-{}-{}", ctx.hostname, plan.provider, plan.pool, uuid::Uuid::new_v4().simple());
+        Self { ctx, plan, id, in_flight: Arc::default(), paused: false }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn component(&self) -> PoolComponent {
+        let mut component = PoolComponent::running(&self.ctx.hostname, &self.id, &self.plan.provider, &self.plan.pool);
+        component.supported_labels = self.plan.labels.keys().cloned().collect();
+        component.priority = self.plan.priority;
+        component.paused = self.paused;
+        component
+    }
+
+    /// Serves until shutdown; then waits for the requests in flight to finish.
+    pub async fn run(mut self) -> Result<(), ZkError> {
+        let span = info_span!("pool", provider = %self.plan.provider, pool = %self.plan.pool);
+        let mut registration = ComponentRegistration::register(self.ctx.store.client(), &self.component())
+            .instrument(span.clone())
+            .await?;
+        info!(parent: &span, id = %self.id, labels = ?self.plan.labels.keys().collect::<Vec<_>>(), "pool worker registered");
+        let mut handlers = JoinSet::new();
+        while !self.ctx.is_stopping() {
+            let was_paused = self.paused;
+            if let Err(error) = self.pass(&mut handlers).instrument(span.clone()).await {
+                warn!(parent: &span, %error, "request pass failed; trying again on the next change");
+            }
+            if self.paused != was_paused {
+                info!(parent: &span, paused = self.paused, "pool {}", if self.paused { "paused at quota" } else { "resumed" });
+                if let Err(error) = registration.update(self.ctx.store.client(), &self.component()).await {
+                    warn!(parent: &span, %error, "cannot update the pool component");
+                }
+            }
+            while let Some(done) = handlers.try_join_next() {
+                if let Err(error) = done {
+                    warn!(parent: &span, %error, "request handler task failed");
+                }
+            }
+            tokio::select! {
+                _ = self.ctx.changed.notified() => {}
+                _ = tokio::time::sleep(IDLE_PASS) => {}
+                _ = self.ctx.stopped() => {}
+            }
+        }
+        info!(parent: &span, in_flight = handlers.len(), "pool worker stopping; finishing requests in flight");
+        while handlers.join_next().await.is_some() {}
+        registration.remove(self.ctx.store.client()).await?;
+        Ok(())
+    }
+
+    /// One pass over the requests, in Nodepool's priority order.
+    async fn pass(&mut self, handlers: &mut JoinSet<()>) -> Result<(), ZkError> {
+        let store = &self.ctx.store;
+        let requests = store.list_requests().await?;
+        let registered: Vec<PoolComponent> = store.list_pool_components().await?.into_iter().map(|c| c.value).collect();
+        let nodes = store.list_nodes().await?;
+        let mut used = quota::used_by_pool(&nodes, &self.plan.provider, &self.plan.pool);
+        let mut paused = false;
+        for request in requests {
+            if request.value.state != RequestState::Requested || self.is_in_flight(&request.id) {
+                continue;
+            }
+            match decide(&self.plan, &self.id, paused, &request.value, &registered) {
+                Verdict::Yield(why) => debug!(request = %request.id, why, "not taking request"),
+                Verdict::Decline(reason) => self.decline(&request.id, &reason, &registered).await?,
+                Verdict::Accept => {
+                    let needed = self.plan.needed(&request.value.node_types).unwrap_or_default();
+                    let over = self.plan.limits.exceeded_by(&used, &needed);
+                    if !over.is_empty() {
+                        debug!(request = %request.id, ?over, "at quota; pausing until nodes are freed");
+                        paused = true;
+                        continue;
+                    }
+                    if let Some(accepted) = self.accept(&request.id, &nodes).await? {
+                        used.add(&needed);
+                        self.start_handler(handlers, accepted);
+                    }
+                }
+            }
+        }
+        self.paused = paused;
+        Ok(())
+    }
+
+    fn is_in_flight(&self, id: &str) -> bool {
+        self.in_flight.lock().map(|s| s.contains(id)).unwrap_or(false)
+    }
+
+    /// Declines `id`: adds our id to `declined_by`; the last pool to decline fails it (§2.8 10).
+    async fn decline(&self, id: &str, reason: &str, registered: &[PoolComponent]) -> Result<(), ZkError> {
+        let store = &self.ctx.store;
+        let Some(lock) = store.lock_request(id, Wait::No).await? else { return Ok(()) };
+        let result = async {
+            let Some(mut request) = store.get_request(id).await? else { return Ok(()) };
+            if request.value.state != RequestState::Requested || request.value.declined_by(&self.id) {
+                return Ok(());
+            }
+            handler::decline_request(&mut request.value, &self.id, registered);
+            info!(request = %id, reason, state = ?request.value.state, "declined request");
+            self.ctx.metrics.request_outcome(&self.plan.provider, "declined");
+            store.update_request(&mut request).await
+        }
+        .await;
+        lock.release().await?;
+        result
+    }
+
+    /// Locks `id`, marks it pending and allocates its nodes: ready unallocated nodes of this pool
+    /// when `reuse` allows, new `building` nodes otherwise. `None` if another worker got it first.
+    async fn accept(&self, id: &str, nodes: &[Versioned<Node>]) -> Result<Option<Accepted>, ZkError> {
+        let store = &self.ctx.store;
+        let Some(lock) = store.lock_request(id, Wait::No).await? else { return Ok(None) };
+        let Some(mut request) = store.get_request(id).await? else {
+            lock.release().await?;
+            return Ok(None);
+        };
+        if request.value.state != RequestState::Requested || request.value.declined_by(&self.id) {
+            lock.release().await?;
+            return Ok(None);
+        }
+        request.value.set_state(RequestState::Pending);
+        store.update_request(&mut request).await?;
+        info!(request = %id, labels = ?request.value.node_types, "accepted request");
+
+        let mut accepted = Accepted { request, lock, slots: Vec::new() };
+        let mut taken = HashSet::new();
+        for label in accepted.request.value.node_types.clone() {
+            let slot = match self.reuse(&accepted.request, &label, nodes, &mut taken).await {
+                Ok(Some(slot)) => Ok(slot),
+                Ok(None) => self.create_node(&accepted.request, &label).await,
+                Err(error) => Err(error),
+            };
+            match slot {
+                Ok(slot) => accepted.slots.push(slot),
+                Err(error) => {
+                    // Hand the request back: the nodes made so far are released or deleted.
+                    warn!(request = %id, %error, "allocating nodes failed; returning the request");
+                    handler::hand_back(&self.ctx, accepted).await;
+                    return Err(error);
+                }
+            }
+        }
+        Ok(Some(accepted))
+    }
+
+    /// A ready, unallocated, unlocked node of this pool and label, locked and allocated to the
+    /// request (§2.8 11, reuse).
+    async fn reuse(
+        &self,
+        request: &Versioned<NodeRequest>,
+        label: &str,
+        nodes: &[Versioned<Node>],
+        taken: &mut HashSet<String>,
+    ) -> Result<Option<Slot>, ZkError> {
+        if !request.value.reuse {
+            return Ok(None);
+        }
+        let store = &self.ctx.store;
+        for candidate in nodes.iter().filter(|n| {
+            n.value.state == NodeState::Ready
+                && n.value.allocated_to.is_none()
+                && n.value.provider.as_deref() == Some(self.plan.provider.as_str())
+                && n.value.pool.as_deref() == Some(self.plan.pool.as_str())
+                && n.value.label() == Some(label)
+                && !taken.contains(&n.id)
+        }) {
+            let Some(node_lock) = store.lock_node(&candidate.id, Wait::No).await? else { continue };
+            // Re-read under the lock: it may have been allocated or deleted meanwhile.
+            match store.get_node(&candidate.id).await? {
+                Some(mut node) if node.value.state == NodeState::Ready && node.value.allocated_to.is_none() => {
+                    node.value.allocated_to = Some(request.id.clone());
+                    node.value.tenant_name = request.value.tenant_name.clone();
+                    node.value.requestor = request.value.requestor.clone();
+                    store.update_node(&mut node).await?;
+                    taken.insert(node.id.clone());
+                    return Ok(Some(Slot::reused(node, node_lock)));
+                }
+                _ => node_lock.release().await?,
+            }
+        }
+        Ok(None)
+    }
+
+    /// A new node record: `init`, then locked, then `building` (§2.8 11).
+    async fn create_node(&self, request: &Versioned<NodeRequest>, label: &str) -> Result<Slot, ZkError> {
+        let store = &self.ctx.store;
+        let mut node = Node::new(label);
+        node.provider = Some(self.plan.provider.clone());
+        node.pool = Some(self.plan.pool.clone());
+        node.launcher = Some(self.id.clone());
+        node.allocated_to = Some(request.id.clone());
+        node.tenant_name = request.value.tenant_name.clone();
+        node.requestor = request.value.requestor.clone();
+        node.attributes = self.plan.node_attributes.clone();
+        node.created_time = Some(now());
+        node.resources =
+            self.plan.labels.get(label).and_then(|r| serde_json::to_value(r).ok()).and_then(|v| v.as_object().cloned());
+        let mut created = store.create_node(&node).await?;
+        let Some(node_lock) = store.lock_node(&created.id, Wait::No).await? else {
+            return Err(ZkError::LockLost { path: format!("new node {}", created.id) });
+        };
+        created.value.set_state(NodeState::Building);
+        store.update_node(&mut created).await?;
+        debug!(node = %created.id, label, "node created");
+        Ok(Slot::building(created, node_lock))
+    }
+
+    fn start_handler(&self, handlers: &mut JoinSet<()>, accepted: Accepted) {
+        let id = accepted.request.id.clone();
+        if let Ok(mut in_flight) = self.in_flight.lock() {
+            in_flight.insert(id.clone());
+        }
+        let ctx = self.ctx.clone();
+        let plan = self.plan.clone();
+        let worker_id = self.id.clone();
+        let in_flight = self.in_flight.clone();
+        let span = info_span!("request", id = %id);
+        handlers.spawn(
+            async move {
+                handler::run(ctx.clone(), plan, worker_id, accepted).await;
+                if let Ok(mut in_flight) = in_flight.lock() {
+                    in_flight.remove(&id);
+                }
+                // The outcome frees quota or changes what other requests may do.
+                ctx.changed.notify_waiters();
+                ctx.nodes_changed.notify_waiters();
+            }
+            .instrument(span),
+        );
+    }
+}

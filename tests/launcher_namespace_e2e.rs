@@ -1,0 +1,220 @@
+//! The launcher end to end, with real parts on both sides: requests submitted by Zuul's own
+//! scheduler code, fulfilled with namespaces on the real test cluster, accepted, used and
+//! returned by Zuul's own executor code, then deleted by the launcher.
+
+mod common;
+mod zk_support;
+
+use kubepool::drivers::kubernetes::{KubernetesDriver, LabelKind, LabelSpec, PoolSpec, Timeouts};
+use kubepool::launcher::engine::{self, Setup};
+use kubepool::launcher::plan::PoolPlan;
+use kubepool::zk::{RequestState, Store};
+use kubepool_driver_api::{Driver, Limits, Resources};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use zk_support::{RunningPeer, TestZk, run_peer};
+
+const PROVIDER: &str = "kubepool-e2e";
+
+struct Launcher {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), kubepool::zk::ZkError>>,
+    pool: String,
+}
+
+impl Launcher {
+    async fn start(zk: &TestZk, max_servers: i64) -> Self {
+        common::init_logging();
+        let pool = common::unique_name("kpe");
+        let cluster = kubepool::k8s::connect(None).await.expect("cluster");
+        let quota = Resources::new().with("instances", 1);
+        let label = LabelSpec {
+            name: "k8s-namespace".into(),
+            kind: LabelKind::Namespace,
+            labels: BTreeMap::new(),
+            dynamic_labels: BTreeMap::new(),
+            python_path: "auto".into(),
+            shell_type: None,
+            quota: quota.clone(),
+        };
+        let driver = KubernetesDriver::new(
+            PROVIDER,
+            vec![PoolSpec { name: pool.clone(), labels: vec![label] }],
+            cluster,
+            Timeouts::default(),
+        );
+        let plan = PoolPlan {
+            provider: PROVIDER.into(),
+            pool: pool.clone(),
+            priority: 100,
+            labels: BTreeMap::from([("k8s-namespace".to_string(), quota)]),
+            limits: Limits::unlimited().with("instances", max_servers),
+            node_attributes: serde_json::json!({"executor-zone": "zone-a"}).as_object().cloned(),
+            launch_retries: 3,
+        };
+        let setup = Setup {
+            zk: zk.second_session().await,
+            hostname: "e2e-host".into(),
+            metrics: kubepool::metrics::Metrics::new(),
+            drivers: BTreeMap::from([(PROVIDER.to_string(), Arc::new(driver) as Arc<dyn Driver>)]),
+            clouds: BTreeMap::from([(PROVIDER.to_string(), Some("admin@kubepool-testbed".to_string()))]),
+            pools: vec![plan],
+            cleanup_interval: Duration::from_secs(60),
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(engine::run(setup, async {
+            let _ = rx.await;
+        }));
+        Self { stop: Some(tx), task, pool }
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(120), self.task)
+            .await
+            .expect("launcher stops within 120 s")
+            .expect("launcher task")
+            .expect("launcher result");
+    }
+}
+
+async fn submit(zk: &TestZk, labels: &[&str]) -> String {
+    let mut args = zk.hosts();
+    for label in labels {
+        args.extend(["--label".to_string(), label.to_string()]);
+    }
+    let submitted = run_peer("zuul_submit_request.py", &args).await;
+    submitted["id"].as_str().expect("request id").to_string()
+}
+
+async fn wait_for_state(store: &Store, id: &str, timeout: Duration) -> kubepool::zk::NodeRequest {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let request = store.get_request(id).await.expect("read request").expect("request exists").value;
+        if matches!(request.state, RequestState::Fulfilled | RequestState::Failed) {
+            return request;
+        }
+        assert!(Instant::now() < deadline, "request {id} still {:?} after {timeout:?}", request.state);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_until_gone(store: &Store, node_ids: &[String], timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let ids = store.node_ids().await.expect("node ids");
+        if node_ids.iter().all(|id| !ids.contains(id)) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "nodes {node_ids:?} not deleted after {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn namespace_exists(name: &str) -> bool {
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(common::admin_client().await);
+    namespaces.get_opt(name).await.expect("get namespace").is_some()
+}
+
+#[tokio::test]
+async fn zuul_request_is_fulfilled_used_returned_and_cleaned_up() {
+    let zk = TestZk::new().await;
+    let launcher = Launcher::start(&zk, 10).await;
+    let id = submit(&zk, &["k8s-namespace", "k8s-namespace"]).await;
+
+    let request = wait_for_state(&zk.store, &id, Duration::from_secs(90)).await;
+    assert_eq!(request.state, RequestState::Fulfilled, "{request:?}");
+    assert_eq!(request.nodes.len(), 2);
+    for node_id in &request.nodes {
+        let node = zk.store.get_node(node_id).await.expect("read").expect("node").value;
+        assert_eq!(node.allocated_to.as_deref(), Some(id.as_str()));
+        assert_eq!(node.connection_type.as_deref(), Some("namespace"));
+        assert_eq!(node.external_id.as_deref(), Some(format!("{}-{node_id}", launcher.pool).as_str()));
+        assert_eq!(node.cloud.as_deref(), Some("admin@kubepool-testbed"));
+        assert_eq!(node.tenant_name.as_deref(), Some("example-tenant"));
+        assert!(namespace_exists(&format!("{}-{node_id}", launcher.pool)).await);
+    }
+
+    // Zuul's executor accepts the nodes exactly as it does for Nodepool's.
+    let mut executor =
+        RunningPeer::start("zuul_accept_nodes.py", &[zk.hosts(), vec!["--request".into(), id.clone()]].concat());
+    let accepted = executor.next().await;
+    assert_eq!(accepted["accepted"], Value::Bool(true), "{accepted}");
+    assert_eq!(accepted["request_left"], Value::Bool(false), "the executor deletes the request");
+    let nodes = accepted["nodes"].as_array().expect("nodes");
+    assert!(nodes.iter().all(|n| n["state"] == "in-use" && n["locked"] == true), "{accepted}");
+    assert!(nodes.iter().all(|n| n["attributes"]["executor-zone"] == "zone-a"), "{accepted}");
+    assert!(nodes.iter().all(|n| n["connection_port"]["token"].as_str().is_some_and(|t| !t.is_empty())));
+
+    // While Zuul holds the nodes, the launcher leaves them alone.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for node_id in &request.nodes {
+        assert!(zk.store.get_node(node_id).await.expect("read").is_some(), "in-use node kept");
+    }
+    executor.proceed().await;
+    let returned = executor.next().await;
+    assert_eq!(returned["returned"], Value::Bool(true));
+    executor.finish().await;
+
+    wait_until_gone(&zk.store, &request.nodes, Duration::from_secs(120)).await;
+    for node_id in &request.nodes {
+        assert!(!namespace_exists(&format!("{}-{node_id}", launcher.pool)).await, "namespace deleted with its node");
+    }
+    launcher.stop().await;
+    let components = zk.store.list_pool_components().await.expect("components");
+    assert!(components.is_empty(), "pool component removed on shutdown: {components:?}");
+    zk.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_request_no_pool_can_serve_fails_with_our_decline() {
+    let zk = TestZk::new().await;
+    let launcher = Launcher::start(&zk, 10).await;
+    let id = submit(&zk, &["no-such-label"]).await;
+    let request = wait_for_state(&zk.store, &id, Duration::from_secs(30)).await;
+    assert_eq!(request.state, RequestState::Failed);
+    assert_eq!(request.declined_by.len(), 1);
+    assert!(request.declined_by[0].starts_with("e2e-host-PoolWorker.kubepool-e2e-"), "{:?}", request.declined_by);
+    launcher.stop().await;
+    zk.cleanup().await;
+}
+
+#[tokio::test]
+async fn quota_holds_a_request_until_a_node_is_returned() {
+    let zk = TestZk::new().await;
+    let launcher = Launcher::start(&zk, 1).await;
+    let first = submit(&zk, &["k8s-namespace"]).await;
+    let first_request = wait_for_state(&zk.store, &first, Duration::from_secs(90)).await;
+    assert_eq!(first_request.state, RequestState::Fulfilled);
+    let second = submit(&zk, &["k8s-namespace"]).await;
+    // With max-servers 1 and the first node in use, the second waits (not declined, not failed).
+    let mut executor =
+        RunningPeer::start("zuul_accept_nodes.py", &[zk.hosts(), vec!["--request".into(), first.clone()]].concat());
+    assert_eq!(executor.next().await["accepted"], Value::Bool(true));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let waiting = zk.store.get_request(&second).await.expect("read").expect("request").value;
+    assert_eq!(waiting.state, RequestState::Requested, "{waiting:?}");
+    assert!(waiting.declined_by.is_empty());
+    let components = zk.store.list_pool_components().await.expect("components");
+    assert!(components.iter().all(|c| c.value.paused), "pool reports paused at quota");
+    // Returning the first node frees the quota once it is deleted; then the second is served.
+    executor.proceed().await;
+    executor.next().await;
+    executor.finish().await;
+    let second_request = wait_for_state(&zk.store, &second, Duration::from_secs(150)).await;
+    assert_eq!(second_request.state, RequestState::Fulfilled);
+    assert!(zk.store.get_node(&first_request.nodes[0]).await.expect("read").is_none(), "first node deleted first");
+    let pool = launcher.pool.clone();
+    launcher.stop().await;
+    // Nobody accepts the second node: remove its namespace here.
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(common::admin_client().await);
+    namespaces
+        .delete(&format!("{pool}-{}", second_request.nodes[0]), &kube::api::DeleteParams::background())
+        .await
+        .expect("delete the second namespace");
+    zk.cleanup().await;
+}
