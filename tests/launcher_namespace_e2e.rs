@@ -3,127 +3,21 @@
 //! returned by Zuul's own executor code, then deleted by the launcher.
 
 mod common;
+#[path = "support/launcher.rs"]
+mod launcher_support;
 mod zk_support;
 
-use kubepool::drivers::kubernetes::{KubernetesDriver, LabelKind, LabelSpec, PoolSpec, Timeouts};
-use kubepool::launcher::engine::{self, Setup};
-use kubepool::launcher::plan::PoolPlan;
-use kubepool::zk::{RequestState, Store};
-use kubepool_driver_api::{Driver, Limits, Resources};
+use launcher_support::{Launcher, namespace_exists, submit, wait_for_state, wait_until_gone};
+
+use kubepool::zk::RequestState;
 use serde_json::Value;
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use zk_support::{RunningPeer, TestZk, run_peer};
-
-const PROVIDER: &str = "kubepool-e2e";
-
-struct Launcher {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), kubepool::zk::ZkError>>,
-    pool: String,
-}
-
-impl Launcher {
-    async fn start(zk: &TestZk, max_servers: i64) -> Self {
-        common::init_logging();
-        let pool = common::unique_name("kpe");
-        let cluster = kubepool::k8s::connect(None).await.expect("cluster");
-        let quota = Resources::new().with("instances", 1);
-        let label = LabelSpec {
-            name: "k8s-namespace".into(),
-            kind: LabelKind::Namespace,
-            labels: BTreeMap::new(),
-            dynamic_labels: BTreeMap::new(),
-            python_path: "auto".into(),
-            shell_type: None,
-            quota: quota.clone(),
-        };
-        let driver = KubernetesDriver::new(
-            PROVIDER,
-            vec![PoolSpec { name: pool.clone(), labels: vec![label] }],
-            cluster,
-            Timeouts::default(),
-        );
-        let plan = PoolPlan {
-            provider: PROVIDER.into(),
-            pool: pool.clone(),
-            priority: 100,
-            labels: BTreeMap::from([("k8s-namespace".to_string(), quota)]),
-            limits: Limits::unlimited().with("instances", max_servers),
-            node_attributes: serde_json::json!({"executor-zone": "zone-a"}).as_object().cloned(),
-            launch_retries: 3,
-        };
-        let setup = Setup {
-            zk: zk.second_session().await,
-            hostname: "e2e-host".into(),
-            metrics: kubepool::metrics::Metrics::new(),
-            drivers: BTreeMap::from([(PROVIDER.to_string(), Arc::new(driver) as Arc<dyn Driver>)]),
-            clouds: BTreeMap::from([(PROVIDER.to_string(), Some("admin@kubepool-testbed".to_string()))]),
-            pools: vec![plan],
-            cleanup_interval: Duration::from_secs(60),
-        };
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(engine::run(setup, async {
-            let _ = rx.await;
-        }));
-        Self { stop: Some(tx), task, pool }
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        tokio::time::timeout(Duration::from_secs(120), self.task)
-            .await
-            .expect("launcher stops within 120 s")
-            .expect("launcher task")
-            .expect("launcher result");
-    }
-}
-
-async fn submit(zk: &TestZk, labels: &[&str]) -> String {
-    let mut args = zk.hosts();
-    for label in labels {
-        args.extend(["--label".to_string(), label.to_string()]);
-    }
-    let submitted = run_peer("zuul_submit_request.py", &args).await;
-    submitted["id"].as_str().expect("request id").to_string()
-}
-
-async fn wait_for_state(store: &Store, id: &str, timeout: Duration) -> kubepool::zk::NodeRequest {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let request = store.get_request(id).await.expect("read request").expect("request exists").value;
-        if matches!(request.state, RequestState::Fulfilled | RequestState::Failed) {
-            return request;
-        }
-        assert!(Instant::now() < deadline, "request {id} still {:?} after {timeout:?}", request.state);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn wait_until_gone(store: &Store, node_ids: &[String], timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let ids = store.node_ids().await.expect("node ids");
-        if node_ids.iter().all(|id| !ids.contains(id)) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "nodes {node_ids:?} not deleted after {timeout:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn namespace_exists(name: &str) -> bool {
-    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(common::admin_client().await);
-    namespaces.get_opt(name).await.expect("get namespace").is_some()
-}
+use std::time::Duration;
+use zk_support::{RunningPeer, TestZk};
 
 #[tokio::test]
 async fn zuul_request_is_fulfilled_used_returned_and_cleaned_up() {
     let zk = TestZk::new().await;
-    let launcher = Launcher::start(&zk, 10).await;
+    let launcher = Launcher::start(&zk, 10, None).await;
     let id = submit(&zk, &["k8s-namespace", "k8s-namespace"]).await;
 
     let request = wait_for_state(&zk.store, &id, Duration::from_secs(90)).await;
@@ -173,7 +67,7 @@ async fn zuul_request_is_fulfilled_used_returned_and_cleaned_up() {
 #[tokio::test]
 async fn a_request_no_pool_can_serve_fails_with_our_decline() {
     let zk = TestZk::new().await;
-    let launcher = Launcher::start(&zk, 10).await;
+    let launcher = Launcher::start(&zk, 10, None).await;
     let id = submit(&zk, &["no-such-label"]).await;
     let request = wait_for_state(&zk.store, &id, Duration::from_secs(30)).await;
     assert_eq!(request.state, RequestState::Failed);
@@ -186,7 +80,7 @@ async fn a_request_no_pool_can_serve_fails_with_our_decline() {
 #[tokio::test]
 async fn quota_holds_a_request_until_a_node_is_returned() {
     let zk = TestZk::new().await;
-    let launcher = Launcher::start(&zk, 1).await;
+    let launcher = Launcher::start(&zk, 1, None).await;
     let first = submit(&zk, &["k8s-namespace"]).await;
     let first_request = wait_for_state(&zk.store, &first, Duration::from_secs(90)).await;
     assert_eq!(first_request.state, RequestState::Fulfilled);

@@ -1,0 +1,197 @@
+//! The launcher under conditions Nodepool deployments meet: two launchers on one request
+//! stream, bad data in ZooKeeper, leaked namespaces, and requests lost by a dead launcher.
+
+mod common;
+#[path = "support/launcher.rs"]
+mod launcher_support;
+mod zk_support;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kubepool::zk::{Node, NodeRequest, NodeState, RequestState, Store};
+use launcher_support::{Launcher, PROVIDER, namespace_exists, submit, wait_for_state, wait_until_gone};
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
+use zk_support::TestZk;
+
+/// Marks the nodes `used` (as Zuul's executor does at the end of a job) so the launcher
+/// deletes them, and waits until they are gone.
+async fn return_nodes(store: &Store, ids: &[String]) {
+    for id in ids {
+        if let Some(mut node) = store.get_node(id).await.expect("read node") {
+            node.value.set_state(NodeState::Used);
+            store.update_node(&mut node).await.expect("mark used");
+        }
+    }
+    wait_until_gone(store, ids, Duration::from_secs(180)).await;
+}
+
+#[tokio::test]
+async fn two_launchers_on_one_pool_never_double_allocate_and_share_its_quota() {
+    let zk = TestZk::new().await;
+    let first = Launcher::start(&zk, 4, None).await;
+    let second = Launcher::start(&zk, 4, Some(&first.pool)).await;
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(submit(&zk, &["k8s-namespace"]).await);
+    }
+    // Four fit the pool's max-servers; watch that the pool never holds more than four nodes.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut most = 0;
+    let fulfilled = loop {
+        most = most.max(zk.store.node_ids().await.expect("ids").len());
+        let mut done = Vec::new();
+        for id in &ids {
+            let request = zk.store.get_request(id).await.expect("read").expect("request").value;
+            if request.state == RequestState::Fulfilled {
+                done.push((id.clone(), request));
+            }
+        }
+        if done.len() >= 4 {
+            break done;
+        }
+        assert!(Instant::now() < deadline, "only {} requests fulfilled", done.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    most = most.max(zk.store.node_ids().await.expect("ids").len());
+    let mut waiting = 0;
+    for id in &ids {
+        let request = zk.store.get_request(id).await.expect("read").expect("request").value;
+        match request.state {
+            RequestState::Fulfilled => {}
+            RequestState::Requested => waiting += 1,
+            other => panic!("request {id} is {other:?}"),
+        }
+    }
+    assert_eq!(fulfilled.len(), 4, "exactly max-servers requests served");
+    assert_eq!(waiting, 2, "the rest wait for quota");
+    assert!(most <= 4, "the pool held {most} nodes, max-servers is 4");
+    let nodes: Vec<String> = fulfilled.iter().flat_map(|(_, r)| r.nodes.clone()).collect();
+    assert_eq!(nodes.iter().collect::<HashSet<_>>().len(), nodes.len(), "no node given to two requests");
+    for (id, request) in &fulfilled {
+        let node = zk.store.get_node(&request.nodes[0]).await.expect("read").expect("node").value;
+        assert_eq!(node.allocated_to.as_deref(), Some(id.as_str()), "node allocated to the request it was given to");
+    }
+    // Returning two nodes lets the two waiting requests through.
+    return_nodes(&zk.store, &nodes[..2]).await;
+    for id in &ids {
+        assert_eq!(wait_for_state(&zk.store, id, Duration::from_secs(120)).await.state, RequestState::Fulfilled);
+    }
+    let all: Vec<String> = zk.store.node_ids().await.expect("ids");
+    return_nodes(&zk.store, &all).await;
+    first.stop().await;
+    second.stop().await;
+    zk.cleanup().await;
+}
+
+#[tokio::test]
+async fn bad_zookeeper_data_is_skipped_or_declined_and_the_launcher_keeps_serving() {
+    let zk = TestZk::new().await;
+    zk.store.ensure_roots().await.expect("roots");
+    let raw = |path: &'static str, data: &'static [u8]| {
+        let client = zk.client.clone();
+        async move {
+            client
+                .create(
+                    path,
+                    data,
+                    &zookeeper_client::CreateMode::Persistent.with_acls(zookeeper_client::Acls::anyone_all()),
+                )
+                .await
+                .expect("create raw znode");
+        }
+    };
+    raw("/nodepool/requests/100-0000000001", b"{not json").await;
+    raw("/nodepool/requests/100-0000000002", br#"{"state": "requested", "state_time": 1}"#).await;
+    raw("/nodepool/requests/100-0000000003", br#"{"state": "requested", "node_types": ["no-such-label"]}"#).await;
+    raw("/nodepool/requests/100-0000000004", br#"{"state": "requested", "node_types": "k8s-namespace"}"#).await;
+    raw("/nodepool/requests/not-a-request-id", br#"{"state": "requested", "node_types": ["k8s-namespace"]}"#).await;
+    raw("/nodepool/nodes/0000000099", b"\x00\xff garbage").await;
+    let launcher = Launcher::start(&zk, 10, None).await;
+
+    let good = submit(&zk, &["k8s-namespace"]).await;
+    let served = wait_for_state(&zk.store, &good, Duration::from_secs(60)).await;
+    assert_eq!(served.state, RequestState::Fulfilled, "a good request is served despite the bad ones");
+    for id in ["100-0000000002", "100-0000000003"] {
+        let request = wait_for_state(&zk.store, id, Duration::from_secs(30)).await;
+        assert_eq!(request.state, RequestState::Failed, "{id} declined by the only pool");
+    }
+    // Undecodable data is left as it was (never lost, never overwritten).
+    let (data, _) = zk.client.get_data("/nodepool/requests/100-0000000001").await.expect("still there");
+    assert_eq!(data, b"{not json");
+    let (data, _) = zk.client.get_data("/nodepool/nodes/0000000099").await.expect("still there");
+    assert_eq!(data, b"\x00\xff garbage");
+    return_nodes(&zk.store, &served.nodes).await;
+    launcher.stop().await;
+    zk.cleanup().await;
+}
+
+async fn labelled_namespace(name: &str, pool: &str, node_id: &str) {
+    let namespaces: kube::Api<Namespace> = kube::Api::all(common::admin_client().await);
+    let labels = BTreeMap::from([
+        ("nodepool_provider_name".to_string(), PROVIDER.to_string()),
+        ("nodepool_pool_name".to_string(), pool.to_string()),
+        ("nodepool_node_id".to_string(), node_id.to_string()),
+        ("nodepool_node_label".to_string(), "k8s-namespace".to_string()),
+    ]);
+    let ns = Namespace {
+        metadata: kube::api::ObjectMeta { name: Some(name.into()), labels: Some(labels), ..Default::default() },
+        ..Default::default()
+    };
+    namespaces.create(&Default::default(), &ns).await.expect("create namespace");
+}
+
+#[tokio::test]
+async fn leaked_namespaces_are_deleted_and_namespaces_with_a_node_are_kept() {
+    let zk = TestZk::new().await;
+    zk.store.ensure_roots().await.expect("roots");
+    let pool = common::unique_name("kpl");
+    // A namespace whose node record exists (a launch in progress) and one whose record is gone.
+    let mut node = Node::new("k8s-namespace");
+    node.provider = Some(PROVIDER.into());
+    node.pool = Some(pool.clone());
+    node.state = NodeState::Hold;
+    let kept = zk.store.create_node(&node).await.expect("create node");
+    let kept_ns = format!("{pool}-{}", kept.id);
+    let leaked_ns = format!("{pool}-9999999999");
+    labelled_namespace(&kept_ns, &pool, &kept.id).await;
+    labelled_namespace(&leaked_ns, &pool, "9999999999").await;
+
+    let launcher = Launcher::start_with(&zk, 10, Some(&pool), Duration::from_secs(2)).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while namespace_exists(&leaked_ns).await {
+        assert!(Instant::now() < deadline, "leaked namespace {leaked_ns} still there");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(namespace_exists(&kept_ns).await, "a namespace with a node record is not a leak");
+    launcher.stop().await;
+    let namespaces: kube::Api<Namespace> = kube::Api::all(common::admin_client().await);
+    namespaces.delete(&kept_ns, &kube::api::DeleteParams::background()).await.expect("delete kept namespace");
+    zk.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_request_lost_by_a_dead_launcher_is_served_again() {
+    let zk = TestZk::new().await;
+    zk.store.ensure_roots().await.expect("roots");
+    // What a launcher killed mid-launch leaves: a pending request nobody holds, and a building
+    // node allocated to it that nobody holds.
+    let mut request = NodeRequest::new(vec!["k8s-namespace".into()]);
+    request.set_state(RequestState::Pending);
+    let lost = zk.store.create_request("200", &request, false).await.expect("create request");
+    let mut node = Node::new("k8s-namespace");
+    node.provider = Some(PROVIDER.into());
+    node.pool = Some("dead-launchers-pool".into());
+    node.allocated_to = Some(lost.id.clone());
+    node.state = NodeState::Building;
+    let orphan = zk.store.create_node(&node).await.expect("create node");
+
+    let launcher = Launcher::start_with(&zk, 10, None, Duration::from_secs(2)).await;
+    let served = wait_for_state(&zk.store, &lost.id, Duration::from_secs(60)).await;
+    assert_eq!(served.state, RequestState::Fulfilled);
+    assert!(!served.nodes.contains(&orphan.id), "the dead launcher's node is not handed out");
+    wait_until_gone(&zk.store, std::slice::from_ref(&orphan.id), Duration::from_secs(30)).await;
+    return_nodes(&zk.store, &served.nodes).await;
+    launcher.stop().await;
+    zk.cleanup().await;
+}

@@ -1,0 +1,125 @@
+//! A launcher engine in the test process, for end-to-end tests: one pool of the
+//! `k8s-namespace` label on the real test cluster, on its own ZooKeeper session.
+
+#![allow(dead_code)]
+
+use crate::common;
+use crate::zk_support::{TestZk, run_peer};
+use kubepool::drivers::kubernetes::{KubernetesDriver, LabelKind, LabelSpec, PoolSpec, Timeouts};
+use kubepool::launcher::engine::{self, Setup};
+use kubepool::launcher::plan::PoolPlan;
+use kubepool::zk::{RequestState, Store};
+use kubepool_driver_api::{Driver, Limits, Resources};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const PROVIDER: &str = "kubepool-e2e";
+
+pub struct Launcher {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), kubepool::zk::ZkError>>,
+    pub pool: String,
+}
+
+impl Launcher {
+    /// Starts an engine for one pool of the `k8s-namespace` label. `pool`: a name to share
+    /// with another launcher (default: a new one).
+    pub async fn start(zk: &TestZk, max_servers: i64, pool: Option<&str>) -> Self {
+        Self::start_with(zk, max_servers, pool, Duration::from_secs(60)).await
+    }
+
+    pub async fn start_with(zk: &TestZk, max_servers: i64, pool: Option<&str>, cleanup_interval: Duration) -> Self {
+        common::init_logging();
+        let pool = pool.map(str::to_string).unwrap_or_else(|| common::unique_name("kpe"));
+        let cluster = kubepool::k8s::connect(None).await.expect("cluster");
+        let quota = Resources::new().with("instances", 1);
+        let label = LabelSpec {
+            name: "k8s-namespace".into(),
+            kind: LabelKind::Namespace,
+            labels: BTreeMap::new(),
+            dynamic_labels: BTreeMap::new(),
+            python_path: "auto".into(),
+            shell_type: None,
+            quota: quota.clone(),
+        };
+        let driver = KubernetesDriver::new(
+            PROVIDER,
+            vec![PoolSpec { name: pool.clone(), labels: vec![label] }],
+            cluster,
+            Timeouts::default(),
+        );
+        let plan = PoolPlan {
+            provider: PROVIDER.into(),
+            pool: pool.clone(),
+            priority: 100,
+            labels: BTreeMap::from([("k8s-namespace".to_string(), quota)]),
+            limits: Limits::unlimited().with("instances", max_servers),
+            node_attributes: serde_json::json!({"executor-zone": "zone-a"}).as_object().cloned(),
+            launch_retries: 3,
+        };
+        let setup = Setup {
+            zk: zk.second_session().await,
+            hostname: "e2e-host".into(),
+            metrics: kubepool::metrics::Metrics::new(),
+            drivers: BTreeMap::from([(PROVIDER.to_string(), Arc::new(driver) as Arc<dyn Driver>)]),
+            clouds: BTreeMap::from([(PROVIDER.to_string(), Some("admin@kubepool-testbed".to_string()))]),
+            pools: vec![plan],
+            cleanup_interval,
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(engine::run(setup, async {
+            let _ = rx.await;
+        }));
+        Self { stop: Some(tx), task, pool }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(120), self.task)
+            .await
+            .expect("launcher stops within 120 s")
+            .expect("launcher task")
+            .expect("launcher result");
+    }
+}
+
+pub async fn submit(zk: &TestZk, labels: &[&str]) -> String {
+    let mut args = zk.hosts();
+    for label in labels {
+        args.extend(["--label".to_string(), label.to_string()]);
+    }
+    let submitted = run_peer("zuul_submit_request.py", &args).await;
+    submitted["id"].as_str().expect("request id").to_string()
+}
+
+pub async fn wait_for_state(store: &Store, id: &str, timeout: Duration) -> kubepool::zk::NodeRequest {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let request = store.get_request(id).await.expect("read request").expect("request exists").value;
+        if matches!(request.state, RequestState::Fulfilled | RequestState::Failed) {
+            return request;
+        }
+        assert!(Instant::now() < deadline, "request {id} still {:?} after {timeout:?}", request.state);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn wait_until_gone(store: &Store, node_ids: &[String], timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let ids = store.node_ids().await.expect("node ids");
+        if node_ids.iter().all(|id| !ids.contains(id)) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "nodes {node_ids:?} not deleted after {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub async fn namespace_exists(name: &str) -> bool {
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(common::admin_client().await);
+    namespaces.get_opt(name).await.expect("get namespace").is_some()
+}
