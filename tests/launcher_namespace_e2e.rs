@@ -33,6 +33,18 @@ async fn zuul_request_is_fulfilled_used_returned_and_cleaned_up() {
         assert!(namespace_exists(&format!("{}-{node_id}", launcher.pool)).await);
     }
 
+    // The real `nodepool list` and Nodepool's own ZooKeeper code see the launcher's nodes.
+    let seen = zk_support::run_peer("nodepool_read.py", &zk.tls_hosts()).await;
+    for node_id in &request.nodes {
+        let dict = &seen["nodes"][node_id]["to_dict"];
+        assert_eq!(dict["state"], "ready", "{seen}");
+        assert_eq!(dict["provider"], launcher_support::PROVIDER);
+        assert_eq!(dict["connection_type"], "namespace");
+        assert_eq!(dict["allocated_to"], id.as_str());
+        assert!(seen["list"].as_str().is_some_and(|list| list.contains(node_id.as_str())), "nodepool list: {seen}");
+    }
+    assert!(seen["pools"].as_array().is_some_and(|pools| !pools.is_empty()), "Nodepool sees our pool: {seen}");
+
     // Zuul's executor accepts the nodes exactly as it does for Nodepool's.
     let mut executor =
         RunningPeer::start("zuul_accept_nodes.py", &[zk.hosts(), vec!["--request".into(), id.clone()]].concat());
