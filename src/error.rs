@@ -20,6 +20,12 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("{0}")]
+    Operation(String),
+
+    #[error("cannot write the output: {0}")]
+    Output(String),
+
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: String,

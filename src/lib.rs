@@ -11,6 +11,7 @@ pub mod error;
 pub mod k8s;
 pub mod launcher;
 pub mod metrics;
+pub mod operations;
 pub mod telemetry;
 pub mod zk;
 

@@ -1,6 +1,10 @@
 //! The command line: one file per subcommand, holding argument structs and output only.
 
+mod delete;
+mod info;
 mod launcher;
+mod list;
+mod zk_args;
 
 use crate::telemetry::LogFormat;
 use clap::{Parser, Subcommand};
@@ -23,6 +27,12 @@ pub struct Cli {
 pub enum Command {
     /// Serve Zuul's node requests from the providers of a nodepool.yaml (like nodepool-launcher).
     Launcher(launcher::LauncherArgs),
+    /// List nodes (or, with --requests, node requests), like `nodepool list`.
+    List(list::ListArgs),
+    /// Mark a node for deletion; its launcher removes the resource and the record.
+    Delete(delete::DeleteArgs),
+    /// Show registered launchers and pools, and node and request counts.
+    Info(info::InfoArgs),
 }
 
 /// Runs the chosen subcommand and turns its result into an exit status.
@@ -37,6 +47,9 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Launcher(args) => launcher::run(args).await,
+            Command::List(args) => list::run(args).await,
+            Command::Delete(args) => delete::run(args).await,
+            Command::Info(args) => info::run(args).await,
         }
     });
     match result {

@@ -1,0 +1,21 @@
+//! The `-c nodepool.yaml` argument of the commands that read ZooKeeper, and the connection.
+
+use crate::zk::Store;
+use crate::{Error, config, launcher};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct ZkArgs {
+    /// The nodepool.yaml naming the ZooKeeper servers (and TLS files).
+    #[arg(short = 'c', long = "config", default_value = "/etc/nodepool/nodepool.yaml", env = "KUBEPOOL_CONFIG")]
+    pub config: PathBuf,
+}
+
+impl ZkArgs {
+    pub async fn store(&self) -> Result<Store, Error> {
+        let config = config::load(&self.config)?;
+        let client = crate::zk::connect(&launcher::zookeeper_options(&config)).await?;
+        Ok(Store::new(client))
+    }
+}
