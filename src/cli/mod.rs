@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand, holding argument structs and output only.
 
+mod config;
 mod launcher;
 
 use crate::telemetry::LogFormat;
@@ -23,10 +24,16 @@ pub struct Cli {
 pub enum Command {
     /// Serve Zuul's node requests from the providers of a nodepool.yaml (like nodepool-launcher).
     Launcher(launcher::LauncherArgs),
+    /// Work with nodepool.yaml files.
+    Config(config::ConfigArgs),
 }
 
 /// Runs the chosen subcommand and turns its result into an exit status.
 pub fn run(cli: Cli) -> ExitCode {
+    let launcher_args = match cli.command {
+        Command::Config(args) => return config::run(args),
+        Command::Launcher(args) => args,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -34,11 +41,7 @@ pub fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Launcher(args) => launcher::run(args).await,
-        }
-    });
+    let result = runtime.block_on(launcher::run(launcher_args));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
