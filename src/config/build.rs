@@ -198,9 +198,9 @@ fn provider(node: &Node, name: String, driver: Driver) -> Provider {
         Driver::OpenshiftPods => "max-pods",
     };
     let mut provider_limits = Limits::unlimited();
-    for key in [cap_key, "max-cores", "max-ram"] {
+    for (key, resource) in [(cap_key, "instances"), ("max-cores", "cores"), ("max-ram", "ram")] {
         if let Some(value) = int(node, key) {
-            provider_limits = provider_limits.with(resource_name(key), value);
+            provider_limits = provider_limits.with(resource, value);
         }
     }
     for (key, value) in int_map(node, "max-resources") {

@@ -48,3 +48,6 @@ pub fn substitute_env_vars(text: &str, vars: impl IntoIterator<Item = (String, S
     }
     text
 }
+
+#[cfg(test)]
+mod tests;
