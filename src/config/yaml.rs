@@ -14,6 +14,10 @@ use std::collections::HashMap;
 /// Most nodes a document may expand to through aliases (guards against "billion laughs").
 const MAX_NODES: usize = 1_000_000;
 
+/// Deepest nesting of collections (PyYAML fails on deep nesting too, through Python's
+/// recursion limit); keeps every recursive walk of the tree shallow.
+const MAX_DEPTH: usize = 200;
+
 /// A position in the file: 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Pos {
@@ -136,6 +140,9 @@ impl Builder {
                 let value = scalar_value(&text, style, tag.as_deref(), pos)?;
                 self.push(Node { value, pos }, anchor, 1)
             }
+            Event::SequenceStart(..) | Event::MappingStart(..) if self.stack.len() >= MAX_DEPTH => {
+                Err(Diagnostic::at(pos, "", format!("collections nested deeper than {MAX_DEPTH} levels")))
+            }
             Event::SequenceStart(anchor, tag) => {
                 if !collection_tag_ok(&tag, "seq") {
                     return Err(Diagnostic::at(pos, "", "unsupported tag on a sequence".into()));
@@ -216,7 +223,7 @@ fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>, pos: Pos) -> 
         None => Scalar::Str,
         Some(t) if t.handle == "!" && t.suffix.is_empty() => Scalar::Str,
         Some(t) if t.is_yaml_core_schema() => scalar::resolve_tagged(&t.suffix, text)
-            .ok_or_else(|| Diagnostic::at(pos, "", format!("cannot read {text:?} as !!{}", t.suffix)))?,
+            .ok_or_else(|| Diagnostic::at(pos, "", format!("the scalar cannot be read as !!{}", t.suffix)))?,
         Some(t) => return Err(Diagnostic::at(pos, "", format!("unsupported tag {}{}", t.handle, t.suffix))),
     };
     Ok(match scalar {
@@ -229,7 +236,7 @@ fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>, pos: Pos) -> 
         Scalar::Timestamp => Value::Other("timestamp"),
         Scalar::Binary => Value::Other("bytes"),
         Scalar::Merge => Value::Other("merge"),
-        Scalar::Invalid(what) => return Err(Diagnostic::at(pos, "", format!("cannot construct {text:?}: {what}"))),
+        Scalar::Invalid(what) => return Err(Diagnostic::at(pos, "", format!("cannot construct the scalar: {what}"))),
     })
 }
 
@@ -331,6 +338,16 @@ mod tests {
         assert!(parse("a: =\n").is_err());
         assert!(parse("? [1]\n: x\n").is_err());
         assert!(parse("a: *nowhere\n").is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        assert!(parse(&format!("{}1{}", "[".repeat(150), "]".repeat(150))).is_ok());
+        // saphyr-parser has its own limit on flow nesting; block nesting reaches ours.
+        assert!(parse(&format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000))).is_err());
+        let block: String = (0..300).map(|depth| format!("{}a:\n", " ".repeat(depth))).collect();
+        let err = parse(&block).expect_err("too deep");
+        assert!(err.message.contains("nested deeper"), "{err:?}");
     }
 
     #[test]
