@@ -111,8 +111,8 @@ fn nodepool_decisions(nodepool: &Path, cases: &[Case]) -> Vec<bool> {
     decisions
 }
 
-/// kubepool's decision and its error lines.
-fn kubepool(path: &Path) -> (bool, Vec<String>) {
+/// kubepool's decision, its error lines and its standard output.
+fn kubepool(path: &Path) -> (bool, Vec<String>, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_kubepool"))
         .args(["--log-format", "text", "config", "validate", "-c"])
         .arg(path)
@@ -122,7 +122,8 @@ fn kubepool(path: &Path) -> (bool, Vec<String>) {
     let code = output.status.code();
     assert!(matches!(code, Some(0 | 1)), "{}: kubepool exited with {code:?}", path.display());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    (code == Some(0), stderr.lines().map(str::to_string).collect())
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    (code == Some(0), stderr.lines().map(str::to_string).collect(), stdout)
 }
 
 /// Checks the error lines' format (`FILE:LINE:COL: key.path: message`) and that each
@@ -161,7 +162,7 @@ fn kubepool_decides_like_nodepool_except_documented_deviations() {
     let mut deviations = 0;
     for (case, np_valid) in cases.iter().zip(nodepool_valid) {
         let file = case.path.display();
-        let (kp_valid, lines) = kubepool(&case.path);
+        let (kp_valid, lines, stdout) = kubepool(&case.path);
         if kp_valid != case.expect_valid {
             failures.push(format!("{file}: kubepool says valid={kp_valid}, the file expects {}", case.expect_valid));
         }
@@ -181,8 +182,11 @@ fn kubepool_decides_like_nodepool_except_documented_deviations() {
             }
         }
         if kp_valid {
-            if !lines.is_empty() && lines.iter().any(|l| !l.is_empty()) {
+            if lines.iter().any(|l| !l.is_empty()) {
                 failures.push(format!("{file}: valid, but kubepool printed errors {lines:?}"));
+            }
+            if !stdout.starts_with(&format!("{file}: valid; ")) {
+                failures.push(format!("{file}: valid, but the summary is {stdout:?}"));
             }
         } else {
             if lines.is_empty() {
