@@ -33,11 +33,15 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let text = substitute_env_vars(text, std::env::vars());
     let invalid = |diagnostics| ConfigError::Invalid { path: path.to_path_buf(), diagnostics };
     let root = yaml::parse(&text).map_err(|d| invalid(vec![d]))?;
-    let problems = validate::validate(&root);
-    if !problems.is_empty() {
-        return Err(invalid(problems));
+    let mut problems = validate::validate(&root);
+    // The typed checks of `build` run on an invalid tree too, so that one run lists every problem.
+    match build::build(&root) {
+        Ok(config) if problems.is_empty() => return Ok(config),
+        Ok(_) => {}
+        Err(more) => problems.extend(more),
     }
-    build::build(&root).map_err(invalid)
+    problems.sort_by_key(|d| (d.line, d.col));
+    Err(invalid(problems))
 }
 
 /// Nodepool's `substitute_env_vars`: `%(NAME)` → value, for variables named `NODEPOOL_*`.

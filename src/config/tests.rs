@@ -155,6 +155,18 @@ fn every_error_is_reported_with_file_line_column_and_path() {
 }
 
 #[test]
+fn typed_checks_are_reported_with_the_schema_problems() {
+    let found = errors("zookeeper-servers:\n  - {host: zk, port: 70000}\nmax-hold-age: soon\n");
+    assert_eq!(
+        found,
+        [
+            "nodepool.yaml:2:22: zookeeper-servers[0].port: port 70000 is not in 0..=65535",
+            "nodepool.yaml:3:15: max-hold-age: expected int, got str",
+        ]
+    );
+}
+
+#[test]
 fn syntax_errors_have_a_position() {
     let found = errors("providers: [\n");
     assert_eq!(found.len(), 1);

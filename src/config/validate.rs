@@ -95,6 +95,5 @@ pub fn validate(root: &Node) -> Vec<Diagnostic> {
             }
         }
     }
-    out.sort_by_key(|d| (d.line, d.col));
     out
 }
