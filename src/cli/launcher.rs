@@ -4,12 +4,18 @@ use crate::metrics::{self, Metrics};
 use crate::{Error, config, launcher};
 use clap::Args;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct LauncherArgs {
     /// The nodepool.yaml to serve.
     #[arg(short = 'c', long = "config", default_value = "/etc/nodepool/nodepool.yaml", env = "KUBEPOOL_CONFIG")]
     pub config: PathBuf,
+
+    /// How often the cleanup worker looks for leaked resources and lost requests. A leaked
+    /// resource is deleted when two passes in a row find it.
+    #[arg(long, default_value_t = 60, env = "KUBEPOOL_CLEANUP_INTERVAL")]
+    pub cleanup_interval_seconds: u64,
 
     /// Serve Prometheus metrics on this address at /metrics (e.g. 127.0.0.1:9105); off if unset.
     #[arg(long, env = "KUBEPOOL_METRICS_ADDR")]
@@ -28,7 +34,8 @@ pub async fn run(args: LauncherArgs) -> Result<(), Error> {
         ),
         None => None,
     };
-    launcher::run(&config, metrics, shutdown).await
+    let options = launcher::Options { cleanup_interval: Duration::from_secs(args.cleanup_interval_seconds.max(1)) };
+    launcher::run(&config, options, metrics, shutdown).await
 }
 
 /// Completes on the first SIGINT or SIGTERM.

@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand, holding argument structs and output only.
 
+mod config;
 mod delete;
 mod info;
 mod launcher;
@@ -27,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve Zuul's node requests from the providers of a nodepool.yaml (like nodepool-launcher).
     Launcher(launcher::LauncherArgs),
+    /// Work with nodepool.yaml files.
+    Config(config::ConfigArgs),
     /// List nodes (or, with --requests, node requests), like `nodepool list`.
     List(list::ListArgs),
     /// Mark a node for deletion; its launcher removes the resource and the record.
@@ -44,22 +47,24 @@ pub fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
+    runtime.block_on(async {
+        let result = match cli.command {
+            // Reports its own findings and exit status.
+            Command::Config(args) => return config::run(args),
             Command::Launcher(args) => launcher::run(args).await,
             Command::List(args) => list::run(args).await,
             Command::Delete(args) => delete::run(args).await,
             Command::Info(args) => info::run(args).await,
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!("{error}");
+                eprintln!("kubepool: {}", error_chain(&error));
+                ExitCode::FAILURE
+            }
         }
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!("{error}");
-            eprintln!("kubepool: {}", error_chain(&error));
-            ExitCode::FAILURE
-        }
-    }
+    })
 }
 
 /// The error and its sources, joined with ": ".

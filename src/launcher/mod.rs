@@ -1,9 +1,9 @@
 //! The launcher: where ZooKeeper and the drivers meet.
 //!
-//! This first version connects to ZooKeeper (plain or TLS) and to the cluster of every
-//! kubernetes/openshift/openshiftpods provider, registers its launcher component, and stops
-//! cleanly on SIGINT or SIGTERM. Fulfilling node requests (reference §2.8) is the launcher
-//! issue's work and is not done yet.
+//! [`run`] connects to ZooKeeper and to every provider's cluster ([`setup`]), registers the
+//! launcher component, and runs the [`engine`]: a pool worker per pool ([`pool_worker`],
+//! [`decide`], [`handler`]), the deleted-node worker ([`deleter`]) and the cleanup worker
+//! ([`cleanup`]), until SIGINT or SIGTERM.
 
 pub mod cleanup;
 pub mod context;
@@ -14,14 +14,15 @@ pub mod handler;
 pub mod plan;
 pub mod pool_worker;
 pub mod quota;
+pub mod setup;
 
+use crate::Error;
 use crate::config::Config;
-use crate::metrics::{Metrics, ProviderLabels};
+use crate::metrics::Metrics;
 use crate::zk::{self, ComponentRegistration, ConnectOptions, LauncherComponent, TlsFiles};
-use crate::{Error, k8s};
 use std::future::Future;
 use std::time::Duration;
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{info, warn};
 
 /// ZooKeeper connection options from the config's `zookeeper-*` keys.
 pub fn zookeeper_options(config: &Config) -> ConnectOptions {
@@ -42,46 +43,49 @@ pub fn hostname() -> String {
     gethostname::gethostname().to_string_lossy().into_owned()
 }
 
+/// Options of `kubepool launcher` beyond the config file.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub cleanup_interval: Duration,
+}
+
 /// Runs the launcher until `shutdown` completes.
-pub async fn run(config: &Config, metrics: Metrics, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
-    let options = zookeeper_options(config);
-    let zk = zk::connect(&options).await?;
+pub async fn run(
+    config: &Config,
+    options: Options,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
+    let zk_options = zookeeper_options(config);
+    let zk = zk::connect(&zk_options).await?;
     info!(
-        servers = %options.servers.join(","),
-        tls = options.tls.is_some(),
+        servers = %zk_options.servers.join(","),
+        tls = zk_options.tls.is_some(),
         session_id = ?zk.session_id(),
         "connected to ZooKeeper"
     );
-
-    let mut providers = 0;
-    for provider in config.kubepool_providers() {
-        let span = info_span!("provider", name = %provider.name, driver = %provider.driver);
-        async {
-            let cluster = k8s::connect(provider.context.as_deref()).await?;
-            let version = cluster.client.apiserver_version().await.map_err(|source| k8s::K8sError::Api {
-                what: "GET /version",
-                server: cluster.server.clone(),
-                source,
-            })?;
-            info!(server = %cluster.server, version = %version.git_version, "connected to the cluster");
-            metrics.provider_connected.get_or_create(&ProviderLabels { provider: provider.name.clone() }).set(1);
-            Ok::<_, Error>(())
-        }
-        .instrument(span)
-        .await?;
-        providers += 1;
+    let providers = setup::providers(config, &metrics).await?;
+    if providers.pools.is_empty() {
+        warn!("no pool to serve (no kubernetes provider with namespace labels)");
     }
-    if providers == 0 {
-        warn!("no provider with driver kubernetes, openshift or openshiftpods: nothing to serve");
-    }
-
     let registration = ComponentRegistration::register(&zk, &LauncherComponent::running(hostname())).await?;
-    info!(component = %registration.path, "launcher registered; node request handling is not implemented yet");
-
-    shutdown.await;
-    info!("shutting down");
+    info!(component = %registration.path, pools = providers.pools.len(), "launcher registered");
+    let setup = engine::Setup {
+        zk: zk.clone(),
+        hostname: hostname(),
+        metrics,
+        drivers: providers.drivers,
+        clouds: providers.clouds,
+        pools: providers.pools,
+        cleanup_interval: options.cleanup_interval,
+    };
+    let result = engine::run(setup, async {
+        shutdown.await;
+        info!("shutting down");
+    })
+    .await;
     registration.remove(&zk).await?;
-    drop(zk);
+    result?;
     info!("stopped");
     Ok(())
 }

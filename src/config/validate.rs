@@ -1,0 +1,99 @@
+//! The whole-document check, as `nodepool config-validate` does it: the top-level schema,
+//! then each provider against its driver's schema. Providers of drivers kubepool does not
+//! serve are recognised but not checked (kubepool ignores them).
+
+use super::check::{self, child, item};
+use super::error::Diagnostic;
+use super::model::Driver;
+use super::schema;
+use super::yaml::{Node, Value};
+
+/// Every driver Nodepool 11.0.0 ships (`nodepool/driver/*`).
+pub const NODEPOOL_DRIVERS: [&str; 13] = [
+    "aws",
+    "azure",
+    "example",
+    "fake",
+    "gce",
+    "ibmvpc",
+    "kubernetes",
+    "metastatic",
+    "openshift",
+    "openshiftpods",
+    "openstack",
+    "static",
+    "test",
+];
+
+/// What a `providers` entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderKind {
+    Served(Driver),
+    /// Another Nodepool driver: loaded, not served.
+    Other(String),
+}
+
+/// The driver of a provider entry, as Nodepool picks it (`nodepool.config.get_provider_config`):
+/// `driver` defaults to `openstack`, and a provider whose name starts with `fake` is of the
+/// `fake` driver whatever it says.
+pub fn provider_kind(node: &Node, path: &str) -> Result<ProviderKind, Diagnostic> {
+    if node.as_map().is_none() {
+        return Err(Diagnostic::at(
+            node.pos,
+            path,
+            format!("expected dict (a provider), got {}", node.value.type_name()),
+        ));
+    }
+    if let Some(name) = node.get("name") {
+        match &name.value {
+            Value::Str(s) if s.starts_with("fake") => return Ok(ProviderKind::Other("fake".into())),
+            Value::Str(_) => {}
+            other => {
+                return Err(Diagnostic::at(
+                    name.pos,
+                    &child(path, "name"),
+                    format!("expected str, got {}", other.type_name()),
+                ));
+            }
+        }
+    }
+    let Some(driver) = node.get("driver") else {
+        return Ok(ProviderKind::Other("openstack".into()));
+    };
+    let driver_path = child(path, "driver");
+    let Some(name) = driver.as_str() else {
+        return Err(Diagnostic::at(
+            driver.pos,
+            &driver_path,
+            format!("expected str, got {}", driver.value.type_name()),
+        ));
+    };
+    if let Some(served) = Driver::from_name(name) {
+        return Ok(ProviderKind::Served(served));
+    }
+    if NODEPOOL_DRIVERS.contains(&name) {
+        return Ok(ProviderKind::Other(name.to_string()));
+    }
+    Err(Diagnostic::at(
+        driver.pos,
+        &driver_path,
+        format!("unknown driver {name:?} (Nodepool 11.0.0 drivers: {})", NODEPOOL_DRIVERS.join(", ")),
+    ))
+}
+
+/// Every problem of the document; empty if it is valid.
+pub fn validate(root: &Node) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    check::check(root, &schema::TOP_LEVEL, "", &mut out);
+    if let Some(providers) = root.get("providers").and_then(Node::as_seq) {
+        for (i, provider) in providers.iter().enumerate() {
+            let path = item("providers", i);
+            match provider_kind(provider, &path) {
+                Ok(ProviderKind::Served(driver)) => check::check(provider, schema::provider(driver), &path, &mut out),
+                Ok(ProviderKind::Other(_)) => {}
+                Err(problem) => out.push(problem),
+            }
+        }
+    }
+    out
+}

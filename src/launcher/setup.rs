@@ -1,0 +1,96 @@
+//! From `nodepool.yaml` to a running engine: connect to each provider's cluster, build its
+//! driver, and resolve the pools into [`PoolPlan`]s.
+
+use super::plan::PoolPlan;
+use crate::config::{self, Config, Driver as DriverKind, LabelKind as ConfigLabelKind};
+use crate::drivers::kubernetes::{KubernetesDriver, LabelKind, LabelSpec, PoolSpec, Timeouts};
+use crate::metrics::{Metrics, ProviderLabels};
+use crate::{Error, k8s};
+use kubepool_driver_api::Driver;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tracing::{Instrument, info, info_span, warn};
+
+/// The drivers and pools the engine serves.
+pub struct Providers {
+    pub drivers: BTreeMap<String, Arc<dyn Driver>>,
+    pub clouds: BTreeMap<String, Option<String>>,
+    pub pools: Vec<PoolPlan>,
+}
+
+/// Connects to every provider kubepool serves and resolves its pools.
+pub async fn providers(config: &Config, metrics: &Metrics) -> Result<Providers, Error> {
+    let mut out = Providers { drivers: BTreeMap::new(), clouds: BTreeMap::new(), pools: Vec::new() };
+    for provider in config.kubepool_providers() {
+        let span = info_span!("provider", name = %provider.name, driver = %provider.driver);
+        async {
+            if provider.driver != DriverKind::Kubernetes {
+                warn!("the {} driver is not served yet; provider ignored", provider.driver);
+                return Ok::<_, Error>(());
+            }
+            let cluster = k8s::connect(provider.context.as_deref()).await?;
+            let version = cluster.client.apiserver_version().await.map_err(|source| k8s::K8sError::Api {
+                what: "GET /version",
+                server: cluster.server.clone(),
+                source,
+            })?;
+            info!(server = %cluster.server, version = %version.git_version, "connected to the cluster");
+            metrics.provider_connected.get_or_create(&ProviderLabels { provider: provider.name.clone() }).set(1);
+            if provider.max_concurrency == 0 {
+                warn!("max-concurrency is 0: this provider handles no requests");
+            }
+            let mut specs = Vec::new();
+            for pool in &provider.pools {
+                let labels: Vec<LabelSpec> =
+                    pool.labels.iter().filter_map(|label| served_label(&pool.name, label)).collect();
+                if provider.max_concurrency != 0 {
+                    out.pools.push(plan(provider, pool, &labels));
+                }
+                specs.push(PoolSpec { name: pool.name.clone(), labels });
+            }
+            let driver = KubernetesDriver::new(provider.name.clone(), specs, cluster, Timeouts::default());
+            out.drivers.insert(provider.name.clone(), Arc::new(driver));
+            out.clouds.insert(provider.name.clone(), provider.context.clone());
+            Ok(())
+        }
+        .instrument(span)
+        .await?;
+    }
+    Ok(out)
+}
+
+/// The driver's view of a label, or `None` (with a warning) for a kind not served yet.
+fn served_label(pool: &str, label: &config::PoolLabel) -> Option<LabelSpec> {
+    match label.kind {
+        ConfigLabelKind::Namespace => Some(LabelSpec {
+            name: label.name.clone(),
+            kind: LabelKind::Namespace,
+            labels: strings(&label.labels),
+            dynamic_labels: strings(&label.dynamic_labels),
+            python_path: label.python_path.clone(),
+            shell_type: label.shell_type.clone(),
+            quota: label.resources.clone(),
+        }),
+        ConfigLabelKind::Pod(_) | ConfigLabelKind::Spec(_) => {
+            warn!(pool, label = %label.name, "pod labels are not served yet; label not registered");
+            None
+        }
+    }
+}
+
+fn plan(provider: &config::Provider, pool: &config::Pool, labels: &[LabelSpec]) -> PoolPlan {
+    PoolPlan {
+        provider: provider.name.clone(),
+        pool: pool.name.clone(),
+        priority: pool.priority,
+        labels: labels.iter().map(|l| (l.name.clone(), l.quota.clone())).collect(),
+        limits: pool.limits.clone(),
+        node_attributes: pool.node_attributes.clone(),
+        launch_retries: u32::try_from(provider.launch_retries).unwrap_or(1).max(1),
+    }
+}
+
+/// Kubernetes label values from YAML values (strings as they are, others as written).
+fn strings(map: &serde_json::Map<String, serde_json::Value>) -> BTreeMap<String, String> {
+    map.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect()
+}
