@@ -65,7 +65,7 @@ async fn sigkill_at_random_moments_loses_no_request_and_double_allocates_no_node
 
     let mut launcher = start(&config, &log);
     let submitted = run_peer(
-        "zuul_submit_burst.py",
+        "zuul_submit_request.py",
         &[zk.hosts(), vec!["--label".into(), "k8s-namespace".into(), "--count".into(), REQUESTS.to_string()]].concat(),
     )
     .await;

@@ -1,7 +1,8 @@
 """Submits a node request with Zuul's own code (ZU `zuul/zk/nodepool.py` submitNodeRequest,
 `zuul/model.py` NodeRequest), as the scheduler does, and prints what it stored.
 
-Prints {"id": request id, "stored": the JSON as stored in ZooKeeper}.
+Prints {"id": request id, "stored": the JSON as stored in ZooKeeper, "ids": every id}; with
+--count N it submits N such requests (a burst) and "id"/"stored" are the first one's.
 """
 
 import configparser
@@ -23,6 +24,7 @@ def main() -> None:
     p.add_argument("--tenant", default="example-tenant")
     p.add_argument("--event-id", default="event-1")
     p.add_argument("--provider")
+    p.add_argument("--count", type=int, default=1)
     args = p.parse_args()
     # What every Zuul service does at start-up (tracing disabled): installs the SDK tracer
     # provider that submitNodeRequest's saved span needs.
@@ -31,21 +33,24 @@ def main() -> None:
     client.connect()
     try:
         zk_nodepool = ZooKeeperNodepool(client)
-        request = model.NodeRequest(
-            requestor=args.requestor,
-            build_set_uuid="buildset-uuid",
-            tenant_name=args.tenant,
-            pipeline_name="check",
-            job_uuid="job-uuid",
-            job_name="example-job",
-            labels=args.label,
-            provider=args.provider,
-            relative_priority=args.relative_priority,
-            event_id=args.event_id,
-        )
-        zk_nodepool.submitNodeRequest(request, args.priority)
-        data, _ = client.client.get(f"{zk_nodepool.REQUEST_ROOT}/{request.id}")
-        emit({"id": request.id, "stored": json.loads(data.decode("utf-8"))})
+        ids = []
+        for index in range(args.count):
+            request = model.NodeRequest(
+                requestor=args.requestor,
+                build_set_uuid=f"buildset-uuid-{index}" if index else "buildset-uuid",
+                tenant_name=args.tenant,
+                pipeline_name="check",
+                job_uuid=f"job-uuid-{index}" if index else "job-uuid",
+                job_name="example-job",
+                labels=args.label,
+                provider=args.provider,
+                relative_priority=args.relative_priority,
+                event_id=args.event_id,
+            )
+            zk_nodepool.submitNodeRequest(request, args.priority)
+            ids.append(request.id)
+        data, _ = client.client.get(f"{zk_nodepool.REQUEST_ROOT}/{ids[0]}")
+        emit({"id": ids[0], "ids": ids, "stored": json.loads(data.decode("utf-8"))})
     finally:
         client.disconnect()
 
