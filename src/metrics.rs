@@ -45,7 +45,7 @@ pub struct StateLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ApiErrorLabels {
+pub struct ErrorLabels {
     pub provider: String,
     pub kind: String,
 }
@@ -62,8 +62,8 @@ pub struct Metrics {
     pub launch_seconds: Family<LaunchLabels, Histogram>,
     /// Nodes of this launcher's providers, by state.
     pub nodes: Family<StateLabels, Gauge>,
-    /// Kubernetes API calls that failed, by provider and kind of error.
-    pub api_errors: Family<ApiErrorLabels, Counter>,
+    /// Failed launch attempts, by provider and kind (`transient`, `quota`, `permanent`).
+    pub launch_errors: Family<ErrorLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -81,13 +81,13 @@ impl Metrics {
             Histogram::new([0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0])
         });
         let nodes = Family::<StateLabels, Gauge>::default();
-        let api_errors = Family::<ApiErrorLabels, Counter>::default();
+        let launch_errors = Family::<ErrorLabels, Counter>::default();
         registry.register("provider_connected", "Whether the provider's cluster answered", provider_connected.clone());
         registry.register("node_requests", "Node requests handled, by outcome", requests.clone());
         registry.register("launch_seconds", "Seconds from node creation to ready", launch_seconds.clone());
         registry.register("nodes", "Nodes of this launcher's providers, by state", nodes.clone());
-        registry.register("kubernetes_api_errors", "Failed Kubernetes API calls", api_errors.clone());
-        Self { registry: Arc::new(registry), provider_connected, requests, launch_seconds, nodes, api_errors }
+        registry.register("launch_errors", "Failed launch attempts, by kind", launch_errors.clone());
+        Self { registry: Arc::new(registry), provider_connected, requests, launch_seconds, nodes, launch_errors }
     }
 
     pub fn request_outcome(&self, provider: &str, outcome: &str) {
@@ -98,6 +98,18 @@ impl Metrics {
         self.launch_seconds
             .get_or_create(&LaunchLabels { provider: provider.into(), label: label.into() })
             .observe(seconds);
+    }
+
+    pub fn launch_error(&self, provider: &str, kind: &str) {
+        self.launch_errors.get_or_create(&ErrorLabels { provider: provider.into(), kind: kind.into() }).inc();
+    }
+
+    /// Replaces the node counts with `counts` ((provider, state) → nodes).
+    pub fn set_nodes(&self, counts: &std::collections::BTreeMap<(String, String), i64>) {
+        self.nodes.clear();
+        for ((provider, state), count) in counts {
+            self.nodes.get_or_create(&StateLabels { provider: provider.clone(), state: state.clone() }).set(*count);
+        }
     }
 
     /// The metrics in OpenMetrics text format.

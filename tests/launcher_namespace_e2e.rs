@@ -66,6 +66,15 @@ async fn zuul_request_is_fulfilled_used_returned_and_cleaned_up() {
     assert_eq!(returned["returned"], Value::Bool(true));
     executor.finish().await;
 
+    let metrics = launcher.metrics.encode();
+    assert!(
+        metrics.contains(r#"kubepool_node_requests_total{provider="kubepool-e2e",outcome="fulfilled"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"kubepool_launch_seconds_count{provider="kubepool-e2e",label="k8s-namespace"} 2"#),
+        "{metrics}"
+    );
     wait_until_gone(&zk.store, &request.nodes, Duration::from_secs(120)).await;
     for node_id in &request.nodes {
         assert!(!namespace_exists(&format!("{}-{node_id}", launcher.pool)).await, "namespace deleted with its node");

@@ -8,7 +8,7 @@ mod zk_support;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kubepool::zk::{Node, NodeRequest, NodeState, RequestState, Store};
-use launcher_support::{Launcher, PROVIDER, namespace_exists, submit, wait_for_state, wait_until_gone};
+use launcher_support::{Launcher, Options, PROVIDER, namespace_exists, submit, wait_for_state, wait_until_gone};
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 use zk_support::TestZk;
@@ -157,7 +157,11 @@ async fn leaked_namespaces_are_deleted_and_namespaces_with_a_node_are_kept() {
     labelled_namespace(&kept_ns, &pool, &kept.id).await;
     labelled_namespace(&leaked_ns, &pool, "9999999999").await;
 
-    let launcher = Launcher::start_with(&zk, 10, Some(&pool), Duration::from_secs(2)).await;
+    let launcher = Launcher::start_with(
+        &zk,
+        Options { pool: Some(pool.clone()), cleanup_interval: Duration::from_secs(2), ..Options::default() },
+    )
+    .await;
     let deadline = Instant::now() + Duration::from_secs(60);
     while namespace_exists(&leaked_ns).await {
         assert!(Instant::now() < deadline, "leaked namespace {leaked_ns} still there");
@@ -186,12 +190,179 @@ async fn a_request_lost_by_a_dead_launcher_is_served_again() {
     node.state = NodeState::Building;
     let orphan = zk.store.create_node(&node).await.expect("create node");
 
-    let launcher = Launcher::start_with(&zk, 10, None, Duration::from_secs(2)).await;
+    let launcher =
+        Launcher::start_with(&zk, Options { cleanup_interval: Duration::from_secs(2), ..Options::default() }).await;
     let served = wait_for_state(&zk.store, &lost.id, Duration::from_secs(60)).await;
     assert_eq!(served.state, RequestState::Fulfilled);
     assert!(!served.nodes.contains(&orphan.id), "the dead launcher's node is not handed out");
     wait_until_gone(&zk.store, std::slice::from_ref(&orphan.id), Duration::from_secs(30)).await;
     return_nodes(&zk.store, &served.nodes).await;
+    launcher.stop().await;
+    zk.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_unused_node_past_max_ready_age_is_deleted() {
+    let zk = TestZk::new().await;
+    let policies = kubepool::launcher::policies::Policies {
+        max_ready_age: BTreeMap::from([("k8s-namespace".to_string(), 2)]),
+        ..Default::default()
+    };
+    let launcher =
+        Launcher::start_with(&zk, Options { cleanup_interval: Duration::from_secs(1), policies, ..Options::default() })
+            .await;
+    let id = submit(&zk, &["k8s-namespace"]).await;
+    let request = wait_for_state(&zk.store, &id, Duration::from_secs(60)).await;
+    assert_eq!(request.state, RequestState::Fulfilled);
+    // Zuul cancels the build: the request goes, the node is released, unused, and ages out.
+    zk.store.delete_request(&id).await.expect("delete request");
+    wait_until_gone(&zk.store, &request.nodes, Duration::from_secs(60)).await;
+    assert!(!namespace_exists(&format!("{}-{}", launcher.pool, request.nodes[0])).await);
+    launcher.stop().await;
+    zk.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_tenant_at_its_limit_waits_while_other_tenants_are_served() {
+    let zk = TestZk::new().await;
+    let policies = kubepool::launcher::policies::Policies {
+        tenant_limits: BTreeMap::from([(
+            "example-tenant".to_string(),
+            kubepool_driver_api::Limits::unlimited().with("instances", 1),
+        )]),
+        ..Default::default()
+    };
+    let launcher = Launcher::start_with(&zk, Options { policies, ..Options::default() }).await;
+    let first = submit(&zk, &["k8s-namespace"]).await;
+    let second = submit(&zk, &["k8s-namespace"]).await;
+    let served = wait_for_state(&zk.store, &first, Duration::from_secs(60)).await;
+    assert_eq!(served.state, RequestState::Fulfilled);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let waiting = zk.store.get_request(&second).await.expect("read").expect("request").value;
+    assert_eq!(waiting.state, RequestState::Requested, "the tenant's second request waits");
+    return_nodes(&zk.store, &served.nodes).await;
+    let second_served = wait_for_state(&zk.store, &second, Duration::from_secs(60)).await;
+    assert_eq!(second_served.state, RequestState::Fulfilled);
+    return_nodes(&zk.store, &second_served.nodes).await;
+    launcher.stop().await;
+    zk.cleanup().await;
+}
+
+#[tokio::test]
+async fn max_concurrency_bounds_the_launches_in_flight() {
+    let zk = TestZk::new().await;
+    let launcher = Launcher::start_with(&zk, Options { max_concurrency: Some(1), ..Options::default() }).await;
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(submit(&zk, &["k8s-namespace"]).await);
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut most_building = 0;
+    loop {
+        let mut building = 0;
+        for node in zk.store.list_nodes().await.expect("nodes") {
+            if node.value.state == NodeState::Building {
+                building += 1;
+            }
+        }
+        most_building = most_building.max(building);
+        let mut done = 0;
+        for id in &ids {
+            if zk.store.get_request(id).await.expect("read").expect("request").value.state == RequestState::Fulfilled {
+                done += 1;
+            }
+        }
+        if done == ids.len() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{done} of {} fulfilled", ids.len());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(most_building <= 1, "{most_building} nodes were building at once with max-concurrency 1");
+    let all = zk.store.node_ids().await.expect("ids");
+    return_nodes(&zk.store, &all).await;
+    launcher.stop().await;
+    zk.cleanup().await;
+}
+
+#[tokio::test]
+async fn min_ready_keeps_ready_nodes_that_zuul_requests_then_reuse() {
+    let zk = TestZk::new().await;
+    let policies = kubepool::launcher::policies::Policies {
+        min_ready: BTreeMap::from([("k8s-namespace".to_string(), 2)]),
+        ..Default::default()
+    };
+    let launcher = Launcher::start_with(&zk, Options { policies, ..Options::default() }).await;
+    let ready_unallocated = |nodes: Vec<kubepool::zk::Versioned<Node>>| -> Vec<String> {
+        nodes
+            .into_iter()
+            .filter(|n| n.value.state == NodeState::Ready && n.value.allocated_to.is_none())
+            .map(|n| n.id)
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let waiting = loop {
+        let ready = ready_unallocated(zk.store.list_nodes().await.expect("nodes"));
+        if ready.len() >= 2 {
+            break ready;
+        }
+        assert!(Instant::now() < deadline, "min-ready nodes not made: {ready:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(waiting.len(), 2, "exactly min-ready nodes");
+    // The min-ready requests are gone once their nodes are released.
+    let requests = zk.store.list_requests().await.expect("requests");
+    assert!(requests.iter().all(
+        |r| r.value.requestor.as_deref() != Some("NodePool:min-ready") || r.value.state != RequestState::Fulfilled
+    ));
+
+    // A Zuul request is served from a waiting node; the pool is then topped up again.
+    let id = submit(&zk, &["k8s-namespace"]).await;
+    let served = wait_for_state(&zk.store, &id, Duration::from_secs(60)).await;
+    assert_eq!(served.state, RequestState::Fulfilled);
+    assert!(waiting.contains(&served.nodes[0]), "reused a min-ready node: {:?} from {waiting:?}", served.nodes);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ready_unallocated(zk.store.list_nodes().await.expect("nodes")).len() < 2 {
+        assert!(Instant::now() < deadline, "min-ready not restored");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let pool = launcher.pool.clone();
+    launcher.stop().await;
+    let namespaces: kube::Api<Namespace> = kube::Api::all(common::admin_client().await);
+    let selector = format!("nodepool_pool_name={pool}");
+    let left = namespaces.list_metadata(&kube::api::ListParams::default().labels(&selector)).await.expect("list");
+    for ns in left.items {
+        let name = ns.metadata.name.expect("name");
+        namespaces.delete(&name, &kube::api::DeleteParams::background()).await.expect("delete namespace");
+    }
+    zk.cleanup().await;
+}
+
+#[tokio::test]
+async fn at_quota_a_ready_node_is_reused_and_an_unused_one_of_another_label_is_freed() {
+    let zk = TestZk::new().await;
+    let launcher = Launcher::start(&zk, 1, None).await;
+    // A cancelled build leaves a ready, unallocated node: the pool is full (max-servers 1).
+    let first = submit(&zk, &["k8s-namespace"]).await;
+    let first_served = wait_for_state(&zk.store, &first, Duration::from_secs(60)).await;
+    zk.store.delete_request(&first).await.expect("cancel");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while zk.store.get_node(&first_served.nodes[0]).await.expect("read").expect("node").value.allocated_to.is_some() {
+        assert!(Instant::now() < deadline, "node not released");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Same label: served from that node although the pool is at quota.
+    let second = submit(&zk, &["k8s-namespace"]).await;
+    let second_served = wait_for_state(&zk.store, &second, Duration::from_secs(30)).await;
+    assert_eq!(second_served.state, RequestState::Fulfilled);
+    assert_eq!(second_served.nodes, first_served.nodes, "the ready node was reused");
+    zk.store.delete_request(&second).await.expect("cancel");
+    // Another label: the unused node is deleted to make room, then the request is served.
+    let third = submit(&zk, &["k8s-namespace-b"]).await;
+    let third_served = wait_for_state(&zk.store, &third, Duration::from_secs(120)).await;
+    assert_eq!(third_served.state, RequestState::Fulfilled);
+    assert!(zk.store.get_node(&first_served.nodes[0]).await.expect("read").is_none(), "unused node freed");
+    return_nodes(&zk.store, &third_served.nodes).await;
     launcher.stop().await;
     zk.cleanup().await;
 }

@@ -30,6 +30,9 @@ pub async fn run(ctx: Arc<Context>, interval: Duration) {
         if let Err(error) = lost_requests(&ctx).await {
             warn!(%error, "lost-request pass failed");
         }
+        if let Err(error) = expire(&ctx).await {
+            warn!(%error, "expiry pass failed");
+        }
         match leaks(&ctx, &suspects).await {
             Ok(next) => suspects = next,
             Err(error) => warn!(%error, "leak pass failed"),
@@ -80,8 +83,33 @@ pub async fn lost_requests(ctx: &Context) -> Result<(), ZkError> {
         store.update_request(&mut current).await?;
         lock.release().await?;
         info!(request = %request.id, "lost request (pending, unlocked) handed back");
-        ctx.changed.notify_waiters();
-        ctx.nodes_changed.notify_waiters();
+        ctx.changed.raise();
+        ctx.nodes_changed.raise();
+    }
+    Ok(())
+}
+
+/// Marks `deleting` the nodes of our providers past `max-ready-age` or their hold; the
+/// deleted-node worker then removes them.
+pub async fn expire(ctx: &Context) -> Result<(), ZkError> {
+    let store = &ctx.store;
+    let now = crate::zk::model::now();
+    for node in store.list_nodes().await? {
+        if node.value.provider.as_deref().is_none_or(|p| ctx.driver(p).is_none())
+            || ctx.policies.expired(&node.value, now).is_none()
+        {
+            continue;
+        }
+        let Some(lock) = store.lock_node(&node.id, Wait::No).await? else { continue };
+        if let Some(mut current) = store.get_node(&node.id).await?
+            && let Some(reason) = ctx.policies.expired(&current.value, now)
+        {
+            info!(node = %current.id, %reason, "node expired; deleting");
+            current.value.set_state(NodeState::Deleting);
+            store.update_node(&mut current).await?;
+        }
+        lock.release().await?;
+        ctx.nodes_changed.raise();
     }
     Ok(())
 }

@@ -1,12 +1,13 @@
 //! What every launcher task shares: the ZooKeeper store, the drivers, the metrics, and the
 //! signals that wake tasks (a ZooKeeper change) or stop them (shutdown).
 
+use super::signal::Signal;
 use crate::metrics::Metrics;
 use crate::zk::Store;
 use kubepool_driver_api::Driver;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 pub struct Context {
     pub store: Store,
@@ -17,10 +18,14 @@ pub struct Context {
     pub drivers: BTreeMap<String, Arc<dyn Driver>>,
     /// The provider's `context` (copied to the node's `cloud`), by provider name.
     pub clouds: BTreeMap<String, Option<String>>,
+    /// Nodes being launched now, per provider (for `max-concurrency`).
+    pub launching: std::sync::Mutex<BTreeMap<String, usize>>,
+    /// max-ready-age, hold expiry, tenant limits.
+    pub policies: super::policies::Policies,
     /// Notified on every relevant ZooKeeper change (requests, nodes, locks, components).
-    pub changed: Notify,
+    pub changed: Signal,
     /// Notified when a node may need deleting or releasing.
-    pub nodes_changed: Notify,
+    pub nodes_changed: Signal,
     /// Becomes true once shutdown starts.
     pub stopping: watch::Receiver<bool>,
 }
@@ -38,6 +43,19 @@ impl Context {
 
     pub fn driver(&self, provider: &str) -> Option<&Arc<dyn Driver>> {
         self.drivers.get(provider)
+    }
+
+    /// Nodes of `provider` being launched now.
+    pub fn launching(&self, provider: &str) -> usize {
+        self.launching.lock().map(|m| m.get(provider).copied().unwrap_or(0)).unwrap_or(0)
+    }
+
+    /// Adds `delta` (may be negative) to the launches in flight of `provider`.
+    pub fn count_launches(&self, provider: &str, delta: isize) {
+        if let Ok(mut map) = self.launching.lock() {
+            let entry = map.entry(provider.to_string()).or_insert(0);
+            *entry = entry.saturating_add_signed(delta);
+        }
     }
 
     /// The node record's `cloud` for `provider`: its kubeconfig context, if configured.

@@ -90,6 +90,7 @@ mod tests {
             limits: Limits::unlimited().with("instances", 10),
             node_attributes: None,
             launch_retries: 3,
+            max_concurrency: None,
         }
     }
 

@@ -33,14 +33,16 @@ fn wants_deletion(node: &Node) -> bool {
 pub async fn run(ctx: Arc<Context>) {
     let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
     let mut deletions = JoinSet::new();
+    let mut nodes_changed = ctx.nodes_changed.subscribe();
+    let mut changed = ctx.changed.subscribe();
     while !ctx.is_stopping() {
         if let Err(error) = pass(&ctx, &in_flight, &mut deletions).await {
             warn!(%error, "deleted-node pass failed");
         }
         while deletions.try_join_next().is_some() {}
         tokio::select! {
-            _ = ctx.nodes_changed.notified() => {}
-            _ = ctx.changed.notified() => {}
+            _ = nodes_changed.changed() => {}
+            _ = changed.changed() => {}
             _ = tokio::time::sleep(PASS_INTERVAL) => {}
             _ = ctx.stopped() => {}
         }
@@ -56,7 +58,15 @@ async fn pass(
     deletions: &mut JoinSet<()>,
 ) -> Result<(), ZkError> {
     let store = &ctx.store;
-    for node in store.list_nodes().await? {
+    let nodes = store.list_nodes().await?;
+    let mut counts = std::collections::BTreeMap::new();
+    for node in nodes.iter().filter(|n| n.value.provider.as_deref().is_some_and(|p| ctx.driver(p).is_some())) {
+        let state = serde_json::to_value(node.value.state).ok().and_then(|v| v.as_str().map(str::to_string));
+        let key = (node.value.provider.clone().unwrap_or_default(), state.unwrap_or_default());
+        *counts.entry(key).or_insert(0) += 1;
+    }
+    ctx.metrics.set_nodes(&counts);
+    for node in nodes {
         let Some(provider) = node.value.provider.clone() else { continue };
         if ctx.driver(&provider).is_none() || in_flight.lock().map(|s| s.contains(&node.id)).unwrap_or(true) {
             continue;
@@ -83,7 +93,7 @@ async fn pass(
             current.value.allocated_to = None;
             store.update_node(&mut current).await?;
             lock.release().await?;
-            ctx.changed.notify_waiters();
+            ctx.changed.raise();
             continue;
         }
         if !wants_deletion(&current.value) {
@@ -103,7 +113,7 @@ async fn pass(
                 if let Ok(mut set) = in_flight.lock() {
                     set.remove(&id);
                 }
-                ctx.changed.notify_waiters();
+                ctx.changed.raise();
             }
             .instrument(span),
         );

@@ -4,7 +4,8 @@
 
 use super::context::Context;
 use super::plan::PoolPlan;
-use super::{cleanup, deleter, pool_worker::PoolWorker};
+use super::signal::Signal;
+use super::{cleanup, deleter, min_ready, pool_worker::PoolWorker};
 use crate::metrics::Metrics;
 use crate::zk::{Client, Store, WatchEvent, Watcher, ZkError};
 use kubepool_driver_api::Driver;
@@ -12,7 +13,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
@@ -25,6 +26,7 @@ pub struct Setup {
     pub clouds: BTreeMap<String, Option<String>>,
     pub pools: Vec<PoolPlan>,
     pub cleanup_interval: Duration,
+    pub policies: super::policies::Policies,
 }
 
 /// Serves requests until `shutdown` completes, then stops taking requests, lets the work in
@@ -40,8 +42,10 @@ pub async fn run(setup: Setup, shutdown: impl Future<Output = ()>) -> Result<(),
         metrics: setup.metrics,
         drivers: setup.drivers,
         clouds: setup.clouds,
-        changed: Notify::new(),
-        nodes_changed: Notify::new(),
+        policies: setup.policies,
+        launching: Default::default(),
+        changed: Signal::default(),
+        nodes_changed: Signal::default(),
         stopping: stop_rx,
     });
     let mut watcher = Watcher::start(&setup.zk).await?;
@@ -57,6 +61,7 @@ pub async fn run(setup: Setup, shutdown: impl Future<Output = ()>) -> Result<(),
     }
     tasks.spawn(deleter::run(ctx.clone()));
     tasks.spawn(cleanup::run(ctx.clone(), setup.cleanup_interval));
+    tasks.spawn(min_ready::run(ctx.clone()));
 
     tokio::pin!(shutdown);
     let result = loop {
@@ -64,11 +69,11 @@ pub async fn run(setup: Setup, shutdown: impl Future<Output = ()>) -> Result<(),
             _ = &mut shutdown => break Ok(()),
             event = watcher.next() => match event {
                 Ok(WatchEvent::Node { .. }) | Ok(WatchEvent::NodeLock { .. }) => {
-                    ctx.nodes_changed.notify_waiters();
-                    ctx.changed.notify_waiters();
+                    ctx.nodes_changed.raise();
+                    ctx.changed.raise();
                 }
                 Ok(WatchEvent::Disconnected) => warn!("ZooKeeper connection lost; waiting for the session to come back"),
-                Ok(_) => ctx.changed.notify_waiters(),
+                Ok(_) => ctx.changed.raise(),
                 Err(error) => break Err(error),
             },
         }

@@ -34,6 +34,10 @@ impl Slot {
     pub fn building(node: Versioned<Node>, lock: HeldLock) -> Self {
         Self { node: Arc::new(Mutex::new(node)), lock, reused: false }
     }
+    /// A node that has to be launched (not reused).
+    pub fn is_new(&self) -> bool {
+        !self.reused
+    }
 }
 
 #[derive(Debug)]
@@ -59,7 +63,10 @@ pub async fn run(ctx: Arc<Context>, plan: PoolPlan, worker_id: String, accepted:
                 return Outcome::Ready;
             }
             let id = node.lock().await.id.clone();
-            launch_node(&ctx, &plan, attributes, node).instrument(info_span!("node", id = %id)).await
+            // Counted in by the pool worker when it accepted the request.
+            let outcome = launch_node(&ctx, &plan, attributes, node).instrument(info_span!("node", id = %id)).await;
+            ctx.count_launches(&plan.provider, -1);
+            outcome
         }
     });
     let outcomes = futures::future::join_all(launches).await;
@@ -131,9 +138,18 @@ async fn launch_node(
         match driver.launch(&spec, &progress).await {
             Ok(launched) => break Ok(launched),
             Err(error) if error.is_retryable() && attempt < attempts && !ctx.is_stopping() => {
+                ctx.metrics.launch_error(&plan.provider, "transient");
                 warn!(attempt, attempts, %error, "launch attempt failed; retrying");
             }
-            Err(error) => break Err(error),
+            Err(error) => {
+                let kind = match &error {
+                    LaunchError::Transient(_) => "transient",
+                    LaunchError::Quota(_) => "quota",
+                    LaunchError::Permanent(_) => "permanent",
+                };
+                ctx.metrics.launch_error(&plan.provider, kind);
+                break Err(error);
+            }
         }
     };
     let mut n = node.lock().await;
@@ -287,7 +303,7 @@ async fn release_nodes(ctx: &Context, slots: Vec<Slot>, deallocate: impl Fn(&Nod
         }
         let _ = slot.lock.release().await;
     }
-    ctx.nodes_changed.notify_waiters();
+    ctx.nodes_changed.raise();
 }
 
 /// Returns a request whose node allocation failed half-way: reused nodes are released, new

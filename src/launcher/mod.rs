@@ -11,10 +11,13 @@ pub mod decide;
 pub mod deleter;
 pub mod engine;
 pub mod handler;
+pub mod min_ready;
 pub mod plan;
+pub mod policies;
 pub mod pool_worker;
 pub mod quota;
 pub mod setup;
+pub mod signal;
 
 use crate::Error;
 use crate::config::Config;
@@ -68,6 +71,9 @@ pub async fn run(
     if providers.pools.is_empty() {
         warn!("no pool to serve (no kubernetes provider with namespace labels)");
     }
+    let mut policies = policies::Policies::from_config(config);
+    // min-ready only for labels a pool of ours serves (another launcher serves the others).
+    policies.min_ready.retain(|label, _| providers.pools.iter().any(|p| p.labels.contains_key(label)));
     let registration = ComponentRegistration::register(&zk, &LauncherComponent::running(hostname())).await?;
     info!(component = %registration.path, pools = providers.pools.len(), "launcher registered");
     let setup = engine::Setup {
@@ -78,6 +84,7 @@ pub async fn run(
         clouds: providers.clouds,
         pools: providers.pools,
         cleanup_interval: options.cleanup_interval,
+        policies,
     };
     let result = engine::run(setup, async {
         shutdown.await;

@@ -18,6 +18,8 @@ pub struct PoolPlan {
     pub node_attributes: Option<serde_json::Map<String, serde_json::Value>>,
     /// Attempts per node (`launch-retries`, default 3).
     pub launch_retries: u32,
+    /// The provider's `max-concurrency`: nodes it may launch at once (`None`: unlimited).
+    pub max_concurrency: Option<usize>,
 }
 
 impl PoolPlan {

@@ -58,6 +58,7 @@ impl PoolWorker {
             .await?;
         info!(parent: &span, id = %self.id, labels = ?self.plan.labels.keys().collect::<Vec<_>>(), "pool worker registered");
         let mut handlers = JoinSet::new();
+        let mut changed = self.ctx.changed.subscribe();
         while !self.ctx.is_stopping() {
             let was_paused = self.paused;
             if let Err(error) = self.pass(&mut handlers).instrument(span.clone()).await {
@@ -75,7 +76,7 @@ impl PoolWorker {
                 }
             }
             tokio::select! {
-                _ = self.ctx.changed.notified() => {}
+                _ = changed.changed() => {}
                 _ = tokio::time::sleep(IDLE_PASS) => {}
                 _ = self.ctx.stopped() => {}
             }
@@ -94,6 +95,18 @@ impl PoolWorker {
         let nodes = store.list_nodes().await?;
         let mut used = quota::used_by_pool(&nodes, &self.plan.provider, &self.plan.pool);
         let mut paused = false;
+        // Ready, unallocated nodes of this pool not yet promised to a request in this pass.
+        let mut reusable: Vec<&Versioned<Node>> = nodes
+            .iter()
+            .filter(|n| {
+                n.value.state == NodeState::Ready
+                    && n.value.allocated_to.is_none()
+                    && n.value.provider.as_deref() == Some(self.plan.provider.as_str())
+                    && n.value.pool.as_deref() == Some(self.plan.pool.as_str())
+            })
+            .collect();
+        // What this pass has already given each tenant (not yet in `nodes`).
+        let mut tenant_added: std::collections::HashMap<String, kubepool_driver_api::Resources> = Default::default();
         for request in requests {
             if request.value.state != RequestState::Requested || self.is_in_flight(&request.id) {
                 continue;
@@ -102,21 +115,92 @@ impl PoolWorker {
                 Verdict::Yield(why) => debug!(request = %request.id, why, "not taking request"),
                 Verdict::Decline(reason) => self.decline(&request.id, &reason, &registered).await?,
                 Verdict::Accept => {
-                    let needed = self.plan.needed(&request.value.node_types).unwrap_or_default();
+                    if let Some(max) = self.plan.max_concurrency
+                        && self.ctx.launching(&self.plan.provider) >= max
+                    {
+                        debug!(request = %request.id, max, "provider at max-concurrency; waiting");
+                        break;
+                    }
+                    let needed = self.new_nodes_needed(&request.value, &mut reusable);
+                    let tenant = request.value.tenant_name.as_deref();
+                    let mut tenant_needed = needed.clone();
+                    if let Some(added) = tenant.and_then(|t| tenant_added.get(t)) {
+                        tenant_needed.add(added);
+                    }
+                    let over_tenant = self.ctx.policies.tenant_exceeded(tenant, &nodes, &tenant_needed);
+                    if !over_tenant.is_empty() {
+                        debug!(request = %request.id, tenant, ?over_tenant, "tenant at its resource limits; waiting");
+                        continue;
+                    }
                     let over = self.plan.limits.exceeded_by(&used, &needed);
                     if !over.is_empty() {
                         debug!(request = %request.id, ?over, "at quota; pausing until nodes are freed");
                         paused = true;
+                        self.free_quota(&mut reusable).await?;
                         continue;
                     }
                     if let Some(accepted) = self.accept(&request.id, &nodes).await? {
+                        let launches = accepted.slots.iter().filter(|s| s.is_new()).count();
+                        self.ctx.count_launches(&self.plan.provider, launches as isize);
                         used.add(&needed);
+                        if let Some(tenant) = tenant {
+                            tenant_added.entry(tenant.to_string()).or_default().add(&needed);
+                        }
                         self.start_handler(handlers, accepted);
                     }
                 }
             }
         }
         self.paused = paused;
+        Ok(())
+    }
+
+    /// The quota of the nodes `request` needs built: labels a reusable node covers cost nothing
+    /// (those nodes are set aside for it).
+    fn new_nodes_needed(
+        &self,
+        request: &NodeRequest,
+        reusable: &mut Vec<&Versioned<Node>>,
+    ) -> kubepool_driver_api::Resources {
+        let mut needed = kubepool_driver_api::Resources::new();
+        for label in &request.node_types {
+            let covered = request.reuse
+                && reusable
+                    .iter()
+                    .position(|n| n.value.label() == Some(label.as_str()))
+                    .map(|i| reusable.remove(i))
+                    .is_some();
+            if !covered && let Some(quota) = self.plan.labels.get(label) {
+                needed.add(quota);
+            }
+        }
+        needed
+    }
+
+    /// At quota: deletes the oldest unused ready node of this pool (if any) so that the pool
+    /// can make what is asked of it (reference §2.8 11).
+    async fn free_quota(&self, reusable: &mut Vec<&Versioned<Node>>) -> Result<(), ZkError> {
+        let Some(oldest) = reusable
+            .iter()
+            .enumerate()
+            .min_by(|(_, a), (_, b)| a.value.state_time.unwrap_or(0.0).total_cmp(&b.value.state_time.unwrap_or(0.0)))
+            .map(|(i, _)| i)
+        else {
+            return Ok(());
+        };
+        let candidate = reusable.remove(oldest);
+        let store = &self.ctx.store;
+        let Some(lock) = store.lock_node(&candidate.id, Wait::No).await? else { return Ok(()) };
+        if let Some(mut node) = store.get_node(&candidate.id).await?
+            && node.value.state == NodeState::Ready
+            && node.value.allocated_to.is_none()
+        {
+            info!(node = %node.id, label = ?node.value.label(), "deleting an unused ready node to free quota");
+            node.value.set_state(NodeState::Deleting);
+            store.update_node(&mut node).await?;
+        }
+        lock.release().await?;
+        self.ctx.nodes_changed.raise();
         Ok(())
     }
 
@@ -260,8 +344,8 @@ impl PoolWorker {
                     in_flight.remove(&id);
                 }
                 // The outcome frees quota or changes what other requests may do.
-                ctx.changed.notify_waiters();
-                ctx.nodes_changed.notify_waiters();
+                ctx.changed.raise();
+                ctx.nodes_changed.raise();
             }
             .instrument(span),
         );

@@ -87,6 +87,7 @@ fn plan(provider: &config::Provider, pool: &config::Pool, labels: &[LabelSpec]) 
         limits: pool.limits.clone(),
         node_attributes: pool.node_attributes.clone(),
         launch_retries: u32::try_from(provider.launch_retries).unwrap_or(1).max(1),
+        max_concurrency: usize::try_from(provider.max_concurrency).ok().filter(|m| *m > 0),
     }
 }
 

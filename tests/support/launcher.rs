@@ -1,5 +1,6 @@
-//! A launcher engine in the test process, for end-to-end tests: one pool of the
-//! `k8s-namespace` label on the real test cluster, on its own ZooKeeper session.
+//! A launcher engine in the test process, for end-to-end tests: one pool of the namespace
+//! labels `k8s-namespace` and `k8s-namespace-b` on the real test cluster, on its own ZooKeeper
+//! session.
 
 #![allow(dead_code)]
 
@@ -14,24 +15,47 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// What a test launcher is configured with.
+pub struct Options {
+    pub max_servers: i64,
+    pub pool: Option<String>,
+    pub cleanup_interval: Duration,
+    pub policies: kubepool::launcher::policies::Policies,
+    pub max_concurrency: Option<usize>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            max_servers: 10,
+            pool: None,
+            cleanup_interval: Duration::from_secs(60),
+            policies: Default::default(),
+            max_concurrency: None,
+        }
+    }
+}
+
 pub const PROVIDER: &str = "kubepool-e2e";
 
 pub struct Launcher {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), kubepool::zk::ZkError>>,
     pub pool: String,
+    pub metrics: kubepool::metrics::Metrics,
 }
 
 impl Launcher {
     /// Starts an engine for one pool of the `k8s-namespace` label. `pool`: a name to share
     /// with another launcher (default: a new one).
     pub async fn start(zk: &TestZk, max_servers: i64, pool: Option<&str>) -> Self {
-        Self::start_with(zk, max_servers, pool, Duration::from_secs(60)).await
+        Self::start_with(zk, Options { max_servers, pool: pool.map(str::to_string), ..Options::default() }).await
     }
 
-    pub async fn start_with(zk: &TestZk, max_servers: i64, pool: Option<&str>, cleanup_interval: Duration) -> Self {
+    pub async fn start_with(zk: &TestZk, options: Options) -> Self {
+        let Options { max_servers, pool, cleanup_interval, policies, max_concurrency } = options;
         common::init_logging();
-        let pool = pool.map(str::to_string).unwrap_or_else(|| common::unique_name("kpe"));
+        let pool = pool.unwrap_or_else(|| common::unique_name("kpe"));
         let cluster = kubepool::k8s::connect(None).await.expect("cluster");
         let quota = Resources::new().with("instances", 1);
         let label = LabelSpec {
@@ -45,7 +69,10 @@ impl Launcher {
         };
         let driver = KubernetesDriver::new(
             PROVIDER,
-            vec![PoolSpec { name: pool.clone(), labels: vec![label] }],
+            vec![PoolSpec {
+                name: pool.clone(),
+                labels: vec![label.clone(), LabelSpec { name: "k8s-namespace-b".into(), ..label }],
+            }],
             cluster,
             Timeouts::default(),
         );
@@ -53,25 +80,31 @@ impl Launcher {
             provider: PROVIDER.into(),
             pool: pool.clone(),
             priority: 100,
-            labels: BTreeMap::from([("k8s-namespace".to_string(), quota)]),
+            labels: BTreeMap::from([
+                ("k8s-namespace".to_string(), quota.clone()),
+                ("k8s-namespace-b".to_string(), quota),
+            ]),
             limits: Limits::unlimited().with("instances", max_servers),
             node_attributes: serde_json::json!({"executor-zone": "zone-a"}).as_object().cloned(),
             launch_retries: 3,
+            max_concurrency,
         };
+        let metrics = kubepool::metrics::Metrics::new();
         let setup = Setup {
             zk: zk.second_session().await,
             hostname: "e2e-host".into(),
-            metrics: kubepool::metrics::Metrics::new(),
+            metrics: metrics.clone(),
             drivers: BTreeMap::from([(PROVIDER.to_string(), Arc::new(driver) as Arc<dyn Driver>)]),
             clouds: BTreeMap::from([(PROVIDER.to_string(), Some("admin@kubepool-testbed".to_string()))]),
             pools: vec![plan],
             cleanup_interval,
+            policies,
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(engine::run(setup, async {
             let _ = rx.await;
         }));
-        Self { stop: Some(tx), task, pool }
+        Self { stop: Some(tx), task, pool, metrics }
     }
 
     pub async fn stop(mut self) {
