@@ -16,6 +16,10 @@ const REQUESTS: usize = 50;
 const PROVIDER: &str = "kubepool-crash";
 
 fn write_config(zk: &TestZk, dir: &std::path::Path, pool: &str) -> std::path::PathBuf {
+    write_config_with(zk, dir, pool, 60)
+}
+
+fn write_config_with(zk: &TestZk, dir: &std::path::Path, pool: &str, max_servers: usize) -> std::path::PathBuf {
     let server = common::required_env("KUBEPOOL_TEST_ZK_TLS");
     let (host, port) = server.rsplit_once(':').expect("host:port");
     let path = dir.join("nodepool.yaml");
@@ -30,7 +34,7 @@ fn write_config(zk: &TestZk, dir: &std::path::Path, pool: &str) -> std::path::Pa
              zookeeper-tls:\n  ca: {ca}\n  cert: {cert}\n  key: {key}\n\
              labels:\n  - name: k8s-namespace\n\
              providers:\n  - name: {PROVIDER}\n    driver: kubernetes\n    context: {context}\n\
-             \x20   pools:\n      - name: {pool}\n        max-servers: 60\n        labels:\n\
+             \x20   pools:\n      - name: {pool}\n        max-servers: {max_servers}\n        labels:\n\
              \x20         - name: k8s-namespace\n            type: namespace\n",
             chroot = zk.chroot,
             ca = common::required_env("KUBEPOOL_TEST_ZK_CA"),
@@ -154,4 +158,103 @@ async fn sigkill_at_random_moments_loses_no_request_and_double_allocates_no_node
 fn tail(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+#[tokio::test]
+async fn two_launcher_processes_with_one_config_share_the_stream_and_the_quota() {
+    let zk = TestZk::new().await;
+    let dir = std::env::temp_dir().join(common::unique_name("kubepool-two"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let pool = common::unique_name("kpt");
+    let config = write_config_with(&zk, &dir, &pool, 12);
+    let log = dir.join("launchers.log");
+    let mut first = start(&config, &log);
+    let mut second = start(&config, &log);
+    let submitted = run_peer(
+        "zuul_submit_request.py",
+        &[zk.hosts(), vec!["--label".into(), "k8s-namespace".into(), "--count".into(), "20".into()]].concat(),
+    )
+    .await;
+    let ids: Vec<String> =
+        submitted["ids"].as_array().expect("ids").iter().map(|v| v.as_str().expect("id").to_string()).collect();
+
+    // Twelve fit max-servers; the pool never holds more, whichever process made them.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut most = 0;
+    let fulfilled = loop {
+        most = most.max(zk.store.node_ids().await.expect("ids").len());
+        let mut done = Vec::new();
+        for id in &ids {
+            let request = zk.store.get_request(id).await.expect("read").expect("request").value;
+            if request.state == RequestState::Fulfilled {
+                done.push((id.clone(), request));
+            }
+        }
+        if done.len() >= 12 {
+            break done;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} fulfilled\n{}",
+            done.len(),
+            tail(&std::fs::read_to_string(&log).unwrap_or_default())
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    most = most.max(zk.store.node_ids().await.expect("ids").len());
+    assert!(most <= 12, "{most} nodes with max-servers 12");
+    let mut launchers = HashSet::new();
+    let mut seen = HashSet::new();
+    for (id, request) in &fulfilled {
+        for node_id in &request.nodes {
+            assert!(seen.insert(node_id.clone()), "node {node_id} handed to two requests");
+            let node = zk.store.get_node(node_id).await.expect("read").expect("node").value;
+            assert_eq!(node.allocated_to.as_deref(), Some(id.as_str()));
+            launchers.insert(node.launcher.unwrap_or_default());
+        }
+    }
+    let waiting = ids.len() - fulfilled.len();
+    assert_eq!(waiting, 8, "the others wait for quota");
+    // Return the served nodes: the waiting requests are then served too.
+    for (id, request) in &fulfilled {
+        zk.store.delete_request(id).await.expect("delete request");
+        for node_id in &request.nodes {
+            if let Some(mut node) = zk.store.get_node(node_id).await.expect("read") {
+                node.value.set_state(NodeState::Used);
+                zk.store.update_node(&mut node).await.expect("used");
+            }
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(180);
+    for id in &ids[..] {
+        if fulfilled.iter().any(|(f, _)| f == id) {
+            continue;
+        }
+        loop {
+            let request = zk.store.get_request(id).await.expect("read").expect("request").value;
+            if request.state == RequestState::Fulfilled {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{id} is {:?}", request.state);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    // SIGTERM: both stop cleanly.
+    for child in [&mut first, &mut second] {
+        assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill").success());
+    }
+    for child in [&mut first, &mut second] {
+        let status = child.wait().expect("wait");
+        assert!(status.success(), "launcher exit {status}");
+    }
+    eprintln!("pool workers that made nodes: {launchers:?}");
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(common::admin_client().await);
+    let selector = format!("nodepool_pool_name={pool}");
+    for ns in namespaces.list_metadata(&kube::api::ListParams::default().labels(&selector)).await.expect("list").items {
+        let name = ns.metadata.name.expect("name");
+        namespaces.delete(&name, &kube::api::DeleteParams::background()).await.expect("delete");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    zk.cleanup().await;
 }

@@ -20,6 +20,8 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 /// A pass also runs this often without any ZooKeeper change (a safety net, not the engine).
 const IDLE_PASS: Duration = Duration::from_secs(15);
+/// How long a pass waits for another launcher's pass over the same pool.
+const QUOTA_LOCK_WAIT: Duration = Duration::from_secs(30);
 
 pub struct PoolWorker {
     ctx: Arc<Context>,
@@ -88,7 +90,27 @@ impl PoolWorker {
     }
 
     /// One pass over the requests, in Nodepool's priority order.
+    /// One pass, holding the pool's quota lock: launchers that serve the same pool (several
+    /// processes with one config) take turns, and each counts the node records the others
+    /// made before it (reference §2.10 has no such guard; Nodepool gives each provider to one
+    /// launcher).
     async fn pass(&mut self, handlers: &mut JoinSet<()>) -> Result<(), ZkError> {
+        let dir = crate::zk::paths::pool_quota_lock(&self.plan.provider, &self.plan.pool);
+        let lock = match crate::zk::lock::lock(self.ctx.store.client(), &dir, Wait::Upto(QUOTA_LOCK_WAIT)).await {
+            Ok(Some(lock)) => lock,
+            Ok(None) | Err(ZkError::LockTimeout { .. }) => {
+                debug!("another launcher holds this pool's quota lock; next pass");
+                self.ctx.changed.raise();
+                return Ok(());
+            }
+            Err(error) => return Err(error),
+        };
+        let result = self.pass_locked(handlers).await;
+        lock.release().await?;
+        result
+    }
+
+    async fn pass_locked(&mut self, handlers: &mut JoinSet<()>) -> Result<(), ZkError> {
         let store = &self.ctx.store;
         let requests = store.list_requests().await?;
         let registered: Vec<PoolComponent> = store.list_pool_components().await?.into_iter().map(|c| c.value).collect();

@@ -17,6 +17,14 @@ pub const POOL_COMPONENT_ROOT: &str = "/nodepool/components/pool";
 pub const LAUNCHER_COMPONENT_ROOT: &str = "/nodepool/components/launcher";
 
 /// `/nodepool/requests/<id>`.
+/// kubepool's own znodes (Nodepool and Zuul never look here).
+pub const KUBEPOOL_ROOT: &str = "/nodepool/kubepool";
+
+/// The lock that serialises quota decisions for one pool across launcher processes.
+pub fn pool_quota_lock(provider: &str, pool: &str) -> String {
+    format!("{KUBEPOOL_ROOT}/pool-locks/{provider}/{pool}")
+}
+
 pub fn request(id: &str) -> String {
     format!("{REQUEST_ROOT}/{id}")
 }
