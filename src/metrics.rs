@@ -62,6 +62,9 @@ pub struct Metrics {
     pub launch_seconds: Family<LaunchLabels, Histogram>,
     /// Nodes of this launcher's providers, by state.
     pub nodes: Family<StateLabels, Gauge>,
+    /// Failed Kubernetes API calls (each attempt), by provider and kind (`throttled`, `server`,
+    /// `connection`).
+    pub api_errors: Family<ErrorLabels, Counter>,
     /// Failed launch attempts, by provider and kind (`transient`, `quota`, `permanent`).
     pub launch_errors: Family<ErrorLabels, Counter>,
 }
@@ -82,12 +85,22 @@ impl Metrics {
         });
         let nodes = Family::<StateLabels, Gauge>::default();
         let launch_errors = Family::<ErrorLabels, Counter>::default();
+        let api_errors = Family::<ErrorLabels, Counter>::default();
         registry.register("provider_connected", "Whether the provider's cluster answered", provider_connected.clone());
         registry.register("node_requests", "Node requests handled, by outcome", requests.clone());
         registry.register("launch_seconds", "Seconds from node creation to ready", launch_seconds.clone());
         registry.register("nodes", "Nodes of this launcher's providers, by state", nodes.clone());
+        registry.register("kubernetes_api_errors", "Failed Kubernetes API calls, by kind", api_errors.clone());
         registry.register("launch_errors", "Failed launch attempts, by kind", launch_errors.clone());
-        Self { registry: Arc::new(registry), provider_connected, requests, launch_seconds, nodes, launch_errors }
+        Self {
+            registry: Arc::new(registry),
+            provider_connected,
+            requests,
+            launch_seconds,
+            nodes,
+            api_errors,
+            launch_errors,
+        }
     }
 
     pub fn request_outcome(&self, provider: &str, outcome: &str) {
@@ -98,6 +111,15 @@ impl Metrics {
         self.launch_seconds
             .get_or_create(&LaunchLabels { provider: provider.into(), label: label.into() })
             .observe(seconds);
+    }
+
+    /// An observer for [`crate::k8s::ApiDiscipline`] that counts `provider`'s API errors.
+    pub fn api_error_observer(&self, provider: &str) -> crate::k8s::ApiErrorObserver {
+        let counter = self.api_errors.clone();
+        let provider = provider.to_string();
+        std::sync::Arc::new(move |kind| {
+            counter.get_or_create(&ErrorLabels { provider: provider.clone(), kind: kind.to_string() }).inc();
+        })
     }
 
     pub fn launch_error(&self, provider: &str, kind: &str) {

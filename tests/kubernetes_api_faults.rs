@@ -68,14 +68,23 @@ fn fast_retries(max_retries: u32) -> ApiDiscipline {
 
 #[tokio::test]
 async fn launch_succeeds_through_injected_500_429_and_503() {
+    common::init_logging();
     let proxy = ApiFaultProxy::start(common::admin_client().await, faults()).await;
-    let cluster = kubepool::k8s::connect_kubeconfig(proxy.kubeconfig.clone(), Some("proxy"), fast_retries(6))
+    let metrics = kubepool::metrics::Metrics::new();
+    let discipline = ApiDiscipline { observer: Some(metrics.api_error_observer("faulty")), ..fast_retries(6) };
+    let cluster = kubepool::k8s::connect_kubeconfig(proxy.kubeconfig.clone(), Some("proxy"), discipline)
         .await
         .expect("client through the proxy");
     let pool = common::unique_name("kpf");
     let driver = driver(&pool, cluster);
     let result = driver.launch(&spec(&pool), &NoProgress).await;
     let seen = proxy.seen();
+    let text = metrics.encode();
+    assert!(
+        text.contains(r#"kubepool_kubernetes_api_errors_total{provider="faulty",kind="server"} 3"#),
+        "{text} {seen:#?}"
+    );
+    assert!(text.contains(r#"kubepool_kubernetes_api_errors_total{provider="faulty",kind="throttled"} 1"#), "{text}");
     let cleanup = driver.delete(&format!("{pool}-0000000001")).await;
     let node = result.expect("launch through faults");
     cleanup.expect("delete");

@@ -71,7 +71,10 @@ pub async fn connect_with(context: Option<&str>, discipline: ApiDiscipline) -> R
     client_for(load_config(context).await?, discipline)
 }
 
-fn client_for(config: Config, discipline: ApiDiscipline) -> Result<ClusterInfo, K8sError> {
+fn client_for(mut config: Config, discipline: ApiDiscipline) -> Result<ClusterInfo, K8sError> {
+    // kube-client 5 retries 429/503/504 by itself (up to 15 times, backing off to 1000 s);
+    // ours is the one bounded, observed retry.
+    config.default_retry = false;
     let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
     let skip_tls_verify = config.accept_invalid_certs;
     let client = ClientBuilder::try_from(config)

@@ -24,8 +24,12 @@ use std::time::Duration;
 use tower::retry::Policy;
 use tower::{BoxError, Layer, Service};
 
+/// Told of every failed API call (before any retry): `"throttled"` (429), `"server"` (5xx) or
+/// `"connection"`.
+pub type ApiErrorObserver = std::sync::Arc<dyn Fn(&'static str) + Send + Sync>;
+
 /// How hard a client may press the API server.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Clone)]
 pub struct ApiDiscipline {
     /// Sustained requests per second.
     pub qps: u32,
@@ -34,6 +38,17 @@ pub struct ApiDiscipline {
     pub max_retries: u32,
     pub min_backoff: Duration,
     pub max_backoff: Duration,
+    pub observer: Option<ApiErrorObserver>,
+}
+
+impl std::fmt::Debug for ApiDiscipline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiDiscipline")
+            .field("qps", &self.qps)
+            .field("burst", &self.burst)
+            .field("max_retries", &self.max_retries)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ApiDiscipline {
@@ -46,6 +61,7 @@ impl Default for ApiDiscipline {
             max_retries: 6,
             min_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(10),
+            observer: None,
         }
     }
 }
@@ -151,6 +167,14 @@ impl<B> Policy<Request<Body>, Response<B>, BoxError> for RetryTransient {
         request: &mut Request<Body>,
         result: &mut Result<Response<B>, BoxError>,
     ) -> Option<Self::Future> {
+        if let Some(observer) = &self.discipline.observer {
+            match result {
+                Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => observer("throttled"),
+                Ok(response) if response.status().is_server_error() => observer("server"),
+                Ok(_) => {}
+                Err(_) => observer("connection"),
+            }
+        }
         if self.attempt >= self.discipline.max_retries {
             return None;
         }

@@ -7,7 +7,7 @@ mod client;
 pub mod discipline;
 
 pub use client::{ClusterInfo, connect, connect_kubeconfig, connect_with, load_config};
-pub use discipline::ApiDiscipline;
+pub use discipline::{ApiDiscipline, ApiErrorObserver};
 
 #[derive(Debug, thiserror::Error)]
 pub enum K8sError {

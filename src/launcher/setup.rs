@@ -28,7 +28,11 @@ pub async fn providers(config: &Config, metrics: &Metrics) -> Result<Providers, 
                 warn!("the {} driver is not served yet; provider ignored", provider.driver);
                 return Ok::<_, Error>(());
             }
-            let cluster = k8s::connect(provider.context.as_deref()).await?;
+            let discipline = k8s::ApiDiscipline {
+                observer: Some(metrics.api_error_observer(&provider.name)),
+                ..k8s::ApiDiscipline::default()
+            };
+            let cluster = k8s::connect_with(provider.context.as_deref(), discipline).await?;
             let version = cluster.client.apiserver_version().await.map_err(|source| k8s::K8sError::Api {
                 what: "GET /version",
                 server: cluster.server.clone(),
