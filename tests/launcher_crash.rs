@@ -47,15 +47,40 @@ fn write_config_with(zk: &TestZk, dir: &std::path::Path, pool: &str, max_servers
     path
 }
 
-fn start(config: &std::path::Path, log: &std::path::Path) -> Child {
+/// A launcher process that is killed when the test ends, also when it fails.
+struct Launcher(Child);
+
+impl Drop for Launcher {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Launcher {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Launcher {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+fn start(config: &std::path::Path, log: &std::path::Path) -> Launcher {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
-    Command::new(env!("CARGO_BIN_EXE_kubepool"))
-        .args(["launcher", "--cleanup-interval-seconds", "3", "-c"])
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start the launcher")
+    Launcher(
+        Command::new(env!("CARGO_BIN_EXE_kubepool"))
+            .args(["launcher", "--cleanup-interval-seconds", "3", "-c"])
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start the launcher"),
+    )
 }
 
 #[tokio::test]
@@ -241,7 +266,7 @@ async fn two_launcher_processes_with_one_config_share_the_stream_and_the_quota()
         }
     }
     // SIGTERM: both stop cleanly.
-    for child in [&mut first, &mut second] {
+    for child in [&first, &second] {
         assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill").success());
     }
     for child in [&mut first, &mut second] {
