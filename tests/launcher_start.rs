@@ -51,6 +51,18 @@ async fn launcher_components(zk: &kubepool::zk::Client) -> Vec<(String, serde_js
     components
 }
 
+/// Kills the launcher if the test fails before it is stopped.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 fn scrape(addr: &str) -> String {
     use std::io::Read;
     let mut stream = std::net::TcpStream::connect(addr).expect("connect to the metrics endpoint");
@@ -73,13 +85,16 @@ async fn launcher_registers_over_tls_and_unregisters_on_sigterm() {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
         probe.local_addr().expect("addr").to_string()
     };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubepool"))
-        .args(["--log-format", "json", "launcher", "--metrics-addr", &metrics_addr, "-c"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start kubepool launcher");
+    let mut guard = KillOnDrop(Some(
+        Command::new(env!("CARGO_BIN_EXE_kubepool"))
+            .args(["--log-format", "json", "launcher", "--metrics-addr", &metrics_addr, "-c"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start kubepool launcher"),
+    ));
+    let child = guard.0.as_mut().expect("child");
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let registered = loop {
@@ -88,7 +103,7 @@ async fn launcher_registers_over_tls_and_unregisters_on_sigterm() {
             break components;
         }
         if let Ok(Some(status)) = child.try_wait() {
-            let output = child.wait_with_output().expect("launcher output");
+            let output = guard.0.take().expect("child").wait_with_output().expect("launcher output");
             panic!("launcher exited early ({status}): {}", String::from_utf8_lossy(&output.stderr));
         }
         assert!(Instant::now() < deadline, "launcher did not register within 60 s");
@@ -108,7 +123,7 @@ async fn launcher_registers_over_tls_and_unregisters_on_sigterm() {
 
     let pid = child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
-    let output = child.wait_with_output().expect("launcher output");
+    let output = guard.0.take().expect("child").wait_with_output().expect("launcher output");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "launcher exit status {}: {stderr}", output.status);
     assert!(stderr.contains("connected to the cluster"), "{stderr}");
