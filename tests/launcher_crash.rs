@@ -204,28 +204,10 @@ async fn two_launcher_processes_with_one_config_share_the_stream_and_the_quota()
         submitted["ids"].as_array().expect("ids").iter().map(|v| v.as_str().expect("id").to_string()).collect();
 
     // Twelve fit max-servers; the pool never holds more, whichever process made them.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut most = 0;
-    let fulfilled = loop {
-        most = most.max(zk.store.node_ids().await.expect("ids").len());
-        let mut done = Vec::new();
-        for id in &ids {
-            let request = zk.store.get_request(id).await.expect("read").expect("request").value;
-            if request.state == RequestState::Fulfilled {
-                done.push((id.clone(), request));
-            }
-        }
-        if done.len() >= 12 {
-            break done;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} fulfilled\n{}",
-            done.len(),
-            tail(&std::fs::read_to_string(&log).unwrap_or_default())
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let (fulfilled, mut most) = zk_support::await_fulfilled(&zk.store, &ids, 12, Duration::from_secs(120), || {
+        tail(&std::fs::read_to_string(&log).unwrap_or_default())
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     most = most.max(zk.store.node_ids().await.expect("ids").len());
     assert!(most <= 12, "{most} nodes with max-servers 12");

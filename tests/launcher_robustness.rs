@@ -35,23 +35,8 @@ async fn two_launchers_on_one_pool_never_double_allocate_and_share_its_quota() {
         ids.push(submit(&zk, &["k8s-namespace"]).await);
     }
     // Four fit the pool's max-servers; watch that the pool never holds more than four nodes.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut most = 0;
-    let fulfilled = loop {
-        most = most.max(zk.store.node_ids().await.expect("ids").len());
-        let mut done = Vec::new();
-        for id in &ids {
-            let request = zk.store.get_request(id).await.expect("read").expect("request").value;
-            if request.state == RequestState::Fulfilled {
-                done.push((id.clone(), request));
-            }
-        }
-        if done.len() >= 4 {
-            break done;
-        }
-        assert!(Instant::now() < deadline, "only {} requests fulfilled", done.len());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let (fulfilled, mut most) =
+        zk_support::await_fulfilled(&zk.store, &ids, 4, Duration::from_secs(120), String::new).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     most = most.max(zk.store.node_ids().await.expect("ids").len());
     let mut waiting = 0;

@@ -177,3 +177,32 @@ impl RunningPeer {
         assert!(status.success(), "{} failed: {status}", self.script);
     }
 }
+
+/// Waits until at least `count` of the requests `ids` are fulfilled, and counts node records
+/// meanwhile. Returns the fulfilled `(id, request)` pairs and the most node records seen.
+/// `context` is added to the failure message on timeout (e.g. a launcher log).
+pub async fn await_fulfilled(
+    store: &Store,
+    ids: &[String],
+    count: usize,
+    timeout: Duration,
+    context: impl Fn() -> String,
+) -> (Vec<(String, kubepool::zk::NodeRequest)>, usize) {
+    let deadline = std::time::Instant::now() + timeout;
+    let mut most = 0;
+    loop {
+        most = most.max(store.node_ids().await.expect("node ids").len());
+        let mut done = Vec::new();
+        for id in ids {
+            let request = store.get_request(id).await.expect("read request").expect("request exists").value;
+            if request.state == kubepool::zk::RequestState::Fulfilled {
+                done.push((id.clone(), request));
+            }
+        }
+        if done.len() >= count {
+            return (done, most);
+        }
+        assert!(std::time::Instant::now() < deadline, "{} of {count} fulfilled\n{}", done.len(), context());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
