@@ -126,13 +126,11 @@ pub async fn info(store: &Store) -> Result<Info, ZkError> {
     let mut nodes: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     for node in store.list_nodes().await? {
         let provider = node.value.provider.unwrap_or_else(|| "(none)".to_string());
-        let state = serde_json::to_value(node.value.state).ok().and_then(|v| v.as_str().map(str::to_string));
-        *nodes.entry(provider).or_default().entry(state.unwrap_or_default()).or_default() += 1;
+        *nodes.entry(provider).or_default().entry(node.value.state.as_str().to_string()).or_default() += 1;
     }
     let mut requests: BTreeMap<String, usize> = BTreeMap::new();
     for request in store.list_requests().await? {
-        let state = serde_json::to_value(request.value.state).ok().and_then(|v| v.as_str().map(str::to_string));
-        *requests.entry(state.unwrap_or_default()).or_default() += 1;
+        *requests.entry(request.value.state.as_str().to_string()).or_default() += 1;
     }
     Ok(Info { launchers, pools, nodes, requests })
 }

@@ -51,10 +51,6 @@ fn age(seconds: Option<f64>) -> String {
     }
 }
 
-fn state(value: impl serde::Serialize) -> String {
-    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-}
-
 fn node_table(rows: &[NodeRow]) -> String {
     let mut lines = vec![
         ["ID", "PROVIDER", "POOL", "LABEL", "STATE", "AGE", "EXTERNAL ID", "ALLOCATED TO", "LOCKED"]
@@ -67,7 +63,7 @@ fn node_table(rows: &[NodeRow]) -> String {
             opt(&r.provider).into(),
             opt(&r.pool).into(),
             opt(&r.label).into(),
-            state(r.state),
+            r.state.as_str().into(),
             age(r.age),
             opt(&r.external_id).into(),
             opt(&r.allocated_to).into(),
@@ -83,7 +79,7 @@ fn request_table(rows: &[RequestRow]) -> String {
     for r in rows {
         lines.push(vec![
             r.id.clone(),
-            state(r.state),
+            r.state.as_str().into(),
             r.labels.join(","),
             if r.nodes.is_empty() { "-".into() } else { r.nodes.join(",") },
             r.declined_by.len().to_string(),

@@ -61,8 +61,7 @@ async fn pass(
     let nodes = store.list_nodes().await?;
     let mut counts = std::collections::BTreeMap::new();
     for node in nodes.iter().filter(|n| n.value.provider.as_deref().is_some_and(|p| ctx.driver(p).is_some())) {
-        let state = serde_json::to_value(node.value.state).ok().and_then(|v| v.as_str().map(str::to_string));
-        let key = (node.value.provider.clone().unwrap_or_default(), state.unwrap_or_default());
+        let key = (node.value.provider.clone().unwrap_or_default(), node.value.state.as_str().to_string());
         *counts.entry(key).or_insert(0) += 1;
     }
     ctx.metrics.set_nodes(&counts);

@@ -29,9 +29,51 @@ pub enum NodeState {
     Deleted,
 }
 
+impl RequestState {
+    /// The name as stored in ZooKeeper.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::Pending => "pending",
+            Self::Fulfilled => "fulfilled",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl NodeState {
+    /// The name as stored in ZooKeeper.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Init => "init",
+            Self::Building => "building",
+            Self::Testing => "testing",
+            Self::Ready => "ready",
+            Self::InUse => "in-use",
+            Self::Used => "used",
+            Self::Hold => "hold",
+            Self::Deleting => "deleting",
+            Self::Failed => "failed",
+            Self::Aborted => "aborted",
+            Self::Deleted => "deleted",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn as_str_is_the_stored_name() {
+        use NodeState::*;
+        for state in [Init, Building, Testing, Ready, InUse, Used, Hold, Deleting, Failed, Aborted, Deleted] {
+            assert_eq!(serde_json::to_value(state).expect("json"), state.as_str());
+        }
+        for state in [RequestState::Requested, RequestState::Pending, RequestState::Fulfilled, RequestState::Failed] {
+            assert_eq!(serde_json::to_value(state).expect("json"), state.as_str());
+        }
+    }
 
     #[test]
     fn states_use_nodepools_spelling() {
