@@ -3,7 +3,7 @@
 //! kept (`max-hold-age`, the node's `hold_expiration`), and each tenant's share
 //! (`tenant-resource-limits`). Pure decisions; the cleanup worker and pool workers apply them.
 
-use super::quota::resources_of;
+use super::quota::used_by;
 use crate::zk::{Node, NodeState, Versioned};
 use kubepool_driver_api::{Limits, Resources};
 use std::collections::BTreeMap;
@@ -70,14 +70,7 @@ impl Policies {
     /// or an empty list when the tenant has no limits or it fits.
     pub fn tenant_exceeded(&self, tenant: Option<&str>, nodes: &[Versioned<Node>], needed: &Resources) -> Vec<String> {
         let Some(limits) = tenant.and_then(|t| self.tenant_limits.get(t)) else { return Vec::new() };
-        let used = Resources::sum(
-            nodes
-                .iter()
-                .filter(|n| n.value.tenant_name.as_deref() == tenant)
-                .map(|n| resources_of(&n.value))
-                .collect::<Vec<_>>()
-                .iter(),
-        );
+        let used = used_by(nodes, |n| n.tenant_name.as_deref() == tenant);
         limits.exceeded_by(&used, needed)
     }
 }

@@ -15,16 +15,18 @@ pub fn resources_of(node: &Node) -> Resources {
     out
 }
 
+/// What the nodes for which `counts` holds use together.
+pub fn used_by(nodes: &[Versioned<Node>], counts: impl Fn(&Node) -> bool) -> Resources {
+    let mut used = Resources::new();
+    for node in nodes.iter().filter(|n| counts(&n.value)) {
+        used.add(&resources_of(&node.value));
+    }
+    used
+}
+
 /// What the nodes of `provider`/`pool` use.
 pub fn used_by_pool(nodes: &[Versioned<Node>], provider: &str, pool: &str) -> Resources {
-    Resources::sum(
-        nodes
-            .iter()
-            .filter(|n| n.value.provider.as_deref() == Some(provider) && n.value.pool.as_deref() == Some(pool))
-            .map(|n| resources_of(&n.value))
-            .collect::<Vec<_>>()
-            .iter(),
-    )
+    used_by(nodes, |n| n.provider.as_deref() == Some(provider) && n.pool.as_deref() == Some(pool))
 }
 
 #[cfg(test)]
