@@ -87,7 +87,12 @@ async fn pass(
             lock.release().await?;
             continue;
         };
-        if orphaned_ready && current.value.state == NodeState::Ready {
+        // Only if it is still allocated to the request seen gone: meanwhile it may have been
+        // released and reused by a newer request (request ids are never reused).
+        if orphaned_ready
+            && current.value.state == NodeState::Ready
+            && current.value.allocated_to == node.value.allocated_to
+        {
             info!(node = %current.id, request = ?current.value.allocated_to, "request is gone; node returns to the pool");
             current.value.allocated_to = None;
             store.update_node(&mut current).await?;
