@@ -65,16 +65,17 @@ async fn pass(
         *counts.entry(key).or_insert(0) += 1;
     }
     ctx.metrics.set_nodes(&counts);
+    // Read after the nodes: a node listed as allocated was allocated to a request that existed
+    // before this read, so a request missing here is really gone. One read instead of one per
+    // allocated ready node.
+    let requests: HashSet<String> = store.request_ids().await?.into_iter().collect();
     for node in nodes {
         let Some(provider) = node.value.provider.clone() else { continue };
         if ctx.driver(&provider).is_none() || in_flight.lock().map(|s| s.contains(&node.id)).unwrap_or(true) {
             continue;
         }
         let orphaned_ready = node.value.state == NodeState::Ready
-            && match node.value.allocated_to.as_deref() {
-                Some(request) => store.get_request(request).await?.is_none(),
-                None => false,
-            };
+            && node.value.allocated_to.as_ref().is_some_and(|request| !requests.contains(request));
         if !orphaned_ready && !wants_deletion(&node.value) {
             continue;
         }
