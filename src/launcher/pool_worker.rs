@@ -118,15 +118,7 @@ impl PoolWorker {
         let mut used = quota::used_by_pool(&nodes, &self.plan.provider, &self.plan.pool);
         let mut paused = false;
         // Ready, unallocated nodes of this pool not yet promised to a request in this pass.
-        let mut reusable: Vec<&Versioned<Node>> = nodes
-            .iter()
-            .filter(|n| {
-                n.value.state == NodeState::Ready
-                    && n.value.allocated_to.is_none()
-                    && n.value.provider.as_deref() == Some(self.plan.provider.as_str())
-                    && n.value.pool.as_deref() == Some(self.plan.pool.as_str())
-            })
-            .collect();
+        let mut reusable: Vec<&Versioned<Node>> = nodes.iter().filter(|n| self.is_reusable(&n.value)).collect();
         // What this pass has already given each tenant (not yet in `nodes`).
         let mut tenant_added: std::collections::HashMap<String, kubepool_driver_api::Resources> = Default::default();
         for request in requests {
@@ -226,6 +218,14 @@ impl PoolWorker {
         Ok(())
     }
 
+    /// A ready, unallocated node of this pool: what a request with `reuse` may be given.
+    fn is_reusable(&self, node: &Node) -> bool {
+        node.state == NodeState::Ready
+            && node.allocated_to.is_none()
+            && node.provider.as_deref() == Some(self.plan.provider.as_str())
+            && node.pool.as_deref() == Some(self.plan.pool.as_str())
+    }
+
     fn is_in_flight(&self, id: &str) -> bool {
         self.in_flight.lock().map(|s| s.contains(id)).unwrap_or(false)
     }
@@ -300,14 +300,10 @@ impl PoolWorker {
             return Ok(None);
         }
         let store = &self.ctx.store;
-        for candidate in nodes.iter().filter(|n| {
-            n.value.state == NodeState::Ready
-                && n.value.allocated_to.is_none()
-                && n.value.provider.as_deref() == Some(self.plan.provider.as_str())
-                && n.value.pool.as_deref() == Some(self.plan.pool.as_str())
-                && n.value.label() == Some(label)
-                && !taken.contains(&n.id)
-        }) {
+        for candidate in nodes
+            .iter()
+            .filter(|n| self.is_reusable(&n.value) && n.value.label() == Some(label) && !taken.contains(&n.id))
+        {
             let Some(node_lock) = store.lock_node(&candidate.id, Wait::No).await? else { continue };
             // Re-read under the lock: it may have been allocated or deleted meanwhile.
             match store.get_node(&candidate.id).await? {
