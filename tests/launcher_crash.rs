@@ -256,12 +256,7 @@ async fn two_launcher_processes_with_one_config_share_the_stream_and_the_quota()
         assert!(status.success(), "launcher exit {status}");
     }
     eprintln!("pool workers that made nodes: {launchers:?}");
-    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(common::admin_client().await);
-    let selector = format!("nodepool_pool_name={pool}");
-    for ns in namespaces.list_metadata(&kube::api::ListParams::default().labels(&selector)).await.expect("list").items {
-        let name = ns.metadata.name.expect("name");
-        namespaces.delete(&name, &kube::api::DeleteParams::background()).await.expect("delete");
-    }
+    common::delete_pool_namespaces(&pool).await;
     let _ = std::fs::remove_dir_all(&dir);
     zk.cleanup().await;
 }

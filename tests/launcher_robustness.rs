@@ -313,13 +313,7 @@ async fn min_ready_keeps_ready_nodes_that_zuul_requests_then_reuse() {
     }
     let pool = launcher.pool.clone();
     launcher.stop().await;
-    let namespaces: kube::Api<Namespace> = kube::Api::all(common::admin_client().await);
-    let selector = format!("nodepool_pool_name={pool}");
-    let left = namespaces.list_metadata(&kube::api::ListParams::default().labels(&selector)).await.expect("list");
-    for ns in left.items {
-        let name = ns.metadata.name.expect("name");
-        namespaces.delete(&name, &kube::api::DeleteParams::background()).await.expect("delete namespace");
-    }
+    common::delete_pool_namespaces(&pool).await;
     zk.cleanup().await;
 }
 

@@ -101,3 +101,15 @@ pub fn init_logging() {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "kubepool=debug,info".to_string());
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
 }
+
+/// Deletes (without waiting) every namespace of pool `pool`, found by its `nodepool_pool_name`
+/// label: what a test leaves of nodes nobody returned.
+pub async fn delete_pool_namespaces(pool: &str) {
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(admin_client().await);
+    let selector = format!("nodepool_pool_name={pool}");
+    let left = namespaces.list_metadata(&kube::api::ListParams::default().labels(&selector)).await.expect("list");
+    for ns in left.items {
+        let name = ns.metadata.name.expect("name");
+        namespaces.delete(&name, &kube::api::DeleteParams::background()).await.expect("delete namespace");
+    }
+}
