@@ -23,6 +23,10 @@ pub enum Error {
     #[error("{0}")]
     Operation(String),
 
+    /// The config loaded but a provider cannot be set up from it.
+    #[error("{0}")]
+    Setup(String),
+
     #[error("cannot write the output: {0}")]
     Output(String),
 

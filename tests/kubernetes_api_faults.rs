@@ -48,7 +48,7 @@ fn driver(pool: &str, cluster: kubepool::k8s::ClusterInfo) -> KubernetesDriver {
         "kubepool-faults",
         vec![PoolSpec { name: pool.into(), labels: vec![label] }],
         cluster,
-        Timeouts { token: Duration::from_secs(30), delete: Duration::from_secs(120) },
+        Timeouts { token: Duration::from_secs(30), delete: Duration::from_secs(120), ..Timeouts::default() },
     )
 }
 

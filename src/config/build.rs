@@ -119,6 +119,7 @@ pub fn build(root: &Node) -> Result<Config, Vec<Diagnostic>> {
         });
     }
     let (providers, ignored_providers) = providers(root);
+    super::kube_shapes::check(root, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }

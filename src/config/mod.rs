@@ -8,6 +8,7 @@
 mod build;
 mod check;
 pub mod error;
+mod kube_shapes;
 pub mod model;
 mod scalar;
 mod schema;

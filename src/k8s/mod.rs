@@ -5,9 +5,11 @@
 
 mod client;
 pub mod discipline;
+mod node_credentials;
 
 pub use client::{ClusterInfo, connect, connect_kubeconfig, connect_with, load_config};
 pub use discipline::{ApiDiscipline, ApiErrorObserver};
+pub use node_credentials::NodeCredentials;
 
 #[derive(Debug, thiserror::Error)]
 pub enum K8sError {

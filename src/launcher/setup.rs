@@ -3,7 +3,7 @@
 
 use super::plan::PoolPlan;
 use crate::config::{self, Config, Driver as DriverKind, LabelKind as ConfigLabelKind};
-use crate::drivers::kubernetes::{KubernetesDriver, LabelKind, LabelSpec, PoolSpec, Timeouts};
+use crate::drivers::kubernetes::{KubernetesDriver, LabelKind, LabelSpec, PodBody, PoolSpec, Timeouts};
 use crate::metrics::{Metrics, ProviderLabels};
 use crate::{Error, k8s};
 use kubepool_driver_api::Driver;
@@ -45,8 +45,11 @@ pub async fn providers(config: &Config, metrics: &Metrics) -> Result<Providers, 
             }
             let mut specs = Vec::new();
             for pool in &provider.pools {
-                let labels: Vec<LabelSpec> =
-                    pool.labels.iter().filter_map(|label| served_label(&pool.name, label)).collect();
+                let labels: Vec<LabelSpec> = pool
+                    .labels
+                    .iter()
+                    .map(|label| driver_label(label).map_err(|e| label_error(provider, pool, label, e)))
+                    .collect::<Result<_, _>>()?;
                 if provider.max_concurrency != 0 {
                     out.pools.push(plan(provider, pool, &labels));
                 }
@@ -63,23 +66,29 @@ pub async fn providers(config: &Config, metrics: &Metrics) -> Result<Providers, 
     Ok(out)
 }
 
-/// The driver's view of a label, or `None` (with a warning) for a kind not served yet.
-fn served_label(pool: &str, label: &config::PoolLabel) -> Option<LabelSpec> {
-    match label.kind {
-        ConfigLabelKind::Namespace => Some(LabelSpec {
-            name: label.name.clone(),
-            kind: LabelKind::Namespace,
-            labels: strings(&label.labels),
-            dynamic_labels: strings(&label.dynamic_labels),
-            python_path: label.python_path.clone(),
-            shell_type: label.shell_type.clone(),
-            quota: label.resources.clone(),
-        }),
-        ConfigLabelKind::Pod(_) | ConfigLabelKind::Spec(_) => {
-            warn!(pool, label = %label.name, "pod labels are not served yet; label not registered");
-            None
+/// The driver's view of a label.
+fn driver_label(label: &config::PoolLabel) -> Result<LabelSpec, String> {
+    let annotations = || strings(&label.annotations);
+    let kind = match &label.kind {
+        ConfigLabelKind::Namespace => LabelKind::Namespace,
+        ConfigLabelKind::Pod(template) => {
+            LabelKind::Pod(Box::new(PodBody::from_template(&label.name, template, annotations())?))
         }
-    }
+        ConfigLabelKind::Spec(spec) => LabelKind::Pod(Box::new(PodBody::from_user_spec(spec, annotations())?)),
+    };
+    Ok(LabelSpec {
+        name: label.name.clone(),
+        kind,
+        labels: strings(&label.labels),
+        dynamic_labels: strings(&label.dynamic_labels),
+        python_path: label.python_path.clone(),
+        shell_type: label.shell_type.clone(),
+        quota: label.resources.clone(),
+    })
+}
+
+fn label_error(provider: &config::Provider, pool: &config::Pool, label: &config::PoolLabel, error: String) -> Error {
+    Error::Setup(format!("provider {} pool {} label {}: {error}", provider.name, pool.name, label.name))
 }
 
 fn plan(provider: &config::Provider, pool: &config::Pool, labels: &[LabelSpec]) -> PoolPlan {

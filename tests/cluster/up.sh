@@ -156,6 +156,21 @@ for pair in "$PAUSE_IMAGE=pause.tar" "$NODE_IMAGE=node.tar"; do
 done
 
 # ---------------------------------------------------------------- kube-apiserver
+# Admission: pods that request the extended resource kubepool.test/quota-limited are refused by
+# the ResourceQuota plugin unless a quota in their namespace covers it (none does), so the tests
+# can get a real quota refusal from the real API server on demand.
+cat > "$ETC/admission.yaml" <<YAML
+apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+- name: ResourceQuota
+  configuration:
+    apiVersion: apiserver.config.k8s.io/v1
+    kind: ResourceQuotaConfiguration
+    limitedResources:
+    - resource: pods
+      matchContains: ["kubepool.test/quota-limited"]
+YAML
 wait_for etcd 30 curl -sf "http://127.0.0.1:$ETCD_CLIENT_PORT/health"
 start kube-apiserver kube-apiserver \
   --bind-address=127.0.0.1 --secure-port="$APISERVER_PORT" --insecure-port=0 \
@@ -169,6 +184,7 @@ start kube-apiserver kube-apiserver \
   --requestheader-extra-headers-prefix=X-Remote-Extra- \
   --proxy-client-cert-file="$PKI/front-proxy-client.crt" --proxy-client-key-file="$PKI/front-proxy-client.key" \
   --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
+  --admission-control-config-file="$ETC/admission.yaml" \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-signing-key-file="$PKI/sa.key" --service-account-key-file="$PKI/sa.pub" \
   --api-audiences=https://kubernetes.default.svc.cluster.local \

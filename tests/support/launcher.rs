@@ -107,6 +107,31 @@ impl Launcher {
         Self { stop: Some(tx), task, pool, metrics }
     }
 
+    /// Starts an engine from a nodepool.yaml text, set up exactly as `kubepool launcher` does
+    /// (config → drivers and pool plans); `pool` is the name of its (first) pool.
+    pub async fn from_config(zk: &TestZk, yaml: &str) -> Self {
+        common::init_logging();
+        let config = kubepool::config::parse(std::path::Path::new("test-nodepool.yaml"), yaml).expect("valid config");
+        let pool = config.providers[0].pools[0].name.clone();
+        let metrics = kubepool::metrics::Metrics::new();
+        let providers = kubepool::launcher::setup::providers(&config, &metrics).await.expect("providers");
+        let setup = Setup {
+            zk: zk.second_session().await,
+            hostname: "e2e-host".into(),
+            metrics: metrics.clone(),
+            drivers: providers.drivers,
+            clouds: providers.clouds,
+            pools: providers.pools,
+            cleanup_interval: Duration::from_secs(60),
+            policies: Default::default(),
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(engine::run(setup, async {
+            let _ = rx.await;
+        }));
+        Self { stop: Some(tx), task, pool, metrics }
+    }
+
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

@@ -45,7 +45,11 @@ where
 /// What a failed API call means for the launch.
 pub fn launch_error(what: &str, error: kube::Error) -> LaunchError {
     match &error {
-        kube::Error::Api(status) if status.message.contains("exceeded quota") => {
+        // The ResourceQuota admission plugin: "exceeded quota: ..." when a quota is used up,
+        // "insufficient quota to consume: ..." when no quota covers a limited resource.
+        kube::Error::Api(status)
+            if status.message.contains("exceeded quota") || status.message.contains("insufficient quota") =>
+        {
             LaunchError::Quota(format!("{what}: {}", status.message))
         }
         // Invalid objects never become valid by trying again.

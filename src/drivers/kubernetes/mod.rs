@@ -1,12 +1,20 @@
-//! `driver: kubernetes` — namespace labels (and, with the pod issue, pod labels).
+//! `driver: kubernetes` — namespace labels and pod labels.
 //!
 //! One [`KubernetesDriver`] serves a provider: it knows the provider's pools and labels and
 //! holds a rate-limited, retrying client for the provider's cluster.
 
+mod access;
 mod api;
 mod namespace_node;
 pub mod objects;
+pub mod pod_body;
+mod pod_node;
+mod pod_start;
+pub mod pod_status;
+pub mod schedulable;
 pub mod token;
+
+pub use pod_body::PodBody;
 
 use crate::k8s::ClusterInfo;
 use async_trait::async_trait;
@@ -16,13 +24,17 @@ use kubepool_driver_api::{
     DeleteError, Driver, LaunchError, LaunchProgress, LaunchedNode, ListError, NodeSpec, ResourceRef, Resources,
 };
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::Duration;
+use tracing::warn;
 
 /// What kind of node a label makes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LabelKind {
     /// `type: namespace`: a namespace with its own service account and RBAC.
     Namespace,
+    /// Any other type: a pod in its own namespace, reached with `kubectl exec`.
+    Pod(Box<PodBody>),
 }
 
 /// One label of a pool, as the driver needs it.
@@ -54,11 +66,14 @@ pub struct Timeouts {
     pub token: Duration,
     /// Until a deleted namespace is gone (Nodepool: 300 × 1 s).
     pub delete: Duration,
+    /// From the start of a launch until the pod's credentials can exec into it (Nodepool waits
+    /// 300 × 1 s for `Running`).
+    pub pod_start: Duration,
 }
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Self { token: Duration::from_secs(30), delete: Duration::from_secs(300) }
+        Self { token: Duration::from_secs(30), delete: Duration::from_secs(300), pod_start: Duration::from_secs(300) }
     }
 }
 
@@ -82,6 +97,25 @@ impl KubernetesDriver {
         Api::all(self.cluster.client.clone())
     }
 
+    /// Runs one launch attempt; if it fails, deletes the node's namespace (and everything in it)
+    /// and waits until it is gone, so that the next attempt starts clean.
+    async fn clean_up_on_failure<T>(
+        &self,
+        namespace: &str,
+        attempt: impl Future<Output = Result<T, LaunchError>>,
+    ) -> Result<T, LaunchError> {
+        let error = match attempt.await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        warn!(namespace, %error, "launch attempt failed; removing its namespace");
+        if let Err(cleanup) = api::delete_and_wait(&self.namespaces(), namespace, self.timeouts.delete).await {
+            // The cleanup worker finds it by label later; the launch error is what matters.
+            warn!(namespace, error = %cleanup, "could not remove the namespace of a failed attempt");
+        }
+        Err(error)
+    }
+
     /// The namespace of a node: `<pool>-<node id>` (reference §4.2).
     pub fn namespace_name(pool: &str, node_id: &str) -> String {
         format!("{pool}-{node_id}")
@@ -101,8 +135,9 @@ impl Driver for KubernetesDriver {
                 spec.pool, self.provider, spec.label
             ))
         })?;
-        match label.kind {
+        match &label.kind {
             LabelKind::Namespace => namespace_node::launch(self, spec, label, progress).await,
+            LabelKind::Pod(body) => pod_node::launch(self, spec, label, body, progress).await,
         }
     }
 

@@ -1,0 +1,76 @@
+//! The namespace of a node and the credentials in it (reference §4.2 steps 1–6): namespace
+//! `<pool>-<node id>`, service account `zuul-worker` with an explicit token Secret, and a Role
+//! with its RoleBinding — the broad `zuul` Role for namespace nodes, `zuul-restricted` for pods.
+//!
+//! Objects are created idempotently; the Role and RoleBinding while the token controller fills
+//! the Secret, and the token is awaited by watch.
+
+use super::objects::{self, SERVICE_ACCOUNT, TOKEN_SECRET};
+use super::{KubernetesDriver, api, token};
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::api::Api;
+use kubepool_driver_api::LaunchError;
+use std::collections::BTreeMap;
+use tracing::debug;
+
+/// What the node's service account may do in its namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// Role `zuul`: manage workloads in the namespace.
+    Namespace,
+    /// Role `zuul-restricted`: see, exec into, read logs of and port-forward to its pods.
+    Pod,
+}
+
+pub async fn create_namespace(
+    driver: &KubernetesDriver,
+    name: &str,
+    labels: &BTreeMap<String, String>,
+) -> Result<(), LaunchError> {
+    api::create_idempotent(&driver.namespaces(), &objects::namespace(name, labels))
+        .await
+        .map_err(|e| api::launch_error("create namespace", e))?;
+    debug!(namespace = %name, "namespace created");
+    Ok(())
+}
+
+/// Creates the service account, its token, the Role and the RoleBinding in namespace `name`,
+/// and returns the token once the cluster has filled it in.
+pub async fn grant(
+    driver: &KubernetesDriver,
+    name: &str,
+    labels: &BTreeMap<String, String>,
+    grant: Grant,
+) -> Result<token::Credentials, LaunchError> {
+    let client = &driver.cluster.client;
+    let service_accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), name);
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), name);
+    let roles: Api<Role> = Api::namespaced(client.clone(), name);
+    let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), name);
+
+    api::create_idempotent(&service_accounts, &objects::service_account(name, labels))
+        .await
+        .map_err(|e| api::launch_error("create service account", e))?;
+    api::create_idempotent(&secrets, &objects::token_secret(name, labels))
+        .await
+        .map_err(|e| api::launch_error("create token secret", e))?;
+
+    let (role, binding) = match grant {
+        Grant::Namespace => (objects::namespace_role(name, labels), objects::NAMESPACE_ROLE_BINDING),
+        Grant::Pod => (objects::restricted_role(name, labels), objects::RESTRICTED_ROLE_BINDING),
+    };
+    let role_name = role.metadata.name.clone().unwrap_or_default();
+    let rbac = async {
+        api::create_idempotent(&roles, &role).await.map_err(|e| api::launch_error("create role", e))?;
+        api::create_idempotent(&bindings, &objects::role_binding(name, binding, &role_name, labels))
+            .await
+            .map_err(|e| api::launch_error("create role binding", e))
+    };
+    let credentials = async {
+        token::wait_for_credentials(&secrets, TOKEN_SECRET, driver.timeouts.token).await.map_err(LaunchError::Transient)
+    };
+    let ((), credentials) = tokio::try_join!(rbac, credentials)?;
+    debug!(namespace = %name, user = SERVICE_ACCOUNT, "credentials ready");
+    Ok(credentials)
+}

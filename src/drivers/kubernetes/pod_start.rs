@@ -1,0 +1,168 @@
+//! Waiting until a pod node is usable — by watch, not by polling — and failing fast, with the
+//! cluster's reason, when it never will be.
+//!
+//! Usable means: the container to exec into is running *and* the node's own credentials can
+//! `exec` into it (a pod can be `Running` before the kubelet accepts an exec).
+
+use super::pod_status::{PodProgress, assess};
+use super::schedulable;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Event, Node, Pod, PodSpec};
+use kube::api::{Api, AttachParams, ListParams};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, watcher};
+use kubepool_driver_api::LaunchError;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+/// Watches pod `name` until its container `container` runs; returns the Kubernetes node it
+/// runs on. A pod that can never start fails with [`LaunchError::Permanent`] and the reason.
+pub async fn wait_until_running(
+    pods: &Api<Pod>,
+    nodes: &Api<Node>,
+    name: &str,
+    container: &str,
+    spec: &PodSpec,
+    deadline: Instant,
+) -> Result<Option<String>, LaunchError> {
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let mut stream = std::pin::pin!(watcher(pods.clone(), config).default_backoff());
+    let mut last_reason: Option<String> = None;
+    let mut judged_unschedulable: Option<String> = None;
+    loop {
+        let event = match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => {
+                let why = last_reason.map(|r| format!("; last seen: {r}")).unwrap_or_default();
+                return Err(LaunchError::Transient(format!("pod {name} did not start in time{why}")));
+            }
+            Ok(None) => return Err(LaunchError::Transient(format!("the watch of pod {name} ended"))),
+            Ok(Some(Err(error))) => {
+                debug!(pod = %name, %error, "pod watch error; the watcher retries");
+                continue;
+            }
+            Ok(Some(Ok(event))) => event,
+        };
+        let pod = match event {
+            watcher::Event::Apply(pod) | watcher::Event::InitApply(pod) => pod,
+            watcher::Event::Delete(_) => {
+                return Err(LaunchError::Transient(format!("pod {name} was deleted while it started")));
+            }
+            watcher::Event::Init | watcher::Event::InitDone => continue,
+        };
+        match assess(&pod, container) {
+            PodProgress::Running { host } => return Ok(host),
+            PodProgress::CannotStart(why) => return Err(LaunchError::Permanent(why)),
+            PodProgress::Starting(reason) => last_reason = reason.or(last_reason),
+            PodProgress::Unschedulable(message) => {
+                if judged_unschedulable.as_deref() != Some(message.as_str()) {
+                    judged_unschedulable = Some(message.clone());
+                    if !could_ever_fit(nodes, spec).await {
+                        return Err(LaunchError::Permanent(format!("the pod can never be scheduled: {message}")));
+                    }
+                    debug!(pod = %name, %message, "unschedulable for now; waiting for capacity");
+                }
+                last_reason = Some(format!("unschedulable: {message}"));
+            }
+        }
+    }
+}
+
+/// Whether some node of the cluster could hold the pod. If the nodes cannot be listed, it is
+/// given the benefit of the doubt (and waits until the start timeout).
+async fn could_ever_fit(nodes: &Api<Node>, spec: &PodSpec) -> bool {
+    match nodes.list(&ListParams::default()).await {
+        Ok(list) => schedulable::fits_some_node(spec, &list.items),
+        Err(error) => {
+            warn!(%error, "cannot list the cluster's nodes to judge an unschedulable pod; waiting");
+            true
+        }
+    }
+}
+
+/// The pod's most recent warning events, `reason: message`, newest last (at most three).
+pub async fn warning_events(events: &Api<Event>, pod: &str) -> Vec<String> {
+    let params = ListParams::default().fields(&format!("involvedObject.kind=Pod,involvedObject.name={pod}"));
+    let Ok(list) = events.list(&params).await else { return Vec::new() };
+    let mut warnings: Vec<&Event> = list.items.iter().filter(|e| e.type_.as_deref() == Some("Warning")).collect();
+    warnings.sort_by_key(|e| e.last_timestamp.clone().or(e.first_timestamp.clone()).map(|t| t.0));
+    let mut out: Vec<String> = Vec::new();
+    for e in warnings {
+        let line = format!("{}: {}", e.reason.as_deref().unwrap_or("?"), e.message.as_deref().unwrap_or("").trim());
+        out.retain(|l| *l != line);
+        out.push(line);
+    }
+    let keep = out.len().saturating_sub(3);
+    out.split_off(keep)
+}
+
+/// Why an exec probe did not succeed.
+#[derive(Debug)]
+enum ProbeFailure {
+    /// Worth another try (the kubelet or RBAC is not there yet).
+    NotYet(String),
+    /// The container cannot run what every Zuul job runs.
+    Never(String),
+}
+
+/// Runs `/bin/sh -c 'exit 0'` in the container with `pods` (a client holding the node's own
+/// credentials) until it succeeds, the container proves unable, or the deadline passes.
+pub async fn wait_until_exec_works(
+    pods: &Api<Pod>,
+    name: &str,
+    container: &str,
+    deadline: Instant,
+) -> Result<(), LaunchError> {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match probe(pods, name, container).await {
+            Ok(()) => return Ok(()),
+            Err(ProbeFailure::Never(why)) => return Err(LaunchError::Permanent(why)),
+            Err(ProbeFailure::NotYet(why)) => {
+                if Instant::now() + delay >= deadline {
+                    return Err(LaunchError::Transient(format!(
+                        "the node's credentials could not exec into pod {name} in time: {why}"
+                    )));
+                }
+                debug!(pod = %name, %why, "exec not possible yet");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// Runtime messages that mean the shell is not in the image.
+const NO_SHELL: [&str; 2] = ["executable file not found", "no such file or directory"];
+
+async fn probe(pods: &Api<Pod>, name: &str, container: &str) -> Result<(), ProbeFailure> {
+    let params = AttachParams::default().container(container).stdin(false).stdout(false).stderr(true);
+    let mut attached = pods
+        .exec(name, ["/bin/sh", "-c", "exit 0"], &params)
+        .await
+        .map_err(|e| ProbeFailure::NotYet(format!("exec: {e}")))?;
+    let status = attached.take_status().ok_or_else(|| ProbeFailure::NotYet("no status channel".into()))?;
+    let mut stderr_text = String::new();
+    if let Some(mut stderr) = attached.stderr() {
+        // Bounded: `exit 0` writes nothing unless the shell is missing.
+        let _ = tokio::time::timeout(Duration::from_secs(10), stderr.read_to_string(&mut stderr_text)).await;
+    }
+    let status = tokio::time::timeout(Duration::from_secs(10), status).await.ok().flatten();
+    let _ = attached.join().await;
+    match status {
+        Some(s) if s.status.as_deref() == Some("Success") => Ok(()),
+        Some(s) => {
+            let message = s.message.unwrap_or_default();
+            let message = if message.is_empty() { stderr_text.trim().to_string() } else { message };
+            if NO_SHELL.iter().any(|m| message.contains(m)) {
+                Err(ProbeFailure::Never(format!(
+                    "container {container} cannot run /bin/sh, which every Zuul job needs: {message}"
+                )))
+            } else {
+                Err(ProbeFailure::NotYet(format!("exec failed: {message}")))
+            }
+        }
+        None => Err(ProbeFailure::NotYet("the exec stream ended without an exit status".into())),
+    }
+}
