@@ -19,7 +19,9 @@ pub enum LogFormat {
 pub fn init(format: LogFormat) -> Result<(), String> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(spec) if !spec.is_empty() => EnvFilter::try_new(&spec).map_err(|e| format!("RUST_LOG={spec:?}: {e}"))?,
-        _ => EnvFilter::new("info"),
+        // kube's client logs every non-2xx response at ERROR, including those the retry layer
+        // retries and those the launcher handles; kubepool reports what matters itself.
+        _ => EnvFilter::new("info,kube_client::client::builder=off"),
     };
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let result = match format {

@@ -1,10 +1,10 @@
 #!/bin/bash
 # The main job: bring the test bed up, start `kubepool launcher` with a nodepool.yaml that uses
 # ZooKeeper over TLS and the test cluster, then play Zuul with Zuul's own code
-# (tests/demo/zuul_side.py): a node request for a namespace label is fulfilled, the executor
-# accepts the node, writes its kubeconfig and runs kubectl with the node's own credentials, and
-# returns it; kubepool deletes the namespace. Finally the launcher stops on SIGTERM.
-# (Pod labels, with a command run in a pod, come with the pod-label issue.)
+# (tests/demo/zuul_side.py): a node request for a pod label is fulfilled, the executor accepts
+# the node, writes the build's kubeconfig, prints the inventory entry and runs a command in the
+# pod with the node's own credentials (output shown live, exit status kept), and returns it;
+# kubepool deletes the pod's namespace. Finally the launcher stops on SIGTERM.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 VENV=$(tests/setup-python.sh)
@@ -32,6 +32,7 @@ zookeeper-tls:
   cert: $KUBEPOOL_TEST_ZK_CERT
   key: $KUBEPOOL_TEST_ZK_KEY
 labels:
+  - name: python-container
   - name: k8s-namespace
 providers:
   - name: testbed
@@ -41,6 +42,12 @@ providers:
       - name: demo
         max-servers: 5
         labels:
+          - name: python-container
+            type: pod
+            image: ${KUBEPOOL_TEST_IMAGE:-localhost/kubepool-node:bookworm}
+            image-pull: IfNotPresent
+            memory: 128
+            python-path: /usr/bin/python3
           - name: k8s-namespace
             type: namespace
 YAML
@@ -51,9 +58,13 @@ echo "---- kubepool launcher -c nodepool.yaml (logs below are the launcher's)"
 target/debug/kubepool launcher -c "$WORK/nodepool.yaml" &
 LAUNCHER=$!
 echo "---- Zuul's side"
-KUBECTL=$KUBECTL "$VENV/bin/python" tests/demo/zuul_side.py --hosts "$KUBEPOOL_TEST_ZK$CHROOT" --label k8s-namespace
+KUBECTL=$KUBECTL "$VENV/bin/python" tests/demo/zuul_side.py --hosts "$KUBEPOOL_TEST_ZK$CHROOT" --label python-container
 echo "---- kubepool list"
 target/debug/kubepool list -c "$WORK/nodepool.yaml"
+echo "---- namespaces of the provider left in the cluster (admin view; expect none)"
+left=$("$KUBECTL" get namespaces -l nodepool_provider_name=testbed -o name)
+echo "${left:-(none)}"
+[ -z "$left" ]
 echo "---- SIGTERM to the launcher"
 kill -TERM "$LAUNCHER"; wait "$LAUNCHER"; LAUNCHER=
 echo "---- demo done"

@@ -36,7 +36,9 @@ pub struct RequestAttributes {
 }
 
 /// What a ready node looks like to Zuul (the connection fields of the node record, §2.5/§5).
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its `Debug` output hides the credentials in `connection_port`.
+#[derive(Clone, PartialEq)]
 pub struct LaunchedNode {
     /// The resource's name in the cloud (namespace, project, or pool-qualified pod name).
     pub external_id: String,
@@ -52,6 +54,38 @@ pub struct LaunchedNode {
     pub shell_type: Option<String>,
     pub username: Option<String>,
     pub host_keys: Vec<String>,
+}
+
+impl std::fmt::Debug for LaunchedNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LaunchedNode")
+            .field("external_id", &self.external_id)
+            .field("connection_type", &self.connection_type)
+            .field("connection_port", &redacted(&self.connection_port))
+            .field("interface_ip", &self.interface_ip)
+            .field("host_id", &self.host_id)
+            .field("python_path", &self.python_path)
+            .field("shell_type", &self.shell_type)
+            .field("username", &self.username)
+            .field("host_keys", &self.host_keys)
+            .finish()
+    }
+}
+
+/// `value` with every `token` entry replaced, for logs and debug output.
+pub fn redacted(value: &serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = if k == "token" && !v.is_null() { "<redacted>".into() } else { redacted(v) };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        serde_json::Value::Array(items) => serde_json::Value::Array(items.iter().map(redacted).collect()),
+        other => other.clone(),
+    }
 }
 
 /// Progress a launch reports while it runs, so the launcher can record it before going on.
@@ -131,4 +165,27 @@ pub trait Driver: Send + Sync {
 
     /// What one node of `label` in `pool` counts against quota, or `None` for an unknown label.
     fn quota(&self, pool: &str, label: &str) -> Option<Resources>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_of_a_node_hides_its_token() {
+        let node = LaunchedNode {
+            external_id: "ns".into(),
+            connection_type: "kubectl".into(),
+            connection_port: serde_json::json!({"token": "s3cr3t", "namespace": "ns", "pod": "p"}),
+            interface_ip: Some("p".into()),
+            host_id: None,
+            python_path: None,
+            shell_type: None,
+            username: None,
+            host_keys: Vec::new(),
+        };
+        let text = format!("{node:?}");
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(text.contains("<redacted>") && text.contains("\"pod\""), "{text}");
+    }
 }

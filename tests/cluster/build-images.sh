@@ -1,6 +1,8 @@
 #!/bin/bash
-# Builds the two local images as docker-archive tarballs (nothing is ever pulled from a registry):
+# Builds the local images as docker-archive tarballs (nothing is ever pulled from a registry):
 #   localhost/pause:3.2                - the pod sandbox: static busybox sleeping until TERM
+#   localhost/kubepool-noshell:1       - static busybox as /bin/sleep only: runs, but has no shell
+#                                        (a pod image a Zuul job cannot use)
 #   localhost/kubepool-node:bookworm   - Debian bookworm (debootstrap minbase) with bash, git, python3,
 #                                        openssh-server, coreutils, tar, rsync: a pod that behaves
 #                                        like a machine
@@ -27,6 +29,20 @@ if [ ! -f pause.tar ]; then
   umoci gc --layout pause-oci
   skopeo --insecure-policy copy -q oci:pause-oci:3.2 "docker-archive:pause.tar.tmp:$PAUSE_IMAGE"
   mv pause.tar.tmp pause.tar; rm -rf pause-oci pause-root
+fi
+
+if [ ! -f noshell.tar ]; then
+  log "building $NOSHELL_IMAGE"
+  rm -rf noshell-oci noshell-root; mkdir -p noshell-root/bin noshell-root/dev noshell-root/proc noshell-root/sys
+  cp /bin/busybox noshell-root/bin/sleep
+  umoci init --layout noshell-oci
+  umoci new --image noshell-oci:1
+  umoci insert --image noshell-oci:1 noshell-root /
+  umoci config --image noshell-oci:1 --config.workingdir / --config.entrypoint /bin/sleep \
+    --config.cmd 86400 --author kubepool --history.created_by "kubepool tests/cluster/build-images.sh"
+  umoci gc --layout noshell-oci
+  skopeo --insecure-policy copy -q oci:noshell-oci:1 "docker-archive:noshell.tar.tmp:$NOSHELL_IMAGE"
+  mv noshell.tar.tmp noshell.tar; rm -rf noshell-oci noshell-root
 fi
 
 if [ ! -f node.tar ]; then

@@ -18,6 +18,7 @@ ENV_FILE=$CACHE/testbed.env   # KUBECONFIG and KUBEPOOL_TEST_ZK* for tests (writ
 K8S_VERSION=v1.20.2
 NODE_NAME=kubepool-testbed
 PAUSE_IMAGE=localhost/pause:3.2
+NOSHELL_IMAGE=localhost/kubepool-noshell:1
 NODE_IMAGE=localhost/kubepool-node:bookworm
 CONTAINERD_SOCK=$RUN/containerd.sock
 

@@ -147,7 +147,7 @@ done
 start containerd containerd --config "$ETC/containerd.toml"
 CTR="ctr --address $CONTAINERD_SOCK -n k8s.io"
 wait_for containerd 30 $CTR version
-for pair in "$PAUSE_IMAGE=pause.tar" "$NODE_IMAGE=node.tar"; do
+for pair in "$PAUSE_IMAGE=pause.tar" "$NOSHELL_IMAGE=noshell.tar" "$NODE_IMAGE=node.tar"; do
   img=${pair%=*}; tar=${pair#*=}
   if ! $CTR images ls -q | grep -qx "$img"; then
     log "importing $img"

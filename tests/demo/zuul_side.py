@@ -1,10 +1,10 @@
 """The Zuul side of `make demo`, with Zuul's own code: submit a node request as the scheduler
-does, wait for kubepool to fulfil it, accept and use the node as the executor does, write the
-executor's kubeconfig for it, run kubectl with the node's credentials, return the node.
+does, wait for kubepool to fulfil it, accept the node as the executor does, write the build's
+kubeconfig with the executor's own `prepareKubeConfig`, use the node with its own credentials
+(for a pod: run a command in it with live output), and return it.
 """
 
 import argparse
-import base64
 import configparser
 import json
 import os
@@ -12,63 +12,86 @@ import subprocess
 import sys
 import tempfile
 import time
-from urllib.parse import urlparse
+from dataclasses import dataclass
 
 from zuul import model
+from zuul.executor.server import AnsibleJob
 from zuul.lib.tracing import Tracing
 from zuul.nodepool import Nodepool
 from zuul.zk import ZooKeeperClient
 from zuul.zk.nodepool import ZooKeeperNodepool
 
 SYSTEM_ID = "0123456789abcdef0123456789abcdef"
+STARTED = time.monotonic()
 
 
 def say(text: str) -> None:
-    print(f"[zuul] {text}", flush=True)
+    print(f"[zuul {time.monotonic() - STARTED:6.2f}s] {text}", flush=True)
 
 
-def kubeconfig(port: dict) -> dict:
-    """The executor's kubeconfig for a namespace node (reference §6.1)."""
-    cluster = urlparse(port["host"]).netloc.replace(".", "-")
-    user = f"{port['namespace']}:{port['user']}"
-    context = f"{user}/{cluster}"
-    entry: dict = {"server": port["host"]}
-    if port.get("ca_crt"):
-        entry["certificate-authority-data"] = port["ca_crt"]
-    if port.get("skiptls"):
-        entry["insecure-skip-tls-verify"] = True
-    return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": cluster, "cluster": entry}],
-        "users": [{"name": user, "user": {"token": port["token"]}}],
-        "contexts": [
-            {
-                "name": context,
-                "context": {
-                    "cluster": cluster,
-                    "user": user,
-                    "namespace": port["namespace"],
-                },
-            }
-        ],
-        "current-context": context,
-    }
+@dataclass
+class JobDir:
+    """The one attribute of the executor's JobDir that prepareKubeConfig uses."""
+
+    kubeconfig: str
 
 
-def kubectl(config_path: str, *args: str, stdin: str | None = None) -> None:
+def write_kubeconfig(path: str, port: dict) -> str:
+    """The build's kubeconfig, written by Zuul's executor code; returns the node's context."""
+    data = dict(port)
+    umask = os.umask(0o077)  # the file holds the node's token: never readable by others
+    try:
+        AnsibleJob.prepareKubeConfig(None, JobDir(path), data)  # type: ignore[arg-type]
+    finally:
+        os.umask(umask)
+    return data["context_name"]
+
+
+def kubectl(config_path: str, *args: str, live: bool = False) -> int:
+    """Runs kubectl with the node's kubeconfig; with `live`, prints output as it comes."""
     command = [os.environ.get("KUBECTL", "kubectl"), *args]
     say("$ kubectl " + " ".join(args))
+    env = {**os.environ, "KUBECONFIG": config_path}
+    if live:
+        with subprocess.Popen(
+            command,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                say(f"  | {line.rstrip()}")
+        say(f"  exit status {proc.returncode}")
+        return proc.returncode
     result = subprocess.run(
-        command,
-        check=False,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "KUBECONFIG": config_path},
+        command, check=False, capture_output=True, text=True, env=env
     )
     for line in (result.stdout + result.stderr).splitlines():
-        print(f"    {line}", flush=True)
+        say(f"  | {line}")
+    return result.returncode
+
+
+def use_pod(path: str, pod: str) -> None:
+    """What a job does with a pod node: run commands in it, as the kubectl connection does."""
+    script = (
+        'echo "running on $(hostname) as $(id -un)"; '
+        'for i in 1 2 3; do echo "step $i"; sleep 1; done; '
+        "python3 --version; git --version; echo oops >&2; exit 3"
+    )
+    status = kubectl(path, "exec", pod, "--", "sh", "-c", script, live=True)
+    if status != 3:
+        sys.exit(f"expected the command's own exit status 3, got {status}")
+    kubectl(path, "get", "pods")
+    kubectl(path, "get", "pods", "-n", "default")
+
+
+def use_namespace(path: str) -> None:
+    kubectl(path, "create", "configmap", "build-info", "--from-literal=job=demo-job")
+    kubectl(path, "get", "configmaps")
+    kubectl(path, "auth", "can-i", "create", "deployments.apps")
+    kubectl(path, "get", "namespaces")
 
 
 def main() -> None:
@@ -118,28 +141,35 @@ def main() -> None:
         port = dict(node.connection_port)
         shown = {
             **port,
-            "token": port["token"][:12] + "…",
-            "ca_crt": "…" if port.get("ca_crt") else None,
+            "token": "<redacted>",
+            "ca_crt": "<base64 PEM>" if port.get("ca_crt") else None,
         }
         say(
-            f"node {node.id} is {node.state}: connection_type={node.connection_type} external_id={node.external_id}"
+            f"node {node.id} is {node.state}: connection_type={node.connection_type} "
+            f"interface_ip={node.interface_ip} host_id={node.host_id} external_id={node.external_id}"
         )
         say("connection_port = " + json.dumps(shown, sort_keys=True))
         with tempfile.TemporaryDirectory() as work:
             path = os.path.join(work, "kubeconfig")
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                json.dump(kubeconfig(port), handle)
-            ca = base64.b64decode(port["ca_crt"]) if port.get("ca_crt") else b""
+            context = write_kubeconfig(path, port)
             say(
-                f"wrote the executor's kubeconfig (mode 0600, CA {len(ca)} bytes); the job uses the node:"
+                f"wrote the build's kubeconfig with Zuul's prepareKubeConfig (mode {os.stat(path).st_mode & 0o777:o})"
             )
-            kubectl(
-                path, "create", "configmap", "build-info", "--from-literal=job=demo-job"
-            )
-            kubectl(path, "get", "configmaps")
-            kubectl(path, "auth", "can-i", "create", "deployments.apps")
-            kubectl(path, "get", "namespaces")
+            if node.connection_type == "kubectl":
+                entry = {
+                    "ansible_connection": "kubectl",
+                    "ansible_host": node.interface_ip,
+                    "ansible_kubectl_context": context,
+                    "ansible_python_interpreter": node.python_path,
+                    "ansible_user": "zuul",
+                }
+                say("inventory entry: controller: " + json.dumps(entry, sort_keys=True))
+                use_pod(path, str(node.interface_ip))
+            else:
+                say(
+                    f"zuul.resources.controller: namespace={port['namespace']} context={context}"
+                )
+                use_namespace(path)
         nodepool.returnNodeSet(nodeset, None, "demo-tenant", "demo/project", 0)
         say(f"returned node {node.id} (state used); kubepool deletes it")
         while client.client.exists(f"{zk.NODES_ROOT}/{node.id}"):

@@ -106,7 +106,7 @@ enum ProbeFailure {
     Never(String),
 }
 
-/// Runs `/bin/sh -c 'exit 0'` in the container with `pods` (a client holding the node's own
+/// Runs `/bin/sh -c 'echo <marker>'` in the container with `pods` (a client holding the node's own
 /// credentials) until it succeeds, the container proves unable, or the deadline passes.
 pub async fn wait_until_exec_works(
     pods: &Api<Pod>,
@@ -133,25 +133,36 @@ pub async fn wait_until_exec_works(
     }
 }
 
+/// What the probe command prints; only its arrival proves the exec ran.
+const PROBE_MARKER: &str = "kubepool-exec-ok";
+
 /// Runtime messages that mean the shell is not in the image.
 const NO_SHELL: [&str; 2] = ["executable file not found", "no such file or directory"];
 
 async fn probe(pods: &Api<Pod>, name: &str, container: &str) -> Result<(), ProbeFailure> {
-    let params = AttachParams::default().container(container).stdin(false).stdout(false).stderr(true);
+    let params = AttachParams::default().container(container).stdin(false).stdout(true).stderr(true);
     let mut attached = pods
-        .exec(name, ["/bin/sh", "-c", "exit 0"], &params)
+        .exec(name, ["/bin/sh", "-c", &format!("echo {PROBE_MARKER}")], &params)
         .await
         .map_err(|e| ProbeFailure::NotYet(format!("exec: {e}")))?;
     let status = attached.take_status().ok_or_else(|| ProbeFailure::NotYet("no status channel".into()))?;
-    let mut stderr_text = String::new();
-    if let Some(mut stderr) = attached.stderr() {
-        // Bounded: `exit 0` writes nothing unless the shell is missing.
-        let _ = tokio::time::timeout(Duration::from_secs(10), stderr.read_to_string(&mut stderr_text)).await;
-    }
+    let read = |stream: Option<tokio::io::ReadHalf<tokio::io::SimplexStream>>| async move {
+        let mut text = String::new();
+        if let Some(mut stream) = stream {
+            // Bounded: the probe writes one short line.
+            let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut text)).await;
+        }
+        text
+    };
+    let (stdout_text, stderr_text) = tokio::join!(read(attached.stdout()), read(attached.stderr()));
     let status = tokio::time::timeout(Duration::from_secs(10), status).await.ok().flatten();
     let _ = attached.join().await;
     match status {
-        Some(s) if s.status.as_deref() == Some("Success") => Ok(()),
+        // Some runtimes report success for an exec that never ran: trust only the output.
+        Some(s) if s.status.as_deref() == Some("Success") && stdout_text.trim() == PROBE_MARKER => Ok(()),
+        Some(s) if s.status.as_deref() == Some("Success") => {
+            Err(ProbeFailure::NotYet(format!("exec reported success without the probe's output ({stdout_text:?})")))
+        }
         Some(s) => {
             let message = s.message.unwrap_or_default();
             let message = if message.is_empty() { stderr_text.trim().to_string() } else { message };

@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 /// Only `state` is required; other keys default as in Nodepool's `updateFromDict`.
 /// [`Node::to_json`] writes every key of Nodepool's `toDict`, `ssh_port` as a copy of
 /// `connection_port`, and the unknown keys kept in `extra` (Zuul writes back `id`, for one).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Its `Debug` output is the JSON of the known fields with the credentials hidden.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
     pub state: NodeState,
     #[serde(default)]
@@ -210,6 +212,15 @@ impl Node {
     /// The node's single label (k8s drivers store exactly one).
     pub fn label(&self) -> Option<&str> {
         self.node_type.first().map(String::as_str)
+    }
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match serde_json::to_value(self) {
+            Ok(value) => write!(f, "Node {}", kubepool_driver_api::driver::redacted(&value)),
+            Err(_) => f.write_str("Node { .. }"),
+        }
     }
 }
 
