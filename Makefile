@@ -1,5 +1,5 @@
 # The two commands of the README, and helpers for developers.
-.PHONY: demo test up down
+.PHONY: demo test bench up down
 
 # The main job: the local test bed, the launcher against it (tests/demo.sh).
 demo:
@@ -8,6 +8,10 @@ demo:
 # Every test: lints, the test bed up, all Rust and Python tests, the test bed down.
 test:
 	bash tests/run-all.sh
+
+# Benchmarks (each prints a ratio against a baseline measured in the same run).
+bench:
+	bash tests/bench.sh
 
 # Keep a test bed running for development (source ~/.cache/kubepool/testbed.env afterwards).
 up:
