@@ -1,0 +1,58 @@
+//! One local connection: open its own upstream stream (retrying with backoff while the API
+//! server is unreachable), then copy bytes both ways until either side ends.
+
+use super::Shared;
+use super::upstream::{self, Failure};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpStream;
+
+pub async fn serve(shared: Arc<Shared>, mut local: TcpStream, remote: u16) {
+    let deadline = Instant::now() + shared.options.connect_deadline;
+    let mut backoff = shared.options.min_backoff;
+    let mut attempt = 0u32;
+    let (mut upstream, pod_error) = loop {
+        if shared.is_gone() {
+            return;
+        }
+        attempt += 1;
+        match upstream::open(&shared, remote).await {
+            Ok(opened) => {
+                if attempt > 1 {
+                    tracing::info!(pod = %shared.pod, remote, attempt, "API connection re-established");
+                }
+                break opened;
+            }
+            Err(Failure::Gone(reason)) => return shared.report_gone(&reason),
+            Err(Failure::Transient(reason)) => {
+                if Instant::now() + backoff > deadline {
+                    tracing::warn!(pod = %shared.pod, remote, attempt, %reason, "API server unreachable; closing the local connection");
+                    return;
+                }
+                tracing::warn!(pod = %shared.pod, remote, attempt, %reason, retry_in = ?backoff, "cannot open a port-forward stream");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(shared.options.max_backoff);
+            }
+        }
+    };
+    // Only an actual message from the pod side ends the copy early; when the WebSocket ends
+    // the error sender is dropped too, and the copy must still drain what was received.
+    let pod_error = async move {
+        match pod_error.await {
+            Some(message) => message,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        copied = tokio::io::copy_bidirectional(&mut local, &mut upstream) => match copied {
+            Ok((to_pod, from_pod)) => tracing::debug!(pod = %shared.pod, remote, to_pod, from_pod, "connection closed"),
+            Err(error) => tracing::info!(pod = %shared.pod, remote, %error, "connection ended (API connection dropped?)"),
+        },
+        message = pod_error => {
+            tracing::warn!(pod = %shared.pod, remote, %message, "port-forward error from the pod side");
+            if let Err(Failure::Gone(reason)) = upstream::check_pod(&shared).await {
+                shared.report_gone(&reason);
+            }
+        }
+    }
+}
