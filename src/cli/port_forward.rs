@@ -83,7 +83,9 @@ pub async fn run(args: PortForwardArgs) -> Result<(), Error> {
         tokio::select! {
             _ = &mut shutdown => break,
             event = received.recv() => match event {
-                Some(ForwardEvent::Connection { local_port }) => println!("Handling connection for {local_port}"),
+                // kubectl prints "Handling connection for <port>" here; Zuul never reads past the
+                // first line, so such lines would only fill its pipe until writes block.
+                Some(ForwardEvent::Connection { local_port }) => tracing::debug!(local_port, "handling connection"),
                 Some(ForwardEvent::Gone { reason }) => {
                     eprintln!("kubepool: pod {namespace}/{pod} is gone ({reason}); stopping");
                     break;

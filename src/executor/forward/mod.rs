@@ -144,7 +144,9 @@ impl PodForward {
         for (listener, remote) in listeners {
             tasks.spawn(accept_loop(shared.clone(), listener, remote));
         }
-        tracing::info!(namespace, pod, ?ports, "forwarding console ports");
+        // Debug only: `kubepool port-forward` must print its first stdout line before any log line
+        // (Zuul reads stdout and stderr together and checks the first line).
+        tracing::debug!(namespace, pod, ?ports, "forwarding console ports");
         Ok(PodForward { ports, shared, tasks })
     }
 

@@ -29,7 +29,13 @@ pub async fn serve(shared: Arc<Shared>, mut local: TcpStream, remote: u16) {
                     tracing::warn!(pod = %shared.pod, remote, attempt, %reason, "API server unreachable; closing the local connection");
                     return;
                 }
-                tracing::warn!(pod = %shared.pod, remote, attempt, %reason, retry_in = ?backoff, "cannot open a port-forward stream");
+                // One warning per outage and connection; the retries after it at debug level, so
+                // that a long outage does not fill a log pipe nobody reads (Zuul's KubeFwd).
+                if attempt == 1 {
+                    tracing::warn!(pod = %shared.pod, remote, %reason, "cannot open a port-forward stream; retrying with backoff");
+                } else {
+                    tracing::debug!(pod = %shared.pod, remote, attempt, %reason, retry_in = ?backoff, "retrying");
+                }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(shared.options.max_backoff);
             }
