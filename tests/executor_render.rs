@@ -349,7 +349,9 @@ async fn the_prepare_command_writes_zuuls_files() {
     // Printed and written zuul.resources: Zuul's, less the stream ports (no --forward here).
     let mut expected = zuul[0].clone();
     for entry in expected.as_object_mut().expect("object").values_mut() {
-        entry.as_object_mut().map(|e| e.retain(|k, _| !k.starts_with("stream_port")));
+        if let Some(entry) = entry.as_object_mut() {
+            entry.retain(|k, _| !k.starts_with("stream_port"));
+        }
     }
     let printed: Value = serde_json::from_slice(&output.stdout).expect("printed JSON");
     assert_eq!(printed, expected);
@@ -358,5 +360,82 @@ async fn the_prepare_command_writes_zuuls_files() {
     // No token in what is printed or logged.
     let all_output = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(!all_output.contains("t0ken") && !all_output.contains("eyJhbGciOiJSUzI1NiJ9"), "{all_output}");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+fn zk_config(zk: &zk_support::TestZk, dir: &Path) -> std::path::PathBuf {
+    let server = common::required_env("KUBEPOOL_TEST_ZK");
+    let (host, port) = server.rsplit_once(':').expect("host:port");
+    let path = dir.join("nodepool.yaml");
+    let text = format!(
+        "zookeeper-servers:\n  - host: {host}\n    port: {port}\n    chroot: {}\nlabels: []\nproviders: []\n",
+        zk.chroot
+    );
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// From a fulfilled request id: the nodes are read from ZooKeeper (as the launcher stored them),
+/// in the request's order, and the files are Zuul's for those records.
+#[tokio::test]
+async fn a_fulfilled_request_read_from_zookeeper_gives_zuuls_files() {
+    use kubepool::zk::{Node, NodeRequest, RequestState, paths};
+    let zk = zk_support::TestZk::new().await;
+    let dir = temp_dir("kubepool-render-zk");
+    let config = zk_config(&zk, &dir);
+    let case = &fixed_cases()[1];
+    let mut ids = Vec::new();
+    let mut labels = Vec::new();
+    let mut names = Vec::new();
+    for entry in case["nodes"].as_array().expect("nodes") {
+        let raw = serde_json::to_vec(&entry["node"]).expect("json");
+        let node = Node::from_json("/test", &raw).expect("node model");
+        labels.push(node.node_type[0].clone());
+        ids.push(zk.store.create_node(&node).await.expect("create node").id);
+        names.push(entry["name"].as_str().expect("name").to_string());
+    }
+    let mut request = NodeRequest::new(labels.clone());
+    request.state = RequestState::Fulfilled;
+    request.nodes = ids.clone();
+    let request = zk.store.create_request("200", &request, false).await.expect("request");
+    let pending = zk.store.create_request("200", &NodeRequest::new(labels.clone()), false).await.expect("request");
+
+    // Zuul renders the records exactly as stored.
+    let mut stored = Vec::new();
+    for ((id, name), label) in ids.iter().zip(&names).zip(&labels) {
+        let (data, _) = zk.client.get_data(&paths::node(id)).await.expect("node data");
+        let node: Value = serde_json::from_slice(&data).expect("node JSON");
+        stored.push(json!({"name": name, "label": label, "node": node}));
+    }
+    let cases = vec![json!({"nodes": stored, "ports": {}})];
+    let zuul = zuul_render(&cases, &dir).await;
+
+    let out = dir.join("kubepool");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kubepool"));
+    command.args(["executor", "prepare", "--request", &request.id, "-c"]).arg(&config).arg("--dir").arg(&out);
+    for name in &names {
+        command.args(["--name", name]);
+    }
+    let output = command.output().expect("run kubepool");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let zuul_dir = dir.join("zuul/0");
+    assert_eq!(read(&out.join("kube/config")), read(&zuul_dir.join("kubeconfig")));
+    assert_eq!(read(&out.join("inventory.yaml")), read(&zuul_dir.join("inventory.yaml")));
+    let printed: Value = serde_json::from_slice(&output.stdout).expect("printed JSON");
+    assert_eq!(printed, zuul[0]);
+
+    // A request that is not fulfilled is refused, saying so.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kubepool"))
+        .args(["executor", "prepare", "--request", &pending.id, "-c"])
+        .arg(&config)
+        .arg("--dir")
+        .arg(dir.join("pending"))
+        .output()
+        .expect("run kubepool");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("request {} is requested, not fulfilled", pending.id)), "{stderr}");
+    assert!(!dir.join("pending").exists(), "files written for a request that is not fulfilled");
+    zk.cleanup().await;
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }

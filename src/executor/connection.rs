@@ -110,7 +110,9 @@ mod tests {
         assert!(!format!("{connection:?}").contains("s3cret"));
 
         let mut no_pod = port;
-        no_pod.as_object_mut().map(|m| m.remove("pod"));
+        if let Some(m) = no_pod.as_object_mut() {
+            m.remove("pod");
+        }
         assert_eq!(Connection::of(&record(no_pod, "kubectl")).err().as_deref(), Some("connection_port.pod is missing"));
     }
 
