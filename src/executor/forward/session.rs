@@ -36,7 +36,10 @@ pub async fn serve(shared: Arc<Shared>, mut local: TcpStream, remote: u16) {
                 } else {
                     tracing::debug!(pod = %shared.pod, remote, attempt, %reason, retry_in = ?backoff, "retrying");
                 }
-                tokio::time::sleep(backoff).await;
+                if client_left(&local, backoff).await {
+                    tracing::debug!(pod = %shared.pod, remote, "the local client left while waiting for the API server");
+                    return;
+                }
                 backoff = (backoff * 2).min(shared.options.max_backoff);
             }
         }
@@ -60,5 +63,21 @@ pub async fn serve(shared: Arc<Shared>, mut local: TcpStream, remote: u16) {
                 shared.report_gone(&reason);
             }
         }
+    }
+}
+
+/// Waits `wait`; true as soon as the local client closes its connection meanwhile. (A client
+/// that already sent its command cannot be watched without reading it: then just waits.)
+async fn client_left(local: &TcpStream, wait: std::time::Duration) -> bool {
+    let mut byte = [0u8; 1];
+    tokio::select! {
+        () = tokio::time::sleep(wait) => false,
+        peeked = local.peek(&mut byte) => match peeked {
+            Ok(0) | Err(_) => true,
+            Ok(_) => {
+                tokio::time::sleep(wait).await;
+                false
+            }
+        },
     }
 }
