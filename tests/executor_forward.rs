@@ -99,6 +99,13 @@ exec sleep 100000
     )
 }
 
+impl Drop for Fixture {
+    /// The directory holds a kubeconfig with the node's token.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 impl Fixture {
     async fn start(lines: usize, batch: usize, pause: &str) -> Fixture {
         common::init_logging();
