@@ -13,6 +13,9 @@ pub enum Error {
     #[error("Kubernetes: {0}")]
     Kubernetes(#[from] crate::k8s::K8sError),
 
+    #[error("{0}")]
+    Executor(#[from] crate::executor::ExecutorError),
+
     #[error("cannot read {path}: {source}")]
     Io {
         path: PathBuf,

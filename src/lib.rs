@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod drivers;
 pub mod error;
+pub mod executor;
 pub mod k8s;
 pub mod launcher;
 pub mod metrics;

@@ -39,7 +39,7 @@ pub async fn run(args: LauncherArgs) -> Result<(), Error> {
 }
 
 /// Completes on the first SIGINT or SIGTERM.
-fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, Error> {
+pub(super) fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, Error> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|source| Error::Signal { signal: "SIGINT", source })?;
     let mut terminate =

@@ -2,9 +2,11 @@
 
 mod config;
 mod delete;
+mod executor;
 mod info;
 mod launcher;
 mod list;
+mod port_forward;
 mod zk_args;
 
 use crate::telemetry::LogFormat;
@@ -36,6 +38,11 @@ pub enum Command {
     Delete(delete::DeleteArgs),
     /// Show registered launchers and pools, and node and request counts.
     Info(info::InfoArgs),
+    /// The executor side of a fulfilled request: kubeconfig, inventory, console log forwarding.
+    #[command(subcommand)]
+    Executor(executor::ExecutorCommand),
+    /// Forward local ports to a pod through the API server (a stand-in for `kubectl port-forward`).
+    PortForward(port_forward::PortForwardArgs),
 }
 
 /// Runs the chosen subcommand and turns its result into an exit status.
@@ -55,6 +62,8 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::List(args) => list::run(args).await,
             Command::Delete(args) => delete::run(args).await,
             Command::Info(args) => info::run(args).await,
+            Command::Executor(command) => executor::run(command).await,
+            Command::PortForward(args) => port_forward::run(args).await,
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,

@@ -77,10 +77,17 @@ pub async fn run_pod(client: &kube::Client, namespace: &str, name: &str, command
         }
     }))
     .expect("pod body");
+    start_pod(client, namespace, &pod).await
+}
+
+/// Creates `pod` in `namespace` and waits (by watch) until it runs, retrying the refusal of a
+/// brand-new namespace without its default service account (see [`run_pod`]).
+pub async fn start_pod(client: &kube::Client, namespace: &str, pod: &Pod) -> kube::Api<Pod> {
+    let name = pod.metadata.name.as_deref().expect("pod name");
     let pods: kube::Api<Pod> = kube::Api::namespaced(client.clone(), namespace);
     let mut attempt = 0;
     loop {
-        match pods.create(&kube::api::PostParams::default(), &pod).await {
+        match pods.create(&kube::api::PostParams::default(), pod).await {
             Ok(_) => break,
             Err(kube::Error::Api(status)) if attempt < 150 && status.message.contains("service account") => {
                 attempt += 1;
