@@ -4,7 +4,8 @@
 //! Differences from Nodepool 11, on purpose: `restartPolicy: Never` is set inside the pod spec,
 //! where it takes effect (Nodepool puts it beside `spec`, where the API ignores it), and the
 //! long-running shell exits on SIGTERM, so deleting the node does not wait out the 30 s grace
-//! period that a shell running as PID 1 would otherwise cost.
+//! period that a shell running as PID 1 would otherwise cost, and a form-A pod gets no service
+//! account token mounted.
 
 use crate::config::PodTemplate;
 use k8s_openapi::api::core::v1::{
@@ -59,6 +60,10 @@ impl PodBody {
                 "image-pull-secrets",
             )?),
             restart_policy: Some("Never".into()),
+            // The job gets no API token inside the pod (the node's credentials are for the
+            // executor). It also spares the pod's admission a wait for the `default` service
+            // account's token, which the API server answers with a 500 in a new namespace.
+            automount_service_account_token: Some(false),
             ..Default::default()
         };
         Ok(Self { spec, annotations })
@@ -184,6 +189,7 @@ mod tests {
         assert_eq!(json["spec"]["containers"][0]["imagePullPolicy"], "IfNotPresent");
         assert_eq!(json["spec"]["containers"][0]["env"], serde_json::json!([{"name": "A", "value": "b"}]));
         assert!(json["spec"]["containers"][0].get("securityContext").is_none(), "nothing privileged unless asked");
+        assert_eq!(json["spec"]["automountServiceAccountToken"], false, "no API token inside the pod");
     }
 
     #[test]
