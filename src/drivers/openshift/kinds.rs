@@ -141,7 +141,10 @@ mod tests {
         });
         let parsed: ProjectRequest = serde_json::from_value(answer.clone()).expect("parses");
         assert_eq!(parsed.metadata.name.as_deref(), Some("main-0000000001"));
-        let project: Project = serde_json::from_value(answer).expect("parses");
+        let mut project: Project = serde_json::from_value(answer).expect("parses");
         assert!(project.is_active());
+        project.metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH));
+        assert!(!project.is_active(), "a project being deleted is not active");
     }
 }

@@ -42,15 +42,6 @@ impl OpenshiftPodsDriver {
         format!("{pool}-{pod}")
     }
 
-    /// The namespace and pod of an external id: the longest pool name it starts with.
-    pub fn parse_external_id<'a>(&'a self, external_id: &'a str) -> Option<(&'a str, &'a str)> {
-        self.pools
-            .iter()
-            .filter_map(|p| Some((p.name.as_str(), external_id.strip_prefix(p.name.as_str())?.strip_prefix('-')?)))
-            .filter(|(_, pod)| !pod.is_empty())
-            .max_by_key(|(pool, _)| pool.len())
-    }
-
     fn label(&self, pool: &str, label: &str) -> Option<&LabelSpec> {
         self.pools.iter().find(|p| p.name == pool)?.labels.iter().find(|l| l.name == label)
     }
@@ -77,6 +68,15 @@ impl OpenshiftPodsDriver {
     }
 }
 
+/// The namespace and pod of an external id `<pool>-<pod>`: the longest of `pools` it starts with.
+pub fn parse_external_id<'a>(pools: &[&'a str], external_id: &'a str) -> Option<(&'a str, &'a str)> {
+    pools
+        .iter()
+        .filter_map(|pool| Some((*pool, external_id.strip_prefix(pool)?.strip_prefix('-')?)))
+        .filter(|(_, pod)| !pod.is_empty())
+        .max_by_key(|(pool, _)| pool.len())
+}
+
 #[async_trait]
 impl Driver for OpenshiftPodsDriver {
     fn provider(&self) -> &str {
@@ -101,7 +101,8 @@ impl Driver for OpenshiftPodsDriver {
     /// Deletes the pod and waits until it is gone; its service account, token and RBAC objects
     /// are garbage-collected with it.
     async fn delete(&self, external_id: &str) -> Result<(), DeleteError> {
-        let (namespace, pod) = self.parse_external_id(external_id).ok_or_else(|| {
+        let pools: Vec<&str> = self.pools.iter().map(|p| p.name.as_str()).collect();
+        let (namespace, pod) = parse_external_id(&pools, external_id).ok_or_else(|| {
             DeleteError(format!("{external_id} is not a pod of any pool of provider {}", self.provider))
         })?;
         api::delete_and_wait(&self.pods(namespace), pod, self.timeouts.delete).await.map_err(DeleteError)
@@ -133,5 +134,21 @@ impl Driver for OpenshiftPodsDriver {
 
     fn quota(&self, pool: &str, label: &str) -> Option<Resources> {
         self.label(pool, label).map(|l| l.quota.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn external_ids_split_at_the_longest_pool() {
+        let pools = ["ci", "ci-big"];
+        let id = OpenshiftPodsDriver::external_id("ci-big", &OpenshiftPodsDriver::pod_name("fedora", "0000000007"));
+        assert_eq!(id, "ci-big-fedora-0000000007");
+        assert_eq!(parse_external_id(&pools, &id), Some(("ci-big", "fedora-0000000007")));
+        assert_eq!(parse_external_id(&pools, "ci-fedora-0000000001"), Some(("ci", "fedora-0000000001")));
+        assert_eq!(parse_external_id(&pools, "other-fedora-0000000001"), None);
+        assert_eq!(parse_external_id(&pools, "ci-"), None);
     }
 }
