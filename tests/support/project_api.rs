@@ -95,13 +95,20 @@ pub struct ProjectApi {
 }
 
 impl ProjectApi {
-    /// Installs the CRDs and starts the controller for names starting with `prefix`.
+    /// Installs the CRDs and starts the controller for names starting with `prefix`, with the
+    /// test kubeconfig's user as the requester.
     pub async fn start(prefix: &str) -> Self {
+        Self::start_for(prefix, TEST_REQUESTER).await
+    }
+
+    /// As [`ProjectApi::start`], making `requester` (a user name, e.g.
+    /// `system:serviceaccount:<namespace>:<name>`) admin of every project it makes.
+    pub async fn start_for(prefix: &str, requester: &str) -> Self {
         let client = crate::common::admin_client().await;
         install_crds(&client).await;
         let in_flight = Arc::new(Mutex::new(HashSet::new()));
         let tasks = vec![
-            tokio::spawn(serve_requests(client.clone(), prefix.to_string(), TEST_REQUESTER.to_string())),
+            tokio::spawn(serve_requests(client.clone(), prefix.to_string(), requester.to_string())),
             tokio::spawn(serve_deletions(client.clone(), prefix.to_string(), in_flight)),
         ];
         Self { client, prefix: prefix.to_string(), tasks }
