@@ -1,5 +1,11 @@
-//! The drivers: Kubernetes (namespace and pod labels), and later OpenShift and OpenShift pods.
+//! The drivers: Kubernetes (namespace and pod labels), OpenShift (project and pod labels) and
+//! OpenShift pods (pods in an existing project), with the pieces they share.
 //! They implement [`kubepool_driver_api::Driver`] and never touch ZooKeeper.
 
+pub mod connection;
 pub mod kubernetes;
 pub mod metadata;
+pub mod openshift;
+pub mod openshiftpods;
+pub mod pod_launch;
+pub mod service_account;

@@ -4,6 +4,8 @@
 use super::plan::PoolPlan;
 use crate::config::{self, Config, Driver as DriverKind, LabelKind as ConfigLabelKind};
 use crate::drivers::kubernetes::{KubernetesDriver, LabelKind, LabelSpec, PodBody, PoolSpec, Timeouts};
+use crate::drivers::openshift::OpenshiftDriver;
+use crate::drivers::openshiftpods::OpenshiftPodsDriver;
 use crate::metrics::{Metrics, ProviderLabels};
 use crate::{Error, k8s};
 use kubepool_driver_api::Driver;
@@ -24,10 +26,6 @@ pub async fn providers(config: &Config, metrics: &Metrics) -> Result<Providers, 
     for provider in config.kubepool_providers() {
         let span = info_span!("provider", name = %provider.name, driver = %provider.driver);
         async {
-            if provider.driver != DriverKind::Kubernetes {
-                warn!("the {} driver is not served yet; provider ignored", provider.driver);
-                return Ok::<_, Error>(());
-            }
             let discipline = k8s::ApiDiscipline {
                 observer: Some(metrics.api_error_observer(&provider.name)),
                 ..k8s::ApiDiscipline::default()
@@ -55,10 +53,16 @@ pub async fn providers(config: &Config, metrics: &Metrics) -> Result<Providers, 
                 }
                 specs.push(PoolSpec { name: pool.name.clone(), labels });
             }
-            let driver = KubernetesDriver::new(provider.name.clone(), specs, cluster, Timeouts::default());
-            out.drivers.insert(provider.name.clone(), Arc::new(driver));
+            let name = provider.name.clone();
+            let timeouts = Timeouts::default();
+            let driver: Arc<dyn Driver> = match provider.driver {
+                DriverKind::Kubernetes => Arc::new(KubernetesDriver::new(name, specs, cluster, timeouts)),
+                DriverKind::Openshift => Arc::new(OpenshiftDriver::new(name, specs, cluster, timeouts)),
+                DriverKind::OpenshiftPods => Arc::new(OpenshiftPodsDriver::new(name, specs, cluster, timeouts)),
+            };
+            out.drivers.insert(provider.name.clone(), driver);
             out.clouds.insert(provider.name.clone(), provider.context.clone());
-            Ok(())
+            Ok::<_, Error>(())
         }
         .instrument(span)
         .await?;
@@ -66,7 +70,8 @@ pub async fn providers(config: &Config, metrics: &Metrics) -> Result<Providers, 
     Ok(out)
 }
 
-/// The driver's view of a label.
+/// The driver's view of a label (a kubernetes `namespace` label and an openshift `project`
+/// label are both [`LabelKind::Namespace`]).
 fn driver_label(label: &config::PoolLabel) -> Result<LabelSpec, String> {
     let annotations = || strings(&label.annotations);
     let kind = match &label.kind {

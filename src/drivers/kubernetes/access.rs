@@ -1,13 +1,14 @@
 //! The namespace of a node and the credentials in it (reference §4.2 steps 1–6): namespace
-//! `<pool>-<node id>`, service account `zuul-worker` with an explicit token Secret, and a Role
-//! with its RoleBinding — the broad `zuul` Role for namespace nodes, `zuul-restricted` for pods.
+//! `<pool>-<node id>`, service account `zuul-worker` with an explicit token Secret
+//! ([`crate::drivers::service_account`]), and a Role with its RoleBinding — the broad `zuul`
+//! Role for namespace nodes, `zuul-restricted` for pods.
 //!
 //! Objects are created idempotently; the Role and RoleBinding while the token controller fills
 //! the Secret, and the token is awaited by watch.
 
 use super::objects::{self, SERVICE_ACCOUNT, TOKEN_SECRET};
 use super::{KubernetesDriver, api, token};
-use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use crate::drivers::service_account::{self, NodeAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::Api;
 use kubepool_driver_api::LaunchError;
@@ -44,17 +45,8 @@ pub async fn grant(
     grant: Grant,
 ) -> Result<token::Credentials, LaunchError> {
     let client = &driver.cluster.client;
-    let service_accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), name);
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), name);
     let roles: Api<Role> = Api::namespaced(client.clone(), name);
     let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), name);
-
-    api::create_idempotent(&service_accounts, &objects::service_account(name, labels))
-        .await
-        .map_err(|e| api::launch_error("create service account", e))?;
-    api::create_idempotent(&secrets, &objects::token_secret(name, labels))
-        .await
-        .map_err(|e| api::launch_error("create token secret", e))?;
 
     let (role, binding) = match grant {
         Grant::Namespace => (objects::namespace_role(name, labels), objects::NAMESPACE_ROLE_BINDING),
@@ -67,10 +59,8 @@ pub async fn grant(
             .await
             .map_err(|e| api::launch_error("create role binding", e))
     };
-    let credentials = async {
-        token::wait_for_credentials(&secrets, TOKEN_SECRET, driver.timeouts.token).await.map_err(LaunchError::Transient)
-    };
+    let account = NodeAccount { namespace: name, name: SERVICE_ACCOUNT, secret: TOKEN_SECRET, labels, owner: None };
+    let credentials = service_account::create_and_wait(client, &account, driver.timeouts.token);
     let ((), credentials) = tokio::try_join!(rbac, credentials)?;
-    debug!(namespace = %name, user = SERVICE_ACCOUNT, "credentials ready");
     Ok(credentials)
 }

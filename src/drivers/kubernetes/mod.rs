@@ -4,12 +4,12 @@
 //! holds a rate-limited, retrying client for the provider's cluster.
 
 mod access;
-mod api;
+pub mod api;
 mod namespace_node;
 pub mod objects;
 pub mod pod_body;
 mod pod_node;
-mod pod_start;
+pub mod pod_start;
 pub mod pod_status;
 pub mod schedulable;
 pub mod token;

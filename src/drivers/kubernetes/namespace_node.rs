@@ -3,8 +3,8 @@
 //! starts clean.
 
 use super::access::{self, Grant};
-use super::objects::SERVICE_ACCOUNT;
-use super::{KubernetesDriver, LabelSpec, token};
+use super::{KubernetesDriver, LabelSpec};
+use crate::drivers::connection::{Flavor, connection_port};
 use crate::drivers::metadata;
 use kubepool_driver_api::{LaunchError, LaunchProgress, LaunchedNode, NodeSpec};
 
@@ -26,7 +26,7 @@ pub async fn launch(
     Ok(LaunchedNode {
         external_id: name.clone(),
         connection_type: "namespace".to_string(),
-        connection_port: connection_port(driver, &name, credentials, None),
+        connection_port: connection_port(&driver.cluster, Flavor::Kubernetes, &name, credentials, None),
         interface_ip: None,
         host_id: None,
         python_path: Some(label.python_path.clone()),
@@ -34,28 +34,4 @@ pub async fn launch(
         username: None,
         host_keys: Vec::new(),
     })
-}
-
-/// The node record's `connection_port` (reference §5): the namespace, API URL, credentials,
-/// and for pod nodes the pod name.
-pub fn connection_port(
-    driver: &KubernetesDriver,
-    namespace: &str,
-    credentials: token::Credentials,
-    pod: Option<&str>,
-) -> serde_json::Value {
-    let mut port = serde_json::Map::new();
-    port.insert("name".into(), namespace.into());
-    port.insert("namespace".into(), namespace.into());
-    port.insert("host".into(), driver.cluster.server.clone().into());
-    port.insert("skiptls".into(), driver.cluster.skip_tls_verify.into());
-    port.insert("token".into(), credentials.token.into());
-    port.insert("user".into(), SERVICE_ACCOUNT.into());
-    if !driver.cluster.skip_tls_verify {
-        port.insert("ca_crt".into(), credentials.ca_crt_base64.into());
-    }
-    if let Some(pod) = pod {
-        port.insert("pod".into(), pod.into());
-    }
-    serde_json::Value::Object(port)
 }

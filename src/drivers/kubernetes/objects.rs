@@ -23,7 +23,7 @@ pub const RESTRICTED_ROLE_BINDING: &str = "zuul-restricted-role";
 
 const ALL_VERBS: [&str; 7] = ["create", "delete", "get", "list", "patch", "update", "watch"];
 
-fn meta(name: &str, namespace: Option<&str>, labels: &BTreeMap<String, String>) -> ObjectMeta {
+pub fn meta(name: &str, namespace: Option<&str>, labels: &BTreeMap<String, String>) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_string()),
         namespace: namespace.map(str::to_string),
@@ -32,7 +32,7 @@ fn meta(name: &str, namespace: Option<&str>, labels: &BTreeMap<String, String>) 
     }
 }
 
-fn strings(items: &[&str]) -> Vec<String> {
+pub fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
@@ -41,8 +41,13 @@ pub fn namespace(name: &str, labels: &BTreeMap<String, String>) -> Namespace {
 }
 
 pub fn service_account(namespace: &str, labels: &BTreeMap<String, String>) -> ServiceAccount {
+    named_service_account(namespace, SERVICE_ACCOUNT, labels)
+}
+
+/// A service account `name` for a node's credentials.
+pub fn named_service_account(namespace: &str, name: &str, labels: &BTreeMap<String, String>) -> ServiceAccount {
     ServiceAccount {
-        metadata: meta(SERVICE_ACCOUNT, Some(namespace), labels),
+        metadata: meta(name, Some(namespace), labels),
         // Pods of the node do not need the node's API credentials mounted.
         automount_service_account_token: Some(false),
         ..Default::default()
@@ -52,13 +57,18 @@ pub fn service_account(namespace: &str, labels: &BTreeMap<String, String>) -> Se
 /// A long-lived token Secret for the service account, created explicitly: Kubernetes 1.24+
 /// and OpenShift 4.11+ no longer create one by themselves, and this works on every version.
 pub fn token_secret(namespace: &str, labels: &BTreeMap<String, String>) -> Secret {
-    let mut metadata = meta(TOKEN_SECRET, Some(namespace), labels);
+    named_token_secret(namespace, TOKEN_SECRET, SERVICE_ACCOUNT, labels)
+}
+
+/// The token Secret `name` of service account `account`.
+pub fn named_token_secret(namespace: &str, name: &str, account: &str, labels: &BTreeMap<String, String>) -> Secret {
+    let mut metadata = meta(name, Some(namespace), labels);
     metadata.annotations =
-        Some(BTreeMap::from([("kubernetes.io/service-account.name".to_string(), SERVICE_ACCOUNT.to_string())]));
+        Some(BTreeMap::from([("kubernetes.io/service-account.name".to_string(), account.to_string())]));
     Secret { metadata, type_: Some("kubernetes.io/service-account-token".to_string()), ..Default::default() }
 }
 
-fn rule(group: &str, resources: &[&str], verbs: &[&str]) -> PolicyRule {
+pub fn rule(group: &str, resources: &[&str], verbs: &[&str]) -> PolicyRule {
     PolicyRule {
         api_groups: Some(vec![group.to_string()]),
         resources: Some(strings(resources)),

@@ -5,18 +5,13 @@
 //! attempt deletes the namespace (with the pod) and waits until it is gone.
 
 use super::access::{self, Grant};
-use super::namespace_node::connection_port;
 use super::pod_body::PodBody;
-use super::{KubernetesDriver, LabelSpec, api, pod_start};
-use crate::drivers::metadata;
-use crate::k8s::NodeCredentials;
-use k8s_openapi::api::core::v1::{Event, Node, Pod, ServiceAccount};
-use kube::api::Api;
-use kube::runtime::wait::await_condition;
+use super::{KubernetesDriver, LabelSpec};
+use crate::drivers::connection::{Flavor, connection_port};
+use crate::drivers::{metadata, pod_launch};
 use kubepool_driver_api::{LaunchError, LaunchProgress, LaunchedNode, NodeSpec};
-use std::collections::BTreeMap;
 use tokio::time::Instant;
-use tracing::{debug, info};
+use tracing::info;
 
 pub async fn launch(
     driver: &KubernetesDriver,
@@ -29,33 +24,20 @@ pub async fn launch(
     let pod_name = label.name.as_str();
     progress.external_id(&namespace).await;
     let started = Instant::now();
+    let deadline = started + driver.timeouts.pod_start;
+    let client = &driver.cluster.client;
     let attempt = async {
         let labels = metadata::object_labels(spec, &label.labels, &label.dynamic_labels)
             .map_err(|e| LaunchError::Permanent(e.to_string()))?;
         access::create_namespace(driver, &namespace, &labels).await?;
-        let (credentials, host) = tokio::try_join!(
-            access::grant(driver, &namespace, &labels, Grant::Pod),
-            start_pod(driver, &namespace, pod_name, body, &labels),
-        )?;
-        let node_credentials = NodeCredentials {
-            server: driver.cluster.server.clone(),
-            namespace: namespace.clone(),
-            token: credentials.token.clone(),
-            ca_crt_base64: Some(credentials.ca_crt_base64.clone()),
-            skip_tls_verify: driver.cluster.skip_tls_verify,
+        let start_pod = async {
+            pod_launch::wait_for_default_account(client, &namespace, deadline).await?;
+            pod_launch::create_pod(client, &namespace, pod_name, body, &labels).await?;
+            pod_launch::wait_running(client, &namespace, pod_name, body, deadline).await
         };
-        let node_client = node_credentials
-            .client()
-            .await
-            .map_err(|e| LaunchError::Transient(format!("client with the node's credentials: {e}")))?;
-        let deadline = started + driver.timeouts.pod_start;
-        pod_start::wait_until_exec_works(
-            &Api::namespaced(node_client.client, &namespace),
-            pod_name,
-            body.container(),
-            deadline,
-        )
-        .await?;
+        let (credentials, host) = tokio::try_join!(access::grant(driver, &namespace, &labels, Grant::Pod), start_pod)?;
+        pod_launch::wait_exec_works(&driver.cluster, &namespace, &credentials, pod_name, body.container(), deadline)
+            .await?;
         Ok((credentials, host))
     };
     let (credentials, host) = driver.clean_up_on_failure(&namespace, attempt).await?;
@@ -64,7 +46,7 @@ pub async fn launch(
     Ok(LaunchedNode {
         external_id: namespace.clone(),
         connection_type: "kubectl".to_string(),
-        connection_port: connection_port(driver, &namespace, credentials, Some(pod_name)),
+        connection_port: connection_port(&driver.cluster, Flavor::Kubernetes, &namespace, credentials, Some(pod_name)),
         interface_ip: Some(pod_name.to_string()),
         host_id: host,
         python_path: Some(label.python_path.clone()),
@@ -72,50 +54,4 @@ pub async fn launch(
         username: None,
         host_keys: Vec::new(),
     })
-}
-
-/// Creates the pod and waits until its container runs; returns the Kubernetes node.
-async fn start_pod(
-    driver: &KubernetesDriver,
-    namespace: &str,
-    pod_name: &str,
-    body: &PodBody,
-    labels: &BTreeMap<String, String>,
-) -> Result<Option<String>, LaunchError> {
-    let client = &driver.cluster.client;
-    let deadline = Instant::now() + driver.timeouts.pod_start;
-    // The API refuses pods in a namespace whose `default` service account the controller has
-    // not made yet; wait for it by watch.
-    let service_accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
-    let default_account = await_condition(service_accounts, "default", |sa: Option<&ServiceAccount>| sa.is_some());
-    match tokio::time::timeout_at(deadline, default_account).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => return Err(LaunchError::Transient(format!("watching the default service account: {e}"))),
-        Err(_) => return Err(LaunchError::Transient("the namespace got no default service account in time".into())),
-    }
-    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    api::create_idempotent(&pods, &body.pod(pod_name, namespace, labels))
-        .await
-        .map_err(|e| api::launch_error("create pod", e))?;
-    debug!(namespace, pod = pod_name, "pod created");
-    let nodes: Api<Node> = Api::all(client.clone());
-    let result = pod_start::wait_until_running(&pods, &nodes, pod_name, body.container(), body.spec(), deadline).await;
-    match result {
-        Err(error) => Err(with_events(error, &Api::namespaced(client.clone(), namespace), pod_name).await),
-        ok => ok,
-    }
-}
-
-/// Adds the pod's recent warning events to a launch error's reason.
-async fn with_events(error: LaunchError, events: &Api<Event>, pod: &str) -> LaunchError {
-    let events = pod_start::warning_events(events, pod).await;
-    if events.is_empty() {
-        return error;
-    }
-    let suffix = format!(" [events: {}]", events.join("; "));
-    match error {
-        LaunchError::Permanent(why) => LaunchError::Permanent(why + &suffix),
-        LaunchError::Transient(why) => LaunchError::Transient(why + &suffix),
-        LaunchError::Quota(why) => LaunchError::Quota(why + &suffix),
-    }
 }

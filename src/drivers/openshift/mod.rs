@@ -1,0 +1,108 @@
+//! `driver: openshift` — project labels and pod labels (reference §3.4, §4.4).
+//!
+//! One [`OpenshiftDriver`] serves a provider. Each node is a project requested through the
+//! OpenShift project API (`ProjectRequest`), so the launcher needs no more than a user who may
+//! request projects; it becomes the project's admin and makes the node's service account admin
+//! of that project only. The pod pieces (body, start wait, exec probe) and the explicit token
+//! Secret are the kubernetes driver's.
+
+pub mod kinds;
+pub mod leaks;
+mod node;
+pub mod project;
+
+use crate::drivers::kubernetes::{LabelKind, LabelSpec, PoolSpec, Timeouts, api};
+use crate::k8s::ClusterInfo;
+use async_trait::async_trait;
+use kinds::Project;
+use kube::api::{Api, ListParams};
+use kubepool_driver_api::{
+    DeleteError, Driver, LaunchError, LaunchProgress, LaunchedNode, ListError, NodeSpec, ResourceRef, Resources,
+};
+use std::future::Future;
+use tracing::warn;
+
+/// The openshift driver of one provider. Its labels' [`LabelKind::Namespace`] means a project.
+pub struct OpenshiftDriver {
+    provider: String,
+    pools: Vec<PoolSpec>,
+    cluster: ClusterInfo,
+    timeouts: Timeouts,
+}
+
+impl OpenshiftDriver {
+    pub fn new(provider: impl Into<String>, pools: Vec<PoolSpec>, cluster: ClusterInfo, timeouts: Timeouts) -> Self {
+        Self { provider: provider.into(), pools, cluster, timeouts }
+    }
+
+    /// The project of a node: `<pool>-<node id>` (reference §4.4).
+    pub fn project_name(pool: &str, node_id: &str) -> String {
+        format!("{pool}-{node_id}")
+    }
+
+    fn label(&self, pool: &str, label: &str) -> Option<&LabelSpec> {
+        self.pools.iter().find(|p| p.name == pool)?.labels.iter().find(|l| l.name == label)
+    }
+
+    fn projects(&self) -> Api<Project> {
+        Api::all(self.cluster.client.clone())
+    }
+
+    /// Runs one launch attempt; if it fails, deletes the node's project (with everything in it)
+    /// and waits until it is gone.
+    async fn clean_up_on_failure<T>(
+        &self,
+        project: &str,
+        attempt: impl Future<Output = Result<T, LaunchError>>,
+    ) -> Result<T, LaunchError> {
+        let error = match attempt.await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        warn!(project, %error, "launch attempt failed; removing its project");
+        if let Err(cleanup) = api::delete_and_wait(&self.projects(), project, self.timeouts.delete).await {
+            warn!(project, error = %cleanup, "could not remove the project of a failed attempt");
+        }
+        Err(error)
+    }
+}
+
+#[async_trait]
+impl Driver for OpenshiftDriver {
+    fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    async fn launch(&self, spec: &NodeSpec, progress: &dyn LaunchProgress) -> Result<LaunchedNode, LaunchError> {
+        let label = self.label(&spec.pool, &spec.label).ok_or_else(|| {
+            LaunchError::Permanent(format!(
+                "pool {} of provider {} has no label {}",
+                spec.pool, self.provider, spec.label
+            ))
+        })?;
+        let pod = match &label.kind {
+            LabelKind::Namespace => None,
+            LabelKind::Pod(body) => Some(body.as_ref()),
+        };
+        node::launch(self, spec, label, pod, progress).await
+    }
+
+    /// Deletes the project (OpenShift deletes its namespace) and waits until it is gone.
+    async fn delete(&self, external_id: &str) -> Result<(), DeleteError> {
+        api::delete_and_wait(&self.projects(), external_id, self.timeouts.delete).await.map_err(DeleteError)
+    }
+
+    async fn list_resources(&self) -> Result<Vec<ResourceRef>, ListError> {
+        let list = self
+            .projects()
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| ListError(format!("list projects of provider {}: {e}", self.provider)))?;
+        let pools: Vec<&str> = self.pools.iter().map(|p| p.name.as_str()).collect();
+        Ok(leaks::ours(&self.provider, &pools, list.items))
+    }
+
+    fn quota(&self, pool: &str, label: &str) -> Option<Resources> {
+        self.label(pool, label).map(|l| l.quota.clone())
+    }
+}

@@ -1,0 +1,58 @@
+//! An openshift node (reference §4.4): a project label gives the project with admin
+//! credentials; a pod label adds one pod named after the label, ready only when the node's own
+//! credentials can exec into it. A failed attempt deletes the project and waits until it is
+//! gone, so the next attempt starts clean.
+
+use super::{OpenshiftDriver, project};
+use crate::drivers::connection::{Flavor, connection_port};
+use crate::drivers::kubernetes::{LabelSpec, PodBody};
+use crate::drivers::{metadata, pod_launch};
+use kubepool_driver_api::{LaunchError, LaunchProgress, LaunchedNode, NodeSpec};
+use tokio::time::Instant;
+use tracing::info;
+
+pub async fn launch(
+    driver: &OpenshiftDriver,
+    spec: &NodeSpec,
+    label: &LabelSpec,
+    pod: Option<&PodBody>,
+    progress: &dyn LaunchProgress,
+) -> Result<LaunchedNode, LaunchError> {
+    let name = OpenshiftDriver::project_name(&spec.pool, &spec.node_id);
+    progress.external_id(&name).await;
+    let started = Instant::now();
+    let deadline = started + driver.timeouts.pod_start;
+    let client = &driver.cluster.client;
+    let pod_name = label.name.as_str();
+    let attempt = async {
+        let labels = metadata::object_labels(spec, &label.labels, &label.dynamic_labels)
+            .map_err(|e| LaunchError::Permanent(e.to_string()))?;
+        project::create_project(driver, &name, &labels).await?;
+        let Some(body) = pod else {
+            return Ok((project::grant(driver, &name, &labels).await?, None));
+        };
+        let start_pod = async {
+            pod_launch::wait_for_default_account(client, &name, deadline).await?;
+            pod_launch::create_pod(client, &name, pod_name, body, &labels).await?;
+            pod_launch::wait_running(client, &name, pod_name, body, deadline).await
+        };
+        let (credentials, host) = tokio::try_join!(project::grant(driver, &name, &labels), start_pod)?;
+        pod_launch::wait_exec_works(&driver.cluster, &name, &credentials, pod_name, body.container(), deadline).await?;
+        Ok((credentials, host))
+    };
+    let (credentials, host) = driver.clean_up_on_failure(&name, attempt).await?;
+    info!(project = %name, pod = ?pod.map(|_| pod_name), elapsed_ms = started.elapsed().as_millis() as u64,
+        "openshift node ready");
+    let pod_name = pod.map(|_| pod_name);
+    Ok(LaunchedNode {
+        external_id: name.clone(),
+        connection_type: if pod.is_some() { "kubectl" } else { "project" }.to_string(),
+        connection_port: connection_port(&driver.cluster, Flavor::Openshift, &name, credentials, pod_name),
+        interface_ip: pod_name.map(str::to_string),
+        host_id: host,
+        python_path: Some(label.python_path.clone()),
+        shell_type: label.shell_type.clone(),
+        username: None,
+        host_keys: Vec::new(),
+    })
+}

@@ -1,0 +1,54 @@
+//! An openshiftpods node (reference §4.5): pod `<label>-<node id>` in the pool's existing
+//! namespace, with credentials of its own ([`access`]), ready only when those credentials can
+//! exec into it. A failed attempt deletes the pod (its credentials go with it) and waits until
+//! it is gone.
+
+use super::{OpenshiftPodsDriver, access};
+use crate::drivers::connection::{Flavor, connection_port};
+use crate::drivers::kubernetes::{LabelSpec, PodBody};
+use crate::drivers::{metadata, pod_launch};
+use kubepool_driver_api::{LaunchError, LaunchProgress, LaunchedNode, NodeSpec};
+use tokio::time::Instant;
+use tracing::info;
+
+pub async fn launch(
+    driver: &OpenshiftPodsDriver,
+    spec: &NodeSpec,
+    label: &LabelSpec,
+    body: &PodBody,
+    progress: &dyn LaunchProgress,
+) -> Result<LaunchedNode, LaunchError> {
+    let namespace = spec.pool.as_str();
+    let pod = OpenshiftPodsDriver::pod_name(&spec.label, &spec.node_id);
+    let external_id = OpenshiftPodsDriver::external_id(&spec.pool, &pod);
+    progress.external_id(&external_id).await;
+    let started = Instant::now();
+    let deadline = started + driver.timeouts.pod_start;
+    let client = &driver.cluster.client;
+    let attempt = async {
+        let labels = metadata::object_labels(spec, &label.labels, &label.dynamic_labels)
+            .map_err(|e| LaunchError::Permanent(e.to_string()))?;
+        // The pod first: everything else is owned by it.
+        let uid = pod_launch::create_pod(client, namespace, &pod, body, &labels).await?;
+        let (credentials, host) = tokio::try_join!(
+            access::grant(client, namespace, &pod, &uid, &labels, driver.timeouts.token),
+            pod_launch::wait_running(client, namespace, &pod, body, deadline),
+        )?;
+        pod_launch::wait_exec_works(&driver.cluster, namespace, &credentials, &pod, body.container(), deadline).await?;
+        Ok((credentials, host))
+    };
+    let (credentials, host) = driver.clean_up_on_failure(namespace, &pod, attempt).await?;
+    info!(namespace, pod = %pod, host = ?host, elapsed_ms = started.elapsed().as_millis() as u64,
+        "pod ready: its own credentials can exec into it");
+    Ok(LaunchedNode {
+        external_id,
+        connection_type: "kubectl".to_string(),
+        connection_port: connection_port(&driver.cluster, Flavor::OpenshiftPods, namespace, credentials, Some(&pod)),
+        interface_ip: Some(pod.clone()),
+        host_id: host,
+        python_path: Some(label.python_path.clone()),
+        shell_type: label.shell_type.clone(),
+        username: None,
+        host_keys: Vec::new(),
+    })
+}
