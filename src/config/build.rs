@@ -120,6 +120,7 @@ pub fn build(root: &Node) -> Result<Config, Vec<Diagnostic>> {
     }
     let (providers, ignored_providers) = providers(root);
     super::kube_shapes::check(root, &mut problems);
+    super::ssh::check(root, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -262,6 +263,9 @@ fn label(node: &Node, pool: &Node, driver: Driver) -> PoolLabel {
     } else {
         LabelKind::Pod(Box::new(pod_template(node, pool, requests, gpu.clone())))
     };
+    // kubepool's SSH option is taken out of the pod's annotations (checked by `ssh::check`).
+    let mut annotations = json_map(node, "annotations").unwrap_or_default();
+    let ssh = annotations.remove(super::ssh::SSH_KEY).and_then(|v| super::ssh::parse(&v).ok());
     PoolLabel {
         name: string(node, "name").unwrap_or_default(),
         kind,
@@ -269,7 +273,8 @@ fn label(node: &Node, pool: &Node, driver: Driver) -> PoolLabel {
         shell_type: string(node, "shell-type"),
         labels: json_map(node, "labels").unwrap_or_default(),
         dynamic_labels: json_map(node, "dynamic-labels").unwrap_or_default(),
-        annotations: json_map(node, "annotations").unwrap_or_default(),
+        annotations,
+        ssh,
         resources: quota(node, pool, requests, gpu),
     }
 }

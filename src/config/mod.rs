@@ -12,11 +12,13 @@ mod kube_shapes;
 pub mod model;
 mod scalar;
 mod schema;
+pub mod ssh;
 pub mod validate;
 pub mod yaml;
 
 pub use error::{ConfigError, Diagnostic};
 pub use model::*;
+pub use ssh::SshOptions;
 
 use std::path::Path;
 

@@ -151,7 +151,10 @@ pub struct PoolLabel {
     pub labels: serde_json::Map<String, serde_json::Value>,
     /// Format strings over `{request.<attr>}`.
     pub dynamic_labels: serde_json::Map<String, serde_json::Value>,
+    /// Pod annotations (without kubepool's own `kubepool.io/ssh`).
     pub annotations: serde_json::Map<String, serde_json::Value>,
+    /// `kubepool.io/ssh` in `annotations`: the pod is an SSH node (docs/config.md).
+    pub ssh: Option<super::ssh::SshOptions>,
     /// The quota one node of this label needs (instances 1, cores, ram, ephemeral-storage,
     /// the gpu resource, extra resources).
     pub resources: Resources,

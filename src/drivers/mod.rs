@@ -9,3 +9,4 @@ pub mod openshift;
 pub mod openshiftpods;
 pub mod pod_launch;
 pub mod service_account;
+pub mod ssh;

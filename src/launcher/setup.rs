@@ -6,6 +6,7 @@ use crate::config::{self, Config, Driver as DriverKind, LabelKind as ConfigLabel
 use crate::drivers::kubernetes::{KubernetesDriver, LabelKind, LabelSpec, PodBody, PoolSpec, Timeouts};
 use crate::drivers::openshift::OpenshiftDriver;
 use crate::drivers::openshiftpods::OpenshiftPodsDriver;
+use crate::drivers::ssh::SshPod;
 use crate::metrics::{Metrics, ProviderLabels};
 use crate::{Error, k8s};
 use kubepool_driver_api::Driver;
@@ -77,7 +78,11 @@ fn driver_label(label: &config::PoolLabel) -> Result<LabelSpec, String> {
     let kind = match &label.kind {
         ConfigLabelKind::Namespace => LabelKind::Namespace,
         ConfigLabelKind::Pod(template) => {
-            LabelKind::Pod(Box::new(PodBody::from_template(&label.name, template, annotations())?))
+            let body = PodBody::from_template(&label.name, template, annotations())?;
+            match &label.ssh {
+                Some(options) => LabelKind::Ssh(Box::new(SshPod::new(body, options.clone()))),
+                None => LabelKind::Pod(Box::new(body)),
+            }
         }
         ConfigLabelKind::Spec(spec) => LabelKind::Pod(Box::new(PodBody::from_user_spec(spec, annotations())?)),
     };

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Builds everything the test bed needs, idempotently, into $KUBEPOOL_CACHE (~/.cache/kubepool):
-#   Debian packages; Kubernetes v1.20.2 binaries from Debian's source package (the newest
+#   Debian packages; Kubernetes v1.20.2 binaries (kube-proxy included) from Debian's source package (the newest
 #   Kubernetes Debian ships); the pause and node images; the PKI (cluster and ZooKeeper TLS).
 # Needs only the Debian archive. A second run does nothing and takes about a second.
 set -euo pipefail
@@ -74,7 +74,7 @@ LD="-s -w"
 for p in k8s.io/kubernetes/vendor/k8s.io/component-base/version k8s.io/kubernetes/vendor/k8s.io/client-go/pkg/version; do
   LD="$LD -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=20 -X $p.gitTreeState=clean -X $p.buildDate=2021-01-13T13:20:00Z"
 done
-for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl; do
+for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl kube-proxy; do
   [ -x "$BIN/$b" ] && continue
   log "go build $b"
   s=$(date +%s)

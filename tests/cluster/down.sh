@@ -18,6 +18,14 @@ stop() { # name
   fi
   rm -f "$f"
 }
+stop kube-proxy
+# Remove kube-proxy's iptables chains and rules (KUBE-SERVICES, KUBE-NODEPORTS, ...) and put the
+# host's route_localnet back.
+[ -x "$BIN/kube-proxy" ] && "$BIN/kube-proxy" --cleanup --proxy-mode=iptables >/dev/null 2>&1
+if [ -f "$STATE/route_localnet.orig" ]; then
+  sysctl -qw "net.ipv4.conf.all.route_localnet=$(cat "$STATE/route_localnet.orig")"
+  rm -f "$STATE/route_localnet.orig"
+fi
 stop kube-scheduler
 stop kube-controller-manager
 stop kubelet

@@ -32,6 +32,7 @@ cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters clien
 cert admin kubernetes-admin system:masters clientAuth
 cert controller-manager system:kube-controller-manager "" clientAuth
 cert scheduler system:kube-scheduler "" clientAuth
+cert kube-proxy system:kube-proxy "" clientAuth
 cert kubelet-client "system:node:$NODE_NAME" system:nodes clientAuth
 CA=front-proxy-ca cert front-proxy-client front-proxy-client "" clientAuth
 cert kubelet-server "$NODE_NAME" "" serverAuth "IP:127.0.0.1,DNS:localhost,DNS:$NODE_NAME"
@@ -71,5 +72,6 @@ KC
 kcfg "$ADMIN_KUBECONFIG" admin admin.crt admin.key
 kcfg "$CACHE/etc/controller-manager.kubeconfig" system:kube-controller-manager controller-manager.crt controller-manager.key
 kcfg "$CACHE/etc/scheduler.kubeconfig" system:kube-scheduler scheduler.crt scheduler.key
+kcfg "$CACHE/etc/kube-proxy.kubeconfig" system:kube-proxy kube-proxy.crt kube-proxy.key
 kcfg "$CACHE/etc/kubelet.kubeconfig" "system:node:$NODE_NAME" kubelet-client.crt kubelet-client.key
 chmod 600 "$ADMIN_KUBECONFIG"

@@ -5,7 +5,7 @@
 # a fresh clone builds nothing twice. Every listener is on 127.0.0.1; the only
 # other network is the test bed's own pod bridge ($POD_BRIDGE).
 CACHE=${KUBEPOOL_CACHE:-$HOME/.cache/kubepool}
-BIN=$CACHE/bin            # kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubectl
+BIN=$CACHE/bin            # kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubectl, kube-proxy
 PKI=$CACHE/pki            # CA, component certificates, service-account key, ZooKeeper TLS files
 IMAGES=$CACHE/images      # image tarballs (docker-archive) and the node rootfs
 SRCDIR=$CACHE/src         # Debian's kubernetes source and the GOPATH
@@ -30,6 +30,8 @@ CONTROLLER_MANAGER_PORT=20257
 SCHEDULER_PORT=20259
 KUBELET_PORT=20250
 KUBELET_HEALTHZ_PORT=20248
+KUBE_PROXY_HEALTHZ_PORT=20256
+KUBE_PROXY_METRICS_PORT=20249
 ZK_PORT=21810
 ZK_TLS_PORT=21811
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Starts the test bed: etcd, containerd, kube-apiserver, kube-controller-manager, kube-scheduler,
-# kubelet (single node, everything on 127.0.0.1) and a standalone ZooKeeper with a plain and a TLS
+# kubelet, kube-proxy (single node, everything on 127.0.0.1) and a standalone ZooKeeper with a plain and a TLS
 # client port. Imports the local images, waits until the node is Ready and ZooKeeper answers, then
 # writes $ENV_FILE (KUBECONFIG, KUBEPOOL_TEST_ZK*, ...) for the tests.
 #
@@ -79,7 +79,7 @@ if [ "$ONLY" = zookeeper ]; then
   log "zookeeper up on 127.0.0.1:$ZK_PORT (TLS :$ZK_TLS_PORT)"
   echo "$ENV_FILE"; exit 0
 fi
-for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl; do
+for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl kube-proxy; do
   [ -x "$BIN/$b" ] || { log "missing $BIN/$b: run tests/cluster/build.sh first"; exit 1; }
 done
 
@@ -258,10 +258,24 @@ if [ $KUBELET_WAS_RUNNING = 0 ]; then
     v=$(grep "^$k=" "$STATE/sysctl.orig" | cut -d= -f2); [ -n "$v" ] && sysctl -qw "$k=$v"
   done
 fi
+
+# ---------------------------------------------------------------- kube-proxy
+# iptables mode, so that Services route (SSH nodes, issue 10). NodePorts are opened on 127.0.0.1
+# only; traffic from outside the pod subnet is masqueraded to the kp0 address. kube-proxy sets
+# net.ipv4.conf.all.route_localnet=1 (needed for NodePorts on loopback): remember the host's value
+# so down.sh can put it back. Conntrack tunables are left alone.
+[ -f "$STATE/route_localnet.orig" ] || sysctl -n net.ipv4.conf.all.route_localnet > "$STATE/route_localnet.orig"
+start kube-proxy kube-proxy --kubeconfig="$CACHE/etc/kube-proxy.kubeconfig" --proxy-mode=iptables \
+  --hostname-override="$NODE_NAME" --cluster-cidr="$POD_SUBNET" --nodeport-addresses=127.0.0.1/32 \
+  --bind-address=127.0.0.1 --healthz-bind-address="127.0.0.1:$KUBE_PROXY_HEALTHZ_PORT" \
+  --metrics-bind-address="127.0.0.1:$KUBE_PROXY_METRICS_PORT" \
+  --conntrack-max-per-core=0 --conntrack-tcp-timeout-established=0 --conntrack-tcp-timeout-close-wait=0 \
+  --profiling=false --v=1
+wait_for "kube-proxy healthz" 60 curl -sf "http://127.0.0.1:$KUBE_PROXY_HEALTHZ_PORT/healthz"
 # The default service account must exist before pods can be admitted in "default".
 wait_for "default service account" 60 K -n default get serviceaccount default
 wait_for zookeeper 60 zk_ok || { tail -20 "$LOGS/zookeeper.log" >&2; exit 1; }
-for c in zookeeper etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet; do
+for c in zookeeper etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
   alive "$c" || { log "$c is not running; see $LOGS/$c.log"; tail -5 "$LOGS/$c.log" >&2; exit 1; }
 done
 write_env "$ADMIN_KUBECONFIG"

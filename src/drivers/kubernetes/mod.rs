@@ -12,6 +12,7 @@ mod pod_node;
 pub mod pod_start;
 pub mod pod_status;
 pub mod schedulable;
+mod ssh_node;
 pub mod token;
 
 pub use pod_body::PodBody;
@@ -35,6 +36,8 @@ pub enum LabelKind {
     Namespace,
     /// Any other type: a pod in its own namespace, reached with `kubectl exec`.
     Pod(Box<PodBody>),
+    /// A pod label with `kubepool.io/ssh`: a pod running sshd behind a Service, reached over SSH.
+    Ssh(Box<crate::drivers::ssh::SshPod>),
 }
 
 /// One label of a pool, as the driver needs it.
@@ -153,6 +156,7 @@ impl Driver for KubernetesDriver {
         match &label.kind {
             LabelKind::Namespace => namespace_node::launch(self, spec, label, progress).await,
             LabelKind::Pod(body) => pod_node::launch(self, spec, label, body, progress).await,
+            LabelKind::Ssh(ssh) => ssh_node::launch(self, spec, label, ssh, progress).await,
         }
     }
 

@@ -102,6 +102,11 @@ impl PodBody {
     pub fn spec(&self) -> &PodSpec {
         &self.spec
     }
+
+    /// For kinds of node that change the label's pod (SSH nodes run sshd).
+    pub fn spec_mut(&mut self) -> &mut PodSpec {
+        &mut self.spec
+    }
 }
 
 fn env_var(name: &str, value: &str) -> EnvVar {

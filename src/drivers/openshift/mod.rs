@@ -83,6 +83,10 @@ impl Driver for OpenshiftDriver {
         let pod = match &label.kind {
             LabelKind::Namespace => None,
             LabelKind::Pod(body) => Some(body.as_ref()),
+            // The config allows SSH labels only for kubernetes providers.
+            LabelKind::Ssh(_) => {
+                return Err(LaunchError::Permanent(format!("openshift label {} cannot be an SSH node", label.name)));
+            }
         };
         node::launch(self, spec, label, pod, progress).await
     }

@@ -92,8 +92,8 @@ impl Driver for OpenshiftPodsDriver {
         })?;
         match &label.kind {
             LabelKind::Pod(body) => node::launch(self, spec, label, body, progress).await,
-            LabelKind::Namespace => {
-                Err(LaunchError::Permanent(format!("openshiftpods label {} is not a pod label", label.name)))
+            LabelKind::Namespace | LabelKind::Ssh(_) => {
+                Err(LaunchError::Permanent(format!("openshiftpods label {} is not a plain pod label", label.name)))
             }
         }
     }

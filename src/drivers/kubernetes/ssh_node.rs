@@ -1,0 +1,89 @@
+//! An SSH node: the namespace `<pool>-<node id>` with the node's Secret (host key, executor key,
+//! sshd config), the pod running sshd, a Service and optionally an Ingress. Ready when the
+//! Service has an endpoint and the reported address answers with the node's host key.
+//!
+//! No service account or Role is made: Zuul reaches the node over SSH only. A failed attempt
+//! deletes the namespace (everything is in it) and waits until it is gone; leak cleanup finds
+//! it by its labels like any other node's namespace.
+
+use super::{KubernetesDriver, LabelSpec, access, api};
+use crate::drivers::ssh::host_key::HostKey;
+use crate::drivers::ssh::{SshPod, executor_key, objects, reach};
+use crate::drivers::{metadata, pod_launch};
+use k8s_openapi::api::core::v1::{Pod, Secret, Service};
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::api::Api;
+use kubepool_driver_api::{LaunchError, LaunchProgress, LaunchedNode, NodeSpec};
+use tokio::time::Instant;
+use tracing::{Instrument, debug, info, info_span};
+
+pub async fn launch(
+    driver: &KubernetesDriver,
+    spec: &NodeSpec,
+    label: &LabelSpec,
+    ssh: &SshPod,
+    progress: &dyn LaunchProgress,
+) -> Result<LaunchedNode, LaunchError> {
+    let namespace = KubernetesDriver::namespace_name(&spec.pool, &spec.node_id);
+    let span = info_span!("ssh_node", namespace = %namespace);
+    let pod_name = label.name.as_str();
+    progress.external_id(&namespace).await;
+    let started = Instant::now();
+    let deadline = started + driver.timeouts.pod_start;
+    let client = &driver.cluster.client;
+    let attempt = async {
+        let labels = metadata::object_labels(spec, &label.labels, &label.dynamic_labels)
+            .map_err(|e| LaunchError::Permanent(e.to_string()))?;
+        let authorized_keys = executor_key::read(client, &ssh.options.authorized_keys).await?;
+        let host_key = HostKey::generate().map_err(|e| LaunchError::Transient(e.to_string()))?;
+        access::create_namespace(driver, &namespace, &labels).await?;
+        let secret =
+            objects::secret(&namespace, &labels, &ssh.options.username, host_key.private_file(), &authorized_keys);
+        api::create_idempotent(&Api::<Secret>::namespaced(client.clone(), &namespace), &secret)
+            .await
+            .map_err(|e| api::launch_error("create the SSH Secret", e))?;
+        let start_pod = async {
+            pod_launch::wait_for_default_account(client, &namespace, deadline).await?;
+            pod_launch::create_pod(client, &namespace, pod_name, &ssh.body, &labels).await?;
+            pod_launch::wait_running(client, &namespace, pod_name, &ssh.body, deadline).await
+        };
+        let expose = async {
+            let service = objects::service(&namespace, &labels, &ssh.options);
+            api::create_idempotent(&Api::<Service>::namespaced(client.clone(), &namespace), &service)
+                .await
+                .map_err(|e| api::launch_error("create the SSH Service", e))?;
+            if let Some(options) = &ssh.options.ingress {
+                let ingress = objects::ingress(&namespace, &labels, options);
+                api::create_idempotent(&Api::<Ingress>::namespaced(client.clone(), &namespace), &ingress)
+                    .await
+                    .map_err(|e| api::launch_error("create the SSH Ingress", e))?;
+            }
+            debug!("SSH Service created");
+            Ok::<_, LaunchError>(())
+        };
+        let (host, ()) = tokio::try_join!(start_pod, expose)?;
+        let pod = Api::<Pod>::namespaced(client.clone(), &namespace)
+            .get(pod_name)
+            .await
+            .map_err(|e| api::launch_error("read the running pod", e))?;
+        let host_ip = pod.status.and_then(|s| s.host_ip);
+        reach::wait_for_endpoints(client, &namespace, deadline).await?;
+        let at = reach::reachable(client, &namespace, &ssh.options, host_ip.as_deref(), deadline).await?;
+        reach::wait_for_host_key(&at, &host_key, deadline).await?;
+        Ok((host, at, host_key.public_line()))
+    };
+    let (host, at, public_key) = driver.clean_up_on_failure(&namespace, attempt).instrument(span).await?;
+    info!(namespace = %namespace, pod = pod_name, address = %at.address, port = at.port,
+        elapsed_ms = started.elapsed().as_millis() as u64, "SSH node ready: sshd answers with its host key");
+    Ok(LaunchedNode {
+        external_id: namespace,
+        connection_type: "ssh".to_string(),
+        connection_port: serde_json::Value::from(at.port),
+        interface_ip: Some(at.address),
+        host_id: host,
+        python_path: Some(label.python_path.clone()),
+        shell_type: label.shell_type.clone(),
+        username: Some(ssh.options.username.clone()),
+        host_keys: vec![public_key],
+    })
+}
