@@ -52,18 +52,9 @@ providers:
 /// The pod kubepool creates for the label, as a manifest for `kubectl apply`.
 fn same_pod(image: &str, namespace: &str) -> String {
     let template = PodTemplate {
-        image: Some(image.into()),
-        image_pull: "IfNotPresent".into(),
-        image_pull_secrets: Vec::new(),
         requests: Compute { memory: Some(64), ..Compute::default() },
         limits: Compute { memory: Some(64), ..Compute::default() },
-        gpu: None,
-        env: Vec::new(),
-        node_selector: None,
-        privileged: None,
-        scheduler_name: None,
-        volumes: Vec::new(),
-        volume_mounts: Vec::new(),
+        ..PodTemplate::with_image(image, "IfNotPresent")
     };
     let body = PodBody::from_template(LABEL, &template, BTreeMap::new()).expect("pod body");
     let mut pod = serde_json::to_value(body.pod(LABEL, namespace, &BTreeMap::new())).expect("json");

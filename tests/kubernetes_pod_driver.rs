@@ -4,7 +4,7 @@
 
 mod common;
 
-use kubepool::config::{Compute, PodTemplate};
+use kubepool::config::PodTemplate;
 use kubepool::drivers::kubernetes::{KubernetesDriver, LabelKind, LabelSpec, PodBody, PoolSpec, Timeouts};
 use kubepool_driver_api::{Driver, LaunchError, NoProgress, NodeSpec, RequestAttributes, Resources};
 use std::collections::BTreeMap;
@@ -12,20 +12,7 @@ use std::collections::BTreeMap;
 const PROVIDER: &str = "kubepool-pod-driver";
 
 fn template(image: &str) -> PodTemplate {
-    PodTemplate {
-        image: Some(image.to_string()),
-        image_pull: "Never".into(),
-        image_pull_secrets: Vec::new(),
-        requests: Compute::default(),
-        limits: Compute::default(),
-        gpu: None,
-        env: Vec::new(),
-        node_selector: None,
-        privileged: None,
-        scheduler_name: None,
-        volumes: Vec::new(),
-        volume_mounts: Vec::new(),
-    }
+    PodTemplate::with_image(image.to_string(), "Never")
 }
 
 fn label(name: &str, body: PodBody) -> LabelSpec {

@@ -11,7 +11,7 @@ mod project_api;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
-use kubepool::config::{Compute, PodTemplate};
+use kubepool::config::PodTemplate;
 use kubepool::drivers::kubernetes::token::{Credentials, wait_for_credentials};
 use kubepool::drivers::kubernetes::{LabelKind, LabelSpec, PodBody, PoolSpec, Timeouts};
 use kubepool::drivers::openshift::OpenshiftDriver;
@@ -120,20 +120,7 @@ async fn restricted_launcher(admin: &kube::Client, made: &Made, pods_namespace: 
 }
 
 fn pod_label(name: &str) -> LabelSpec {
-    let template = PodTemplate {
-        image: Some(common::test_image()),
-        image_pull: "Never".into(),
-        image_pull_secrets: Vec::new(),
-        requests: Compute::default(),
-        limits: Compute::default(),
-        gpu: None,
-        env: Vec::new(),
-        node_selector: None,
-        privileged: None,
-        scheduler_name: None,
-        volumes: Vec::new(),
-        volume_mounts: Vec::new(),
-    };
+    let template = PodTemplate::with_image(common::test_image(), "Never");
     let body = PodBody::from_template(name, &template, BTreeMap::new()).expect("body");
     LabelSpec { kind: LabelKind::Pod(Box::new(body)), ..project_label(name) }
 }

@@ -7,7 +7,7 @@ mod common;
 use k8s_openapi::api::core::v1::{Namespace, Pod, ResourceQuota, ServiceAccount};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::runtime::wait::await_condition;
-use kubepool::config::{Compute, PodTemplate};
+use kubepool::config::PodTemplate;
 use kubepool::drivers::kubernetes::{LabelKind, LabelSpec, PodBody, PoolSpec, Timeouts};
 use kubepool::drivers::openshiftpods::OpenshiftPodsDriver;
 use kubepool_driver_api::{Driver, LaunchError, NoProgress, NodeSpec, RequestAttributes, Resources};
@@ -35,20 +35,7 @@ impl Drop for TestNamespace {
 }
 
 fn label() -> LabelSpec {
-    let template = PodTemplate {
-        image: Some(common::test_image()),
-        image_pull: "Never".into(),
-        image_pull_secrets: Vec::new(),
-        requests: Compute::default(),
-        limits: Compute::default(),
-        gpu: None,
-        env: Vec::new(),
-        node_selector: None,
-        privileged: None,
-        scheduler_name: None,
-        volumes: Vec::new(),
-        volume_mounts: Vec::new(),
-    };
+    let template = PodTemplate::with_image(common::test_image(), "Never");
     LabelSpec {
         name: LABEL.into(),
         kind: LabelKind::Pod(Box::new(PodBody::from_template(LABEL, &template, BTreeMap::new()).expect("body"))),

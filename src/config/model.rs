@@ -189,6 +189,26 @@ pub struct PodTemplate {
     pub volume_mounts: Vec<serde_json::Value>,
 }
 
+impl PodTemplate {
+    /// A label with only `image` and `image-pull` set; every other key at Nodepool's default.
+    pub fn with_image(image: impl Into<String>, image_pull: impl Into<String>) -> Self {
+        PodTemplate {
+            image: Some(image.into()),
+            image_pull: image_pull.into(),
+            image_pull_secrets: Vec::new(),
+            requests: Compute::default(),
+            limits: Compute::default(),
+            gpu: None,
+            env: Vec::new(),
+            node_selector: None,
+            privileged: None,
+            scheduler_name: None,
+            volumes: Vec::new(),
+            volume_mounts: Vec::new(),
+        }
+    }
+}
+
 /// cpu (cores), memory (MiB), ephemeral storage (MB); `None`: not set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Compute {

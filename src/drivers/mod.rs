@@ -2,6 +2,7 @@
 //! OpenShift pods (pods in an existing project), with the pieces they share.
 //! They implement [`kubepool_driver_api::Driver`] and never touch ZooKeeper.
 
+pub mod attempt;
 pub mod connection;
 pub mod kubernetes;
 pub mod metadata;

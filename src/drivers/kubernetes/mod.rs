@@ -93,7 +93,7 @@ impl KubernetesDriver {
     }
 
     fn label(&self, pool: &str, label: &str) -> Option<&LabelSpec> {
-        self.pools.iter().find(|p| p.name == pool)?.labels.iter().find(|l| l.name == label)
+        crate::drivers::attempt::find_label(&self.pools, pool, label)
     }
 
     fn namespaces(&self) -> Api<Namespace> {
@@ -107,16 +107,7 @@ impl KubernetesDriver {
         namespace: &str,
         attempt: impl Future<Output = Result<T, LaunchError>>,
     ) -> Result<T, LaunchError> {
-        let error = match attempt.await {
-            Ok(value) => return Ok(value),
-            Err(error) => error,
-        };
-        warn!(namespace, %error, "launch attempt failed; removing its namespace");
-        if let Err(cleanup) = self.delete_namespace(namespace).await {
-            // The cleanup worker finds it by label later; the launch error is what matters.
-            warn!(namespace, error = %cleanup, "could not remove the namespace of a failed attempt");
-        }
-        Err(error)
+        crate::drivers::attempt::or_undo("namespace", namespace, attempt, || self.delete_namespace(namespace)).await
     }
 
     /// Deletes a node's namespace and waits until it is gone. Its pods are deleted first with a
@@ -147,12 +138,7 @@ impl Driver for KubernetesDriver {
     }
 
     async fn launch(&self, spec: &NodeSpec, progress: &dyn LaunchProgress) -> Result<LaunchedNode, LaunchError> {
-        let label = self.label(&spec.pool, &spec.label).ok_or_else(|| {
-            LaunchError::Permanent(format!(
-                "pool {} of provider {} has no label {}",
-                spec.pool, self.provider, spec.label
-            ))
-        })?;
+        let label = crate::drivers::attempt::launch_label(&self.pools, &self.provider, spec)?;
         match &label.kind {
             LabelKind::Namespace => namespace_node::launch(self, spec, label, progress).await,
             LabelKind::Pod(body) => pod_node::launch(self, spec, label, body, progress).await,

@@ -20,7 +20,6 @@ use kubepool_driver_api::{
     DeleteError, Driver, LaunchError, LaunchProgress, LaunchedNode, ListError, NodeSpec, ResourceRef, Resources,
 };
 use std::future::Future;
-use tracing::warn;
 
 /// The openshift driver of one provider. Its labels' [`LabelKind::Namespace`] means a project.
 pub struct OpenshiftDriver {
@@ -41,7 +40,7 @@ impl OpenshiftDriver {
     }
 
     fn label(&self, pool: &str, label: &str) -> Option<&LabelSpec> {
-        self.pools.iter().find(|p| p.name == pool)?.labels.iter().find(|l| l.name == label)
+        crate::drivers::attempt::find_label(&self.pools, pool, label)
     }
 
     fn projects(&self) -> Api<Project> {
@@ -55,15 +54,9 @@ impl OpenshiftDriver {
         project: &str,
         attempt: impl Future<Output = Result<T, LaunchError>>,
     ) -> Result<T, LaunchError> {
-        let error = match attempt.await {
-            Ok(value) => return Ok(value),
-            Err(error) => error,
-        };
-        warn!(project, %error, "launch attempt failed; removing its project");
-        if let Err(cleanup) = api::delete_and_wait(&self.projects(), project, self.timeouts.delete).await {
-            warn!(project, error = %cleanup, "could not remove the project of a failed attempt");
-        }
-        Err(error)
+        let projects = self.projects();
+        let undo = || async move { api::delete_and_wait(&projects, project, self.timeouts.delete).await };
+        crate::drivers::attempt::or_undo("project", project, attempt, undo).await
     }
 }
 
@@ -74,12 +67,7 @@ impl Driver for OpenshiftDriver {
     }
 
     async fn launch(&self, spec: &NodeSpec, progress: &dyn LaunchProgress) -> Result<LaunchedNode, LaunchError> {
-        let label = self.label(&spec.pool, &spec.label).ok_or_else(|| {
-            LaunchError::Permanent(format!(
-                "pool {} of provider {} has no label {}",
-                spec.pool, self.provider, spec.label
-            ))
-        })?;
+        let label = crate::drivers::attempt::launch_label(&self.pools, &self.provider, spec)?;
         let pod = match &label.kind {
             LabelKind::Namespace => None,
             LabelKind::Pod(body) => Some(body.as_ref()),

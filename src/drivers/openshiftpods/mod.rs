@@ -18,7 +18,6 @@ use kubepool_driver_api::{
     DeleteError, Driver, LaunchError, LaunchProgress, LaunchedNode, ListError, NodeSpec, ResourceRef, Resources,
 };
 use std::future::Future;
-use tracing::warn;
 
 pub struct OpenshiftPodsDriver {
     provider: String,
@@ -43,7 +42,7 @@ impl OpenshiftPodsDriver {
     }
 
     fn label(&self, pool: &str, label: &str) -> Option<&LabelSpec> {
-        self.pools.iter().find(|p| p.name == pool)?.labels.iter().find(|l| l.name == label)
+        crate::drivers::attempt::find_label(&self.pools, pool, label)
     }
 
     fn pods(&self, namespace: &str) -> Api<Pod> {
@@ -56,15 +55,9 @@ impl OpenshiftPodsDriver {
         pod: &str,
         attempt: impl Future<Output = Result<T, LaunchError>>,
     ) -> Result<T, LaunchError> {
-        let error = match attempt.await {
-            Ok(value) => return Ok(value),
-            Err(error) => error,
-        };
-        warn!(namespace, pod, %error, "launch attempt failed; removing its pod");
-        if let Err(cleanup) = api::delete_and_wait(&self.pods(namespace), pod, self.timeouts.delete).await {
-            warn!(namespace, pod, error = %cleanup, "could not remove the pod of a failed attempt");
-        }
-        Err(error)
+        let pods = self.pods(namespace);
+        let undo = || async move { api::delete_and_wait(&pods, pod, self.timeouts.delete).await };
+        crate::drivers::attempt::or_undo("pod", pod, attempt, undo).await
     }
 }
 
@@ -84,12 +77,7 @@ impl Driver for OpenshiftPodsDriver {
     }
 
     async fn launch(&self, spec: &NodeSpec, progress: &dyn LaunchProgress) -> Result<LaunchedNode, LaunchError> {
-        let label = self.label(&spec.pool, &spec.label).ok_or_else(|| {
-            LaunchError::Permanent(format!(
-                "pool {} of provider {} has no label {}",
-                spec.pool, self.provider, spec.label
-            ))
-        })?;
+        let label = crate::drivers::attempt::launch_label(&self.pools, &self.provider, spec)?;
         match &label.kind {
             LabelKind::Pod(body) => node::launch(self, spec, label, body, progress).await,
             LabelKind::Namespace | LabelKind::Ssh(_) => {

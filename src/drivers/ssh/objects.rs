@@ -189,20 +189,7 @@ mod tests {
 
     #[test]
     fn the_pod_runs_sshd_with_the_secret_mounted() {
-        let template = crate::config::PodTemplate {
-            image: Some("img".into()),
-            image_pull: "Never".into(),
-            image_pull_secrets: Vec::new(),
-            requests: Default::default(),
-            limits: Default::default(),
-            gpu: None,
-            env: Vec::new(),
-            node_selector: None,
-            privileged: None,
-            scheduler_name: None,
-            volumes: Vec::new(),
-            volume_mounts: Vec::new(),
-        };
+        let template = crate::config::PodTemplate::with_image("img", "Never");
         let body = PodBody::from_template("ssh-label", &template, BTreeMap::new()).expect("body");
         let body = ssh_pod_body(body, &options());
         let container = &body.spec().containers[0];
