@@ -17,6 +17,14 @@ pub struct LauncherArgs {
     #[arg(long, default_value_t = 60, env = "KUBEPOOL_CLEANUP_INTERVAL")]
     pub cleanup_interval_seconds: u64,
 
+    /// Kubernetes API requests per second each provider's client may make (token bucket).
+    #[arg(long, default_value_t = crate::k8s::discipline::DEFAULT_QPS, env = "KUBEPOOL_API_QPS")]
+    pub api_qps: u32,
+
+    /// How many Kubernetes API requests may go at once above the rate, after a quiet spell.
+    #[arg(long, default_value_t = crate::k8s::discipline::DEFAULT_BURST, env = "KUBEPOOL_API_BURST")]
+    pub api_burst: u32,
+
     /// Serve Prometheus metrics on this address at /metrics (e.g. 127.0.0.1:9105); off if unset.
     #[arg(long, env = "KUBEPOOL_METRICS_ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
@@ -34,7 +42,11 @@ pub async fn run(args: LauncherArgs) -> Result<(), Error> {
         ),
         None => None,
     };
-    let options = launcher::Options { cleanup_interval: Duration::from_secs(args.cleanup_interval_seconds.max(1)) };
+    let options = launcher::Options {
+        cleanup_interval: Duration::from_secs(args.cleanup_interval_seconds.max(1)),
+        api_qps: args.api_qps,
+        api_burst: args.api_burst,
+    };
     launcher::run(&config, options, metrics, shutdown).await
 }
 

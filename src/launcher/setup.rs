@@ -22,12 +22,15 @@ pub struct Providers {
 }
 
 /// Connects to every provider kubepool serves and resolves its pools.
-pub async fn providers(config: &Config, metrics: &Metrics) -> Result<Providers, Error> {
+/// `rate`: requests per second and burst of each provider's client.
+pub async fn providers(config: &Config, metrics: &Metrics, rate: (u32, u32)) -> Result<Providers, Error> {
     let mut out = Providers { drivers: BTreeMap::new(), clouds: BTreeMap::new(), pools: Vec::new() };
     for provider in config.kubepool_providers() {
         let span = info_span!("provider", name = %provider.name, driver = %provider.driver);
         async {
             let discipline = k8s::ApiDiscipline {
+                qps: rate.0.max(1),
+                burst: rate.1.max(1),
                 observer: Some(metrics.api_error_observer(&provider.name)),
                 ..k8s::ApiDiscipline::default()
             };

@@ -599,6 +599,12 @@ def main() -> None:
     p.add_argument("--bursts", default="20,100", help="burst sizes, comma-separated")
     p.add_argument("--sequential", type=int, default=10)
     p.add_argument("--floor-samples", type=int, default=10)
+    p.add_argument(
+        "--launchers",
+        default="nodepool,kubepool",
+        help="which launchers to run (a subset: no ratios)",
+    )
+    p.add_argument("--kinds", default="namespace,pod", help="which label kinds to run")
     args = p.parse_args()
     out = Path(args.out)
     logs = out / "logs"
@@ -623,7 +629,10 @@ def main() -> None:
     cluster.wait_pool_empty()
     bursts = [int(b) for b in args.bursts.split(",") if b]
     scenarios: list[tuple[str, str, int, bool]] = []
+    kinds = args.kinds.split(",")
     for kind, label in (("namespace", NS_LABEL), ("pod", POD_LABEL)):
+        if kind not in kinds:
+            continue
         scenarios.append(
             (f"{kind} sequential {args.sequential}", label, args.sequential, False)
         )
@@ -662,6 +671,8 @@ def main() -> None:
         ),
         ("kubepool", [args.kubepool, "launcher", "-c", "{config}"]),
     ):
+        if name not in args.launchers.split(","):
+            continue
         chroot = f"/kubepool-bench-{name}-{os.getpid()}"
         config = work / f"nodepool-{name}.yaml"
         config.write_text(nodepool_yaml(chroot, "bench", image))
@@ -670,6 +681,11 @@ def main() -> None:
             name, command, kubeconfig, chroot, cluster, counter, scenarios, logs
         )
 
+    if "nodepool" not in result or "kubepool" not in result:
+        (out / "launchers-partial.json").write_text(
+            json.dumps(result, indent=2, sort_keys=True)
+        )
+        return
     np_, kp = result["nodepool"], result["kubepool"]
 
     def ratio(a: float, b: float) -> float:
