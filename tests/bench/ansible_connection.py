@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "ansible-plugins/tests"))
 
-from ansible_run import KUBEPOOL, PLAYBOOKS, STOCK, run_playbook  # noqa: E402
+from ansible_run import KUBEPOOL, PLAYBOOKS, STOCK, run_playbook
 from conftest import (
     COLLECTION,
     VENV_BIN,
@@ -29,7 +29,7 @@ from conftest import (
     kubepool_binary,
     make_pod_env,
     required_env,
-)  # noqa: E402
+)
 
 TASKS = 50
 
