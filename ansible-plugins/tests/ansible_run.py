@@ -31,7 +31,24 @@ class PlaybookRun:
         raise KeyError(f"no task {name!r} in {[t for t, _ in self.tasks]}")
 
 
-def run_playbook(
+class AsyncPlaybook:
+    """An ansible-playbook running in the background."""
+
+    def __init__(self, process: subprocess.Popen[bytes], started: float) -> None:
+        self.process = process
+        self.started = started
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def finish(self, timeout: float = 600) -> PlaybookRun:
+        stdout, stderr = self.process.communicate(timeout=timeout)
+        return parse(
+            self.process.returncode, time.monotonic() - self.started, stdout, stderr
+        )
+
+
+def run_playbook_async(
     env: PodEnv,
     connection: str,
     playbook: str,
@@ -39,7 +56,7 @@ def run_playbook(
     collections: Path,
     extra_vars: dict[str, Any] | None = None,
     extra_env: dict[str, str] | None = None,
-) -> PlaybookRun:
+) -> AsyncPlaybook:
     inventory = tmp / "inventory.json"
     host = {
         "ansible_connection": connection,
@@ -82,21 +99,40 @@ def run_playbook(
     if extra_vars:
         argv += ["-e", json.dumps(extra_vars)]
     started = time.monotonic()
-    result = subprocess.run(
-        argv, check=False, capture_output=True, env=process_env, cwd=PLAYBOOKS
+    process = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=process_env,
+        cwd=PLAYBOOKS,
     )
-    seconds = time.monotonic() - started
+    return AsyncPlaybook(process, started)
+
+
+def run_playbook(
+    env: PodEnv,
+    connection: str,
+    playbook: str,
+    tmp: Path,
+    collections: Path,
+    extra_vars: dict[str, Any] | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> PlaybookRun:
+    return run_playbook_async(
+        env, connection, playbook, tmp, collections, extra_vars, extra_env
+    ).finish()
+
+
+def parse(returncode: int, seconds: float, stdout: bytes, stderr: bytes) -> PlaybookRun:
     try:
-        output = json.loads(result.stdout)
+        output = json.loads(stdout)
     except json.JSONDecodeError as error:
         raise AssertionError(
-            f"ansible-playbook output is not JSON: {result.stdout[-3000:]!r} {result.stderr[-3000:]!r}"
+            f"ansible-playbook output is not JSON: {stdout[-3000:]!r} {stderr[-3000:]!r}"
         ) from error
     tasks = [
         (task["task"]["name"], task["hosts"].get("node", {}))
         for play in output["plays"]
         for task in play["tasks"]
     ]
-    return PlaybookRun(
-        result.returncode, seconds, tasks, result.stderr.decode(errors="replace")
-    )
+    return PlaybookRun(returncode, seconds, tasks, stderr.decode(errors="replace"))

@@ -2,6 +2,7 @@
 
 mod agent;
 mod config;
+mod console_server;
 mod delete;
 mod exec;
 mod executor;
@@ -48,6 +49,8 @@ pub enum Command {
     /// Run a command in a pod through the API server (a stand-in for `kubectl exec` whose exit
     /// status can be trusted; survives a dropped API connection).
     Exec(exec::ExecArgs),
+    /// Serve the console logs of kubepool's connection plugin with the zuul_console protocol.
+    ConsoleServer(console_server::ConsoleServerArgs),
     /// The per-user agent `kubepool exec` starts on demand (keeps API connections warm).
     #[command(hide = true)]
     Agent(agent::AgentArgs),
@@ -79,6 +82,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Executor(command) => executor::run(command).await,
             Command::PortForward(args) => port_forward::run(args).await,
             Command::Agent(args) => agent::run(args).await,
+            Command::ConsoleServer(args) => console_server::run(args).await,
             Command::Exec(_) => unreachable!("handled above"),
         };
         match result {

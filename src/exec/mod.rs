@@ -9,11 +9,13 @@
 //!   stdout/stderr out as they come, and how the stream ended.
 //! * [`session`]: start, and re-attach after a drop until the command's exit code is known.
 //! * [`client`]: the API client of an exec (kubeconfig and context, no retry layer).
+//! * [`console`]: a zuul_console-compatible server for the console logs copied out of pods.
 //! * [`agent`]: the per-user local agent that keeps API clients warm, and its wire format.
 
 pub mod agent;
 pub mod attempt;
 pub mod client;
+pub mod console;
 pub mod session;
 pub mod status;
 pub mod supervisor;

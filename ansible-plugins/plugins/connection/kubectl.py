@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import re
@@ -126,10 +125,11 @@ DOCUMENTATION = r"""
           - name: KUBEPOOL_BIN
       kubepool_console_dir:
         description:
-          - A local directory; when set, the output of every command of a task that carries a
-            C(zuul_log_id) is written live to C(console-<log id>.log) there, in zuul_console's
-            format, for a zuul_console-compatible server on the executor (no Python needed in
-            the pod for live logs).
+          - A local directory; when set, the console log of a pipelined module that carries a
+            C(zuul_log_id) (Zuul's command module writes C(/tmp/console-<log id>.log) in the
+            pod) is copied live, while the module runs, to C(console-<log id>.log) there, for
+            C(kubepool console-server) to serve with the zuul_console protocol. Live logs then
+            need neither the zuul_console daemon in the pod nor a port forward.
         default: ''
         vars:
           - name: ansible_kubepool_console_dir
@@ -254,7 +254,6 @@ class Connection(ConnectionBase):
             stderr=subprocess.PIPE,
             env=self._env(),
         )
-        console_log = _ConsoleLog(console) if console else None
         stdout: list[bytes] = []
         stderr: list[bytes] = []
 
@@ -271,8 +270,6 @@ class Connection(ConnectionBase):
                     sink(chunk)
                 else:
                     keep.append(chunk)
-                if console_log is not None:
-                    console_log.write(chunk)
 
         readers = [
             threading.Thread(
@@ -297,8 +294,6 @@ class Connection(ConnectionBase):
         for reader in readers:
             reader.join()
         code = process.wait()
-        if console_log is not None:
-            console_log.finish(code)
         err = b"".join(stderr)
         if code == 255 and KUBEPOOL_ERROR in err:
             # kubepool could not tell the command's exit status: the host is unreachable, not
@@ -320,22 +315,26 @@ class Connection(ConnectionBase):
             def feed(pipe: IO[bytes]) -> None:
                 pipe.write(data)
 
-        console = self._console(in_data)
+        follower = self._console_follower(in_data)
         try:
-            return self._run(command, feed, console=console)
+            return self._run(command, feed)
         finally:
-            if console:
-                console.close()
+            if follower is not None:
+                follower.finish()
 
-    def _console(self, in_data) -> IO[bytes] | None:
+    def _console_follower(self, in_data) -> _ConsoleFollower | None:
         directory = self.get_option("kubepool_console_dir")
         if not directory or in_data is None:
             return None
         match = LOG_ID.search(to_bytes(in_data))
-        if not match:
+        if not match or match.group(1) in (b"in-loop-ignore", b"skip"):
             return None
-        path = os.path.join(directory, f"console-{to_text(match.group(1))}.log")
-        return open(path, "ab", buffering=0)
+        log_id = to_text(match.group(1))
+        return _ConsoleFollower(
+            self,
+            f"/tmp/console-{log_id}.log",
+            os.path.join(directory, f"console-{log_id}.log"),
+        )
 
     @staticmethod
     def _remote_path(path: str) -> str:
@@ -430,35 +429,75 @@ class Connection(ConnectionBase):
             )
 
 
-class _ConsoleLog:
-    """zuul_console's spool format: each line prefixed by a timestamp and `` | ``, and a last
-    ``[Zuul] Task exit code: N`` line."""
+# Follows a console log in the pod until Zuul's last line, then removes it. A stop file ends it
+# early (a module that died before writing that line).
+FOLLOW = r"""
+f=$1 s=$1.kubepool-stop
+while [ ! -e "$f" ]; do
+  if [ -e "$s" ]; then rm -f "$s"; exit 0; fi
+  sleep 0.1
+done
+{ tail -c +1 -f "$f" & echo $! >"$s.pid"; wait; } | { sed -u '/ | \[Zuul\] Task exit code: /q'; touch "$s"; } &
+while [ ! -e "$s" ]; do sleep 0.1; done
+kill "$(cat "$s.pid")" 2>/dev/null
+wait
+rm -f "$s" "$s.pid" "$f"
+"""
 
-    def __init__(self, target: IO[bytes]) -> None:
-        self._target = target
-        self._partial = b""
-        self._lock = threading.Lock()
 
-    @staticmethod
-    def _stamp() -> bytes:
-        return (
-            datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f").encode() + b" | "
+class _ConsoleFollower:
+    """Copies a console log out of the pod as it grows, through a second ``kubepool exec``."""
+
+    def __init__(self, connection: Connection, remote: str, local: str) -> None:
+        self._connection = connection
+        self._remote = remote
+        argv = connection._argv(
+            [
+                connection._play_context.executable,
+                "-c",
+                FOLLOW,
+                "kubepool-follow",
+                remote,
+            ],
+            stdin=False,
         )
+        self._process = subprocess.Popen(
+            [to_bytes(a, errors="surrogate_or_strict") for a in argv],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=connection._env(),
+        )
+        self._target = open(local, "ab", buffering=0)  # noqa: SIM115 - closed in finish()
+        self._thread = threading.Thread(target=self._copy, daemon=True)
+        self._thread.start()
 
-    def write(self, chunk: bytes) -> None:
-        with self._lock:
-            lines = (self._partial + chunk).split(b"\n")
-            self._partial = lines.pop()
-            if lines:
-                self._target.write(
-                    b"".join(self._stamp() + line + b"\n" for line in lines)
+    def _copy(self) -> None:
+        stream = self._process.stdout
+        assert stream is not None
+        while True:
+            chunk = os.read(stream.fileno(), 65536)
+            if not chunk:
+                break
+            self._target.write(chunk)
+
+    def finish(self) -> None:
+        """Waits for the log's last line; stops the follower if it does not come."""
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            try:
+                self._connection._run(
+                    [
+                        self._connection._play_context.executable,
+                        "-c",
+                        f"touch {shlex.quote(self._remote)}.kubepool-stop",
+                    ],
+                    None,
                 )
-
-    def finish(self, code: int) -> None:
-        with self._lock:
-            if self._partial:
-                self._target.write(self._stamp() + self._partial + b"\n")
-                self._partial = b""
-            self._target.write(
-                self._stamp() + f"[Zuul] Task exit code: {code}\n".encode()
-            )
+                self._process.wait(timeout=10)
+            except (AnsibleError, subprocess.TimeoutExpired):
+                self._process.kill()
+                self._process.wait()
+        self._thread.join()
+        self._target.close()
