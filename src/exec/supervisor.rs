@@ -90,6 +90,74 @@ mod tests {
         assert!(new_run_id().chars().all(|c| c.is_ascii_hexdigit()));
     }
 
+    /// Runs the script with the local `/bin/sh` and coreutils, in a private TMPDIR.
+    fn run_script(tmp: &std::path::Path, argv: &[String], stdin: &[u8]) -> std::process::Output {
+        use std::io::Write;
+        let mut child = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .env("TMPDIR", tmp)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run sh");
+        if let Some(mut pipe) = child.stdin.take() {
+            pipe.write_all(stdin).expect("stdin");
+        }
+        child.wait_with_output().expect("wait")
+    }
+
+    fn temp_dir() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("kubepool-supervisor-{}", new_run_id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        dir
+    }
+
+    #[test]
+    fn start_keeps_output_and_exit_code_and_attach_resumes_from_offsets() {
+        let tmp = temp_dir();
+        let command: Vec<String> =
+            ["sh", "-c", "printf 'one\ntwo\n'; printf 'e1\ne2\n' >&2; exit 4"].iter().map(|s| s.to_string()).collect();
+        let out = run_script(&tmp, &start_argv("r1", &command), b"");
+        assert_eq!(out.status.code(), Some(4));
+        assert_eq!(out.stdout, [BANNER, b"one\ntwo\n"].concat());
+        assert_eq!(out.stderr, b"e1\ne2\n");
+        // Re-attach after 4 bytes of stdout and 3 of stderr: the rest, and the same exit code.
+        let out = run_script(&tmp, &attach_argv("r1", 4, 3), b"");
+        assert_eq!(out.status.code(), Some(4));
+        assert_eq!(out.stdout, [BANNER, b"two\n"].concat());
+        assert_eq!(out.stderr, b"e2\n");
+        // An unknown run is an error before the banner.
+        let out = run_script(&tmp, &attach_argv("nope", 0, 0), b"");
+        assert_eq!(out.status.code(), Some(255));
+        assert!(!out.stdout.starts_with(BANNER));
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+
+    #[test]
+    fn framed_and_raw_stdin_reach_the_command_byte_for_byte() {
+        let tmp = temp_dir();
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let cat = vec!["cat".to_string()];
+        let mut framed = vec![StdinMode::Framed.marker()];
+        for chunk in data.chunks(70_000) {
+            framed.extend_from_slice(&frame(chunk));
+        }
+        framed.extend_from_slice(FRAMED_END);
+        // Bytes after the end are not the command's.
+        framed.extend_from_slice(b"trailing");
+        let out = run_script(&tmp, &start_argv("f1", &cat), &framed);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stdout[BANNER.len()..] == data[..], "framed stdin differs");
+
+        let mut raw = vec![StdinMode::Raw.marker()];
+        raw.extend_from_slice(&data);
+        let out = run_script(&tmp, &start_argv("r2", &cat), &raw);
+        assert_eq!(out.status.code(), Some(0));
+        assert!(out.stdout[BANNER.len()..] == data[..], "raw stdin differs");
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+
     #[test]
     fn the_script_prints_the_banner() {
         let banner = std::str::from_utf8(BANNER).unwrap_or_default().trim_end();
