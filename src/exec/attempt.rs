@@ -10,6 +10,7 @@ use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use kube::api::AttachParams;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -78,122 +79,163 @@ pub async fn connect(
 }
 
 /// Pumps one stream until it ends. `stdin` is given only to the attempt that starts the command.
+///
+/// Sending and receiving run side by side: a command that ends without reading all of its
+/// stdin leaves a send blocked, and its status must still be read.
 pub async fn pump(
     connection: kube::client::Connection,
-    mut stdin: Option<&mut StdinFeed>,
+    stdin: Option<&mut StdinFeed>,
     sinks: &mut Sinks,
     progress: &mut Progress,
 ) -> Result<AttemptResult, ExecError> {
     let protocol_v5 = connection.supports_stream_close();
     let mode = if protocol_v5 { StdinMode::Raw } else { StdinMode::Framed };
-    let mut ws = connection.into_stream();
-    let mut result =
-        AttemptResult { ended: Ended::Lost(String::new()), banner_seen: false, stdin_done: false, protocol_v5 };
-    let mut stdin_open = stdin.is_some();
-    if stdin_open && let Err(error) = ws.send(Message::binary(vec![STDIN, mode.marker()])).await {
-        result.ended = Ended::Lost(format!("cannot send stdin: {error}"));
-        return Ok(result);
+    let (sink, mut stream) = connection.into_stream().split();
+    let stdin_done = AtomicBool::new(false);
+    let sender = send(sink, stdin, mode, &stdin_done);
+    tokio::pin!(sender);
+    let mut sending = true;
+    let mut banner = BannerCheck::default();
+    let ended = loop {
+        let message = tokio::select! {
+            message = stream.next() => message,
+            sent = &mut sender, if sending => {
+                sent?;
+                sending = false;
+                continue;
+            }
+        };
+        let data = match message {
+            None => break Ended::Lost("the stream ended without an exit status".into()),
+            Some(Err(error)) => break Ended::Lost(error.to_string()),
+            Some(Ok(Message::Close(frame))) => {
+                break Ended::Lost(format!("the API server closed the stream without an exit status ({frame:?})"));
+            }
+            Some(Ok(Message::Binary(data))) => data,
+            Some(Ok(_)) => continue,
+        };
+        let Some((&channel, payload)) = data.split_first() else { continue };
+        match channel {
+            STDOUT => {
+                let payload = banner.strip(payload, &mut sinks.stdout).await?;
+                if !payload.is_empty() {
+                    write(&mut sinks.stdout, payload).await?;
+                    progress.stdout += payload.len() as u64;
+                }
+            }
+            STDERR => {
+                write(&mut sinks.stderr, payload).await?;
+                progress.stderr += payload.len() as u64;
+            }
+            STATUS => match serde_json::from_slice::<Status>(payload) {
+                Ok(status) => break Ended::Status(outcome(&status)),
+                Err(error) => break Ended::Lost(format!("unreadable exit status: {error}")),
+            },
+            _ => {}
+        }
+    };
+    banner.flush(&mut sinks.stdout).await?;
+    Ok(AttemptResult { ended, banner_seen: banner.seen, stdin_done: stdin_done.load(Ordering::SeqCst), protocol_v5 })
+}
+
+type WsSink = futures::stream::SplitSink<
+    tokio_tungstenite::WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>,
+    Message,
+>;
+
+/// Sends stdin (marker, chunks, end), then pings every 30 s. Returns `Ok` when the stream can
+/// take no more (the receiving side tells how it ended); `Err` only when stdin cannot be read.
+async fn send(
+    mut sink: WsSink,
+    stdin: Option<&mut StdinFeed>,
+    mode: StdinMode,
+    done: &AtomicBool,
+) -> Result<(), ExecError> {
+    if let Some(feed) = stdin {
+        if let Err(error) = sink.send(Message::binary(vec![STDIN, mode.marker()])).await {
+            tracing::debug!(%error, "cannot send stdin");
+            return Ok(());
+        }
+        loop {
+            let message = match feed.recv().await {
+                Some(Ok(data)) if data.is_empty() => continue,
+                Some(Ok(data)) => {
+                    let mut message = Vec::with_capacity(data.len() + 16);
+                    message.push(STDIN);
+                    match mode {
+                        StdinMode::Raw => message.extend_from_slice(&data),
+                        StdinMode::Framed => message.extend_from_slice(&frame(&data)),
+                    }
+                    message
+                }
+                Some(Err(error)) => return Err(ExecError::Stdin(error)),
+                None => break,
+            };
+            if let Err(error) = sink.send(Message::binary(message)).await {
+                // The command may have ended without reading all of its stdin.
+                tracing::debug!(%error, "cannot send stdin");
+                return Ok(());
+            }
+        }
+        let end = match mode {
+            StdinMode::Raw => vec![CLOSE, STDIN],
+            StdinMode::Framed => [&[STDIN][..], FRAMED_END].concat(),
+        };
+        if let Err(error) = sink.send(Message::binary(end)).await {
+            tracing::debug!(%error, "cannot send the end of stdin");
+            return Ok(());
+        }
+        done.store(true, Ordering::SeqCst);
     }
-    // Stdout bytes before the banner is complete; `None` once decided.
-    let mut head: Option<Vec<u8>> = Some(Vec::with_capacity(BANNER.len()));
     let mut ping = tokio::time::interval(Duration::from_secs(30));
     ping.reset();
     loop {
-        tokio::select! {
-            message = ws.next() => {
-                let data = match message {
-                    None => { result.ended = Ended::Lost("the stream ended without an exit status".into()); break }
-                    Some(Err(error)) => { result.ended = Ended::Lost(error.to_string()); break }
-                    Some(Ok(Message::Close(frame))) => {
-                        result.ended = Ended::Lost(format!("the API server closed the stream without an exit status ({frame:?})"));
-                        break;
-                    }
-                    Some(Ok(Message::Binary(data))) => data,
-                    Some(Ok(_)) => continue,
-                };
-                let Some((&channel, payload)) = data.split_first() else { continue };
-                match channel {
-                    STDOUT => {
-                        let payload = match head.as_mut() {
-                            None => payload,
-                            Some(buffer) => {
-                                let need = BANNER.len() - buffer.len();
-                                let take = need.min(payload.len());
-                                buffer.extend_from_slice(&payload[..take]);
-                                if buffer.len() < BANNER.len() {
-                                    continue;
-                                }
-                                if buffer.as_slice() == BANNER {
-                                    result.banner_seen = true;
-                                    head = None;
-                                    &payload[take..]
-                                } else {
-                                    // Not the supervisor: pass everything through untouched.
-                                    let buffer = head.take().unwrap_or_default();
-                                    write(&mut sinks.stdout, &buffer).await?;
-                                    &payload[take..]
-                                }
-                            }
-                        };
-                        if !payload.is_empty() {
-                            write(&mut sinks.stdout, payload).await?;
-                            progress.stdout += payload.len() as u64;
-                        }
-                    }
-                    STDERR => {
-                        write(&mut sinks.stderr, payload).await?;
-                        progress.stderr += payload.len() as u64;
-                    }
-                    STATUS => {
-                        let status: Status = match serde_json::from_slice(payload) {
-                            Ok(status) => status,
-                            Err(error) => { result.ended = Ended::Lost(format!("unreadable exit status: {error}")); break }
-                        };
-                        result.ended = Ended::Status(outcome(&status));
-                        break;
-                    }
-                    _ => {}
-                }
-            }
-            chunk = async { match stdin.as_mut() { Some(feed) => feed.recv().await, None => None } }, if stdin_open => {
-                let message = match chunk {
-                    Some(Ok(data)) if data.is_empty() => continue,
-                    Some(Ok(data)) => {
-                        let mut message = Vec::with_capacity(data.len() + 16);
-                        message.push(STDIN);
-                        match mode {
-                            StdinMode::Raw => message.extend_from_slice(&data),
-                            StdinMode::Framed => message.extend_from_slice(&frame(&data)),
-                        }
-                        message
-                    }
-                    Some(Err(error)) => return Err(ExecError::Stdin(error)),
-                    None => {
-                        stdin_open = false;
-                        match mode {
-                            StdinMode::Raw => vec![CLOSE, STDIN],
-                            StdinMode::Framed => [&[STDIN][..], FRAMED_END].concat(),
-                        }
-                    }
-                };
-                if let Err(error) = ws.send(Message::binary(message)).await {
-                    result.ended = Ended::Lost(format!("cannot send stdin: {error}"));
-                    break;
-                }
-                result.stdin_done = !stdin_open;
-            }
-            _ = ping.tick() => {
-                if let Err(error) = ws.send(Message::Ping(Bytes::new())).await {
-                    result.ended = Ended::Lost(format!("cannot ping the API server: {error}"));
-                    break;
-                }
-            }
+        ping.tick().await;
+        if let Err(error) = sink.send(Message::Ping(Bytes::new())).await {
+            tracing::debug!(%error, "cannot ping the API server");
+            return Ok(());
         }
     }
-    if let Some(buffer) = head.filter(|b| !b.is_empty()) {
-        write(&mut sinks.stdout, &buffer).await?;
+}
+
+/// The supervisor's banner at the start of stdout: held back until complete, then dropped; if
+/// stdout starts otherwise, everything passes through and `seen` stays false.
+#[derive(Default)]
+struct BannerCheck {
+    head: Vec<u8>,
+    decided: bool,
+    seen: bool,
+}
+
+impl BannerCheck {
+    async fn strip<'a>(
+        &mut self,
+        payload: &'a [u8],
+        stdout: &mut Box<dyn AsyncWrite + Unpin + Send>,
+    ) -> Result<&'a [u8], ExecError> {
+        if self.decided {
+            return Ok(payload);
+        }
+        let take = (BANNER.len() - self.head.len()).min(payload.len());
+        self.head.extend_from_slice(&payload[..take]);
+        if self.head.len() < BANNER.len() {
+            return Ok(&payload[take..]);
+        }
+        self.decided = true;
+        self.seen = self.head == BANNER;
+        if !self.seen {
+            write(stdout, &std::mem::take(&mut self.head)).await?;
+        }
+        Ok(&payload[take..])
     }
-    Ok(result)
+
+    /// Passes through a partial head (a stream that ended inside it).
+    async fn flush(&mut self, stdout: &mut Box<dyn AsyncWrite + Unpin + Send>) -> Result<(), ExecError> {
+        if !self.decided && !self.head.is_empty() {
+            write(stdout, &std::mem::take(&mut self.head)).await?;
+        }
+        Ok(())
+    }
 }
 
 async fn write(sink: &mut (dyn AsyncWrite + Unpin + Send), data: &[u8]) -> Result<(), ExecError> {
