@@ -26,7 +26,7 @@ pub use session::{ExecRequest, Sinks, run};
 pub const EXIT_UNKNOWN: i32 = 255;
 
 /// Where a command runs.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Target {
     pub namespace: String,
     pub pod: String,

@@ -54,6 +54,14 @@ pub fn feed_stdin(mut source: Box<dyn AsyncRead + Unpin + Send>) -> StdinFeed {
     receiver
 }
 
+/// A command that ended with a known exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completed {
+    pub code: i32,
+    /// Its files in the pod may go: pass it as `received` to a later run in the same container.
+    pub run_id: String,
+}
+
 /// Runs `request` and returns the command's exit code.
 pub async fn run(
     client: &kube::Client,
@@ -61,11 +69,22 @@ pub async fn run(
     stdin: Option<StdinFeed>,
     sinks: &mut Sinks,
 ) -> Result<i32, ExecError> {
+    run_after(client, request, stdin, sinks, &[]).await.map(|completed| completed.code)
+}
+
+/// [`run`], removing the files of the `received` runs of the same container when it starts.
+pub async fn run_after(
+    client: &kube::Client,
+    request: &ExecRequest,
+    stdin: Option<StdinFeed>,
+    sinks: &mut Sinks,
+    received: &[String],
+) -> Result<Completed, ExecError> {
     let target = &request.target;
     let id = new_run_id();
     let mut progress = Progress::default();
     let mut feed = if request.stdin { stdin } else { None };
-    let argv = start_argv(&id, &request.command);
+    let argv = start_argv(&id, received, &request.command);
 
     let mut tries = 0;
     let connection = loop {
@@ -85,7 +104,9 @@ pub async fn run(
     let first = attempt::pump(connection, feed.as_mut(), sinks, &mut progress).await?;
     tracing::debug!(protocol_v5 = first.protocol_v5, "exec stream of run {id} ended: {:?}", first.ended);
     let reason = match first.ended {
-        Ended::Status(outcome) => return finish(target, outcome, first.banner_seen),
+        Ended::Status(outcome) => {
+            return finish(target, outcome, first.banner_seen).map(|code| Completed { code, run_id: id });
+        }
         Ended::Lost(reason) => reason,
     };
     if !first.banner_seen {
@@ -94,7 +115,8 @@ pub async fn run(
     if feed.is_some() && !first.stdin_done {
         return Err(ExecError::Lost { when: "while sending stdin to the command", reason });
     }
-    resume(client, target, &id, request.resume_seconds, sinks, &mut progress, reason).await
+    let code = resume(client, target, &id, request.resume_seconds, sinks, &mut progress, reason).await?;
+    Ok(Completed { code, run_id: id })
 }
 
 async fn resume(

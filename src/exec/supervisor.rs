@@ -41,16 +41,25 @@ pub fn frame(data: &[u8]) -> Vec<u8> {
 /// The framed end of stdin.
 pub const FRAMED_END: &[u8] = b"0\n";
 
-/// The argv that starts `command` under the supervisor as run `id`.
-pub fn start_argv(id: &str, command: &[String]) -> Vec<String> {
+/// The argv that starts `command` under the supervisor as run `id`, removing the files of the
+/// `received` runs (whose results their clients have).
+pub fn start_argv(id: &str, received: &[String], command: &[String]) -> Vec<String> {
     let mut argv = base_argv("start", id, 0, 0);
+    let received: Vec<&str> = received
+        .iter()
+        .map(String::as_str)
+        .filter(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_hexdigit()))
+        .collect();
+    argv.push(if received.is_empty() { "-".into() } else { received.join(",") });
     argv.extend(command.iter().cloned());
     argv
 }
 
 /// The argv that re-attaches to run `id` from the given byte offsets.
 pub fn attach_argv(id: &str, stdout_offset: u64, stderr_offset: u64) -> Vec<String> {
-    base_argv("attach", id, stdout_offset, stderr_offset)
+    let mut argv = base_argv("attach", id, stdout_offset, stderr_offset);
+    argv.push("-".into());
+    argv
 }
 
 fn base_argv(mode: &str, id: &str, stdout_offset: u64, stderr_offset: u64) -> Vec<String> {
@@ -83,10 +92,12 @@ mod tests {
 
     #[test]
     fn argv_passes_the_command_after_the_offsets() {
-        let argv = start_argv("abc", &["echo".into(), "a b".into()]);
+        let argv = start_argv("abc", &[], &["echo".into(), "a b".into()]);
         assert_eq!(argv[..2], ["/bin/sh", "-c"]);
-        assert_eq!(argv[3..], ["kubepool-exec", "start", "abc", "0", "0", "echo", "a b"]);
-        assert_eq!(attach_argv("abc", 5, 7)[4..], ["attach", "abc", "5", "7"]);
+        assert_eq!(argv[3..], ["kubepool-exec", "start", "abc", "0", "0", "-", "echo", "a b"]);
+        assert_eq!(attach_argv("abc", 5, 7)[4..], ["attach", "abc", "5", "7", "-"]);
+        let received = ["0a".to_string(), "../x".to_string(), "ff".to_string()];
+        assert_eq!(start_argv("abc", &received, &[])[8], "0a,ff");
         assert!(new_run_id().chars().all(|c| c.is_ascii_hexdigit()));
     }
 
@@ -118,12 +129,12 @@ mod tests {
         let tmp = temp_dir();
         let command: Vec<String> =
             ["sh", "-c", "printf 'one\ntwo\n'; printf 'e1\ne2\n' >&2; exit 4"].iter().map(|s| s.to_string()).collect();
-        let out = run_script(&tmp, &start_argv("r1", &command), b"");
+        let out = run_script(&tmp, &start_argv("a1", &[], &command), b"");
         assert_eq!(out.status.code(), Some(4));
         assert_eq!(out.stdout, [BANNER, b"one\ntwo\n"].concat());
         assert_eq!(out.stderr, b"e1\ne2\n");
         // Re-attach after 4 bytes of stdout and 3 of stderr: the rest, and the same exit code.
-        let out = run_script(&tmp, &attach_argv("r1", 4, 3), b"");
+        let out = run_script(&tmp, &attach_argv("a1", 4, 3), b"");
         assert_eq!(out.status.code(), Some(4));
         assert_eq!(out.stdout, [BANNER, b"two\n"].concat());
         assert_eq!(out.stderr, b"e2\n");
@@ -131,6 +142,12 @@ mod tests {
         let out = run_script(&tmp, &attach_argv("nope", 0, 0), b"");
         assert_eq!(out.status.code(), Some(255));
         assert!(!out.stdout.starts_with(BANNER));
+        // A later start removes the files of runs whose results were received.
+        let run_dir = tmp.join(".kubepool-exec");
+        assert!(run_dir.join("a1").is_dir());
+        let out = run_script(&tmp, &start_argv("a3", &["a1".into()], &["true".into()]), b"");
+        assert_eq!(out.status.code(), Some(0));
+        assert!(!run_dir.join("a1").exists() && run_dir.join("a3").is_dir());
         let _ = std::fs::remove_dir_all(&tmp);
     }
 
@@ -146,13 +163,13 @@ mod tests {
         framed.extend_from_slice(FRAMED_END);
         // Bytes after the end are not the command's.
         framed.extend_from_slice(b"trailing");
-        let out = run_script(&tmp, &start_argv("f1", &cat), &framed);
+        let out = run_script(&tmp, &start_argv("f1", &[], &cat), &framed);
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(out.stdout[BANNER.len()..] == data[..], "framed stdin differs");
 
         let mut raw = vec![StdinMode::Raw.marker()];
         raw.extend_from_slice(&data);
-        let out = run_script(&tmp, &start_argv("r2", &cat), &raw);
+        let out = run_script(&tmp, &start_argv("a2", &[], &cat), &raw);
         assert_eq!(out.status.code(), Some(0));
         assert!(out.stdout[BANNER.len()..] == data[..], "raw stdin differs");
         let _ = std::fs::remove_dir_all(&tmp);

@@ -1,13 +1,14 @@
 # kubepool exec: the supervisor that runs a command in the pod (POSIX sh + coreutils).
-# argv: $1 mode (start | attach), $2 run id, $3 stdout offset, $4 stderr offset, then the command.
+# argv: $1 mode (start | attach), $2 run id, $3 stdout offset, $4 stderr offset, $5 runs whose
+# results were received (comma-separated, "-" for none; start removes them), then the command.
 # start: the command runs detached, its stdout, stderr and exit code kept in files under
 # $TMPDIR/.kubepool-exec/<id>; attach: streams those files from the given byte offsets.
 # stdin (start only): the first byte chooses "R" (raw; the stream's end closes it) or "F"
 # (framed: "<len>\n<bytes>" chunks ended by "0\n", for protocols without half-close),
 # or "N" for none.
 set -u
-mode=$1 id=$2 oo=$3 eo=$4
-shift 4
+mode=$1 id=$2 oo=$3 eo=$4 received=$5
+shift 5
 base=${TMPDIR:-/tmp}/.kubepool-exec
 d=$base/$id
 if [ "$mode" = start ]; then
@@ -15,6 +16,10 @@ if [ "$mode" = start ]; then
   um=$(umask)
   umask 077
   mkdir -p "$base" && mkdir "$d" || { echo "kubepool exec: cannot create $d" >&2; exit 255; }
+  for old in $(echo "$received" | tr , ' '); do
+    case $old in *[!0-9a-f]*) ;; *) rm -rf "${base:?}/$old" ;; esac
+  done
+  # Runs nobody came back for.
   find "$base" -mindepth 2 -maxdepth 2 -name rc -mmin +10 2>/dev/null | while IFS= read -r f; do
     rm -rf "${f%/rc}"
   done

@@ -5,9 +5,9 @@
 //! no request or when its socket file is removed; a lock file makes sure one agent serves one
 //! socket.
 
-use super::super::ExecError;
 use super::super::client::{ClientSpec, connect};
 use super::super::session::{self, Sinks};
+use super::super::{ExecError, Target};
 use super::socket::ensure_private_dir;
 use super::wire::{self, Kind};
 use std::collections::HashMap;
@@ -26,6 +26,8 @@ type ClientKey = (ClientSpec, Vec<Option<SystemTime>>);
 #[derive(Default)]
 struct State {
     clients: Mutex<HashMap<ClientKey, (kube::Client, String)>>,
+    /// Per container: runs whose results were delivered (their files go with the next start).
+    received: std::sync::Mutex<HashMap<(ClientSpec, Target), Vec<String>>>,
     active: AtomicUsize,
     last_used: std::sync::Mutex<Option<Instant>>,
 }
@@ -155,7 +157,7 @@ async fn run_one(
     state: &State,
 ) -> Result<i32, ExecError> {
     let (client, default_namespace) = state.client(&hello.client).await?;
-    let mut request = hello.request;
+    let mut request = hello.request.clone();
     if request.target.namespace.is_empty() {
         request.target.namespace = default_namespace;
     }
@@ -187,10 +189,18 @@ async fn run_one(
     let (stderr, stderr_relay) = relay(writer.clone(), Kind::Stderr);
     let mut sinks = Sinks { stdout: Box::new(stdout), stderr: Box::new(stderr) };
     let stdin = wants_stdin.then_some(feed);
+    let key = (hello.client.clone(), request.target.clone());
+    let received = state.received.lock().ok().and_then(|mut r| r.remove(&key)).unwrap_or_default();
     let result = tokio::select! {
-        result = session::run(&client, &request, stdin, &mut sinks) => result,
+        result = session::run_after(&client, &request, stdin, &mut sinks, &received) => result,
         _ = gone => Err(ExecError::Agent("the client went away".into())),
     };
+    let result = result.map(|completed| {
+        if let Ok(mut all) = state.received.lock() {
+            all.entry(key).or_default().push(completed.run_id);
+        }
+        completed.code
+    });
     warm(&client);
     drop(sinks);
     let _ = stdout_relay.await;
