@@ -237,3 +237,68 @@ async fn send(writer: &Mutex<OwnedWriteHalf>, kind: Kind, payload: &[u8]) -> std
 
 /// Runs `session::run` for requests that arrive on `socket`; the default idle time.
 pub const DEFAULT_IDLE: Duration = Duration::from_secs(600);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn socket_path() -> PathBuf {
+        std::env::temp_dir().join(format!("kubepool-agent-test-{}", uuid::Uuid::new_v4().simple())).join("agent.sock")
+    }
+
+    #[tokio::test]
+    async fn one_agent_per_socket_and_it_exits_when_idle() {
+        let socket = socket_path();
+        let first = tokio::spawn({
+            let socket = socket.clone();
+            async move { serve(&socket, Duration::from_secs(2)).await }
+        });
+        for _ in 0..100 {
+            if UnixStream::connect(&socket).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mode = std::fs::metadata(&socket).expect("socket").permissions().mode();
+        assert_eq!(mode & 0o077, 0, "socket mode {mode:o}");
+        // A second agent on the same socket gives way at once.
+        let second = tokio::time::timeout(Duration::from_secs(1), serve(&socket, Duration::from_secs(60))).await;
+        assert!(matches!(second, Ok(Ok(()))), "{second:?}");
+        assert!(UnixStream::connect(&socket).await.is_ok(), "the first agent still serves");
+        // Idle for 2 s: the first exits and removes its socket.
+        let ended = tokio::time::timeout(Duration::from_secs(10), first).await;
+        assert!(matches!(ended, Ok(Ok(Ok(())))), "{ended:?}");
+        assert!(!socket.exists());
+        if let Some(dir) = socket.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_of_another_protocol_version_gets_an_error_frame() {
+        let socket = socket_path();
+        let agent = tokio::spawn({
+            let socket = socket.clone();
+            async move { serve(&socket, Duration::from_secs(30)).await }
+        });
+        let mut stream = loop {
+            if let Ok(stream) = UnixStream::connect(&socket).await {
+                break stream;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        tokio::io::AsyncWriteExt::write_all(
+            &mut stream,
+            br#"{"version":99,"client":{"kubeconfig":null,"context":null},"request":{"target":{"namespace":"n","pod":"p","container":null},"command":["true"],"stdin":false,"resume_seconds":1}}
+"#,
+        )
+        .await
+        .expect("hello");
+        let frame = wire::read_frame(&mut stream).await.expect("frame");
+        assert!(matches!(&frame, Some((Kind::Error, message)) if String::from_utf8_lossy(message).contains("version")), "{frame:?}");
+        agent.abort();
+        if let Some(dir) = socket.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
