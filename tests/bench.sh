@@ -8,7 +8,7 @@ cd "$(dirname "$(readlink -f "$0")")/.."
 . tests/testbed-env.sh
 testbed_start
 benches=("$@")
-[ ${#benches[@]} -gt 0 ] || benches=(pod_ready ansible_connection)
+[ ${#benches[@]} -gt 0 ] || benches=(pod_ready exec_latency ansible_connection)
 for bench in "${benches[@]}"; do
   echo "---- $bench"
   if [ -f "tests/bench/$bench.py" ]; then

@@ -295,7 +295,10 @@ mod tests {
         .await
         .expect("hello");
         let frame = wire::read_frame(&mut stream).await.expect("frame");
-        assert!(matches!(&frame, Some((Kind::Error, message)) if String::from_utf8_lossy(message).contains("version")), "{frame:?}");
+        assert!(
+            matches!(&frame, Some((Kind::Error, message)) if String::from_utf8_lossy(message).contains("version")),
+            "{frame:?}"
+        );
         agent.abort();
         if let Some(dir) = socket.parent() {
             let _ = std::fs::remove_dir_all(dir);
