@@ -84,7 +84,7 @@ pub async fn run_after(
     let id = new_run_id();
     let mut progress = Progress::default();
     let mut feed = if request.stdin { stdin } else { None };
-    let argv = start_argv(&id, received, &request.command);
+    let argv = start_argv(&id, received, feed.is_some(), &request.command);
 
     let mut tries = 0;
     let connection = loop {

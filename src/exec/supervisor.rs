@@ -43,8 +43,8 @@ pub const FRAMED_END: &[u8] = b"0\n";
 
 /// The argv that starts `command` under the supervisor as run `id`, removing the files of the
 /// `received` runs (whose results their clients have).
-pub fn start_argv(id: &str, received: &[String], command: &[String]) -> Vec<String> {
-    let mut argv = base_argv("start", id, 0, 0);
+pub fn start_argv(id: &str, received: &[String], stdin: bool, command: &[String]) -> Vec<String> {
+    let mut argv = base_argv(if stdin { "start-stdin" } else { "start" }, id, 0, 0);
     let received: Vec<&str> = received
         .iter()
         .map(String::as_str)
@@ -92,12 +92,12 @@ mod tests {
 
     #[test]
     fn argv_passes_the_command_after_the_offsets() {
-        let argv = start_argv("abc", &[], &["echo".into(), "a b".into()]);
+        let argv = start_argv("abc", &[], false, &["echo".into(), "a b".into()]);
         assert_eq!(argv[..2], ["/bin/sh", "-c"]);
         assert_eq!(argv[3..], ["kubepool-exec", "start", "abc", "0", "0", "-", "echo", "a b"]);
         assert_eq!(attach_argv("abc", 5, 7)[4..], ["attach", "abc", "5", "7", "-"]);
         let received = ["0a".to_string(), "../x".to_string(), "ff".to_string()];
-        assert_eq!(start_argv("abc", &received, &[])[8], "0a,ff");
+        assert_eq!(start_argv("abc", &received, true, &[])[8], "0a,ff");
         assert!(new_run_id().chars().all(|c| c.is_ascii_hexdigit()));
     }
 
@@ -129,7 +129,7 @@ mod tests {
         let tmp = temp_dir();
         let command: Vec<String> =
             ["sh", "-c", "printf 'one\ntwo\n'; printf 'e1\ne2\n' >&2; exit 4"].iter().map(|s| s.to_string()).collect();
-        let out = run_script(&tmp, &start_argv("a1", &[], &command), b"");
+        let out = run_script(&tmp, &start_argv("a1", &[], false, &command), b"");
         assert_eq!(out.status.code(), Some(4));
         assert_eq!(out.stdout, [BANNER, b"one\ntwo\n"].concat());
         assert_eq!(out.stderr, b"e1\ne2\n");
@@ -145,7 +145,7 @@ mod tests {
         // A later start removes the files of runs whose results were received.
         let run_dir = tmp.join(".kubepool-exec");
         assert!(run_dir.join("a1").is_dir());
-        let out = run_script(&tmp, &start_argv("a3", &["a1".into()], &["true".into()]), b"");
+        let out = run_script(&tmp, &start_argv("a3", &["a1".into()], false, &["true".into()]), b"");
         assert_eq!(out.status.code(), Some(0));
         assert!(!run_dir.join("a1").exists() && run_dir.join("a3").is_dir());
         let _ = std::fs::remove_dir_all(&tmp);
@@ -163,15 +163,41 @@ mod tests {
         framed.extend_from_slice(FRAMED_END);
         // Bytes after the end are not the command's.
         framed.extend_from_slice(b"trailing");
-        let out = run_script(&tmp, &start_argv("f1", &[], &cat), &framed);
+        let out = run_script(&tmp, &start_argv("f1", &[], true, &cat), &framed);
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(out.stdout[BANNER.len()..] == data[..], "framed stdin differs");
 
         let mut raw = vec![StdinMode::Raw.marker()];
         raw.extend_from_slice(&data);
-        let out = run_script(&tmp, &start_argv("a2", &[], &cat), &raw);
+        let out = run_script(&tmp, &start_argv("a2", &[], true, &cat), &raw);
         assert_eq!(out.status.code(), Some(0));
         assert!(out.stdout[BANNER.len()..] == data[..], "raw stdin differs");
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+
+    #[test]
+    fn without_stdin_an_open_stdin_pipe_is_not_read() {
+        let tmp = temp_dir();
+        let argv = start_argv("b1", &[], false, &["sh".into(), "-c".into(), "echo ran".into()]);
+        let mut child = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .env("TMPDIR", &tmp)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("run sh");
+        // Held open, never written.
+        let _stdin = child.stdin.take();
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(10), "the supervisor waits for stdin");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert!(status.success());
         let _ = std::fs::remove_dir_all(&tmp);
     }
 

@@ -1,17 +1,17 @@
 # kubepool exec: the supervisor that runs a command in the pod (POSIX sh + coreutils).
-# argv: $1 mode (start | attach), $2 run id, $3 stdout offset, $4 stderr offset, $5 runs whose
+# argv: $1 mode (start | start-stdin | attach), $2 run id, $3 stdout offset, $4 stderr offset, $5 runs whose
 # results were received (comma-separated, "-" for none; start removes them), then the command.
 # start: the command runs detached, its stdout, stderr and exit code kept in files under
 # $TMPDIR/.kubepool-exec/<id>; attach: streams those files from the given byte offsets.
-# stdin (start only): the first byte chooses "R" (raw; the stream's end closes it) or "F"
-# (framed: "<len>\n<bytes>" chunks ended by "0\n", for protocols without half-close),
-# or "N" for none.
+# stdin (start-stdin only): the first byte chooses "R" (raw; the stream's end closes it) or "F"
+# (framed: "<len>\n<bytes>" chunks ended by "0\n", for protocols without half-close). Without
+# stdin, stdin is never read (some runtimes give the command an open pipe all the same).
 set -u
 mode=$1 id=$2 oo=$3 eo=$4 received=$5
 shift 5
 base=${TMPDIR:-/tmp}/.kubepool-exec
 d=$base/$id
-if [ "$mode" = start ]; then
+if [ "$mode" = start ] || [ "$mode" = start-stdin ]; then
   # The command gets the container's umask; the supervisor's files are private.
   um=$(umask)
   umask 077
@@ -24,7 +24,8 @@ if [ "$mode" = start ]; then
     rm -rf "${f%/rc}"
   done
   : >"$d/out" && : >"$d/err" || exit 255
-  sm=$(head -c 1)
+  sm=N
+  [ "$mode" = start ] || sm=$(head -c 1)
   dec() {
     while IFS= read -r n; do
       case $n in '' | *[!0-9]*) return 1 ;; 0) : >"$d/stdin-complete"; return 0 ;; esac

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::UnixStream;
 use tokio::net::unix::OwnedWriteHalf;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc};
 
 type ClientKey = (ClientSpec, Vec<Option<SystemTime>>);
 
@@ -161,11 +161,14 @@ async fn run_one(
     if request.target.namespace.is_empty() {
         request.target.namespace = default_namespace;
     }
-    // stdin frames into the session's feed; the client hanging up ends the request.
+    // stdin frames into the session's feed. The client hanging up ends the request: noticed by
+    // the reader, or by a keepalive frame that cannot be written (the reader may be waiting for
+    // room in the feed while the command does not read its stdin).
     let (feed_sender, feed) = mpsc::channel(4);
-    let (gone_sender, gone) = oneshot::channel::<()>();
+    let (gone_sender, mut gone) = mpsc::channel::<()>(2);
     let wants_stdin = request.stdin;
-    tokio::spawn(async move {
+    let reader_gone = gone_sender.clone();
+    let reader_task = tokio::spawn(async move {
         let mut feed_sender = Some(feed_sender);
         loop {
             match wire::read_frame(&mut reader).await {
@@ -179,9 +182,19 @@ async fn run_one(
                 Ok(Some((Kind::StdinEnd, _))) => feed_sender = None,
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => {
-                    let _ = gone_sender.send(());
+                    let _ = reader_gone.send(()).await;
                     break;
                 }
+            }
+        }
+    });
+    let keepalive_writer = writer.clone();
+    let keepalive = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(KEEPALIVE).await;
+            if send(&keepalive_writer, Kind::Keepalive, b"").await.is_err() {
+                let _ = gone_sender.send(()).await;
+                break;
             }
         }
     });
@@ -193,8 +206,10 @@ async fn run_one(
     let received = state.received.lock().ok().and_then(|mut r| r.remove(&key)).unwrap_or_default();
     let result = tokio::select! {
         result = session::run_after(&client, &request, stdin, &mut sinks, &received) => result,
-        _ = gone => Err(ExecError::Agent("the client went away".into())),
+        _ = gone.recv() => Err(ExecError::Agent("the client went away".into())),
     };
+    keepalive.abort();
+    reader_task.abort();
     let result = result.map(|completed| {
         if let Ok(mut all) = state.received.lock() {
             all.entry(key).or_default().push(completed.run_id);
@@ -235,7 +250,10 @@ async fn send(writer: &Mutex<OwnedWriteHalf>, kind: Kind, payload: &[u8]) -> std
     wire::write_frame(&mut *writer, kind, payload).await
 }
 
-/// Runs `session::run` for requests that arrive on `socket`; the default idle time.
+/// How often the agent checks that a client is still there.
+const KEEPALIVE: Duration = Duration::from_secs(2);
+
+/// The default idle time after which the agent exits.
 pub const DEFAULT_IDLE: Duration = Duration::from_secs(600);
 
 #[cfg(test)]

@@ -30,6 +30,8 @@ pub enum Kind {
     Exit = 4,
     /// kubepool could not tell the command's exit code; the payload says why.
     Error = 5,
+    /// Sent every few seconds so the agent notices a client that went away (ignored).
+    Keepalive = 6,
 }
 
 impl Kind {
@@ -41,6 +43,7 @@ impl Kind {
             3 => Kind::Stderr,
             4 => Kind::Exit,
             5 => Kind::Error,
+            6 => Kind::Keepalive,
             _ => return None,
         })
     }
