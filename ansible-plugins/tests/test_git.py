@@ -88,6 +88,7 @@ def in_pod(
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, "KUBEPOOL_AGENT_IDLE_SECONDS": "30"},
     )
 
 
