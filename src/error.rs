@@ -16,6 +16,9 @@ pub enum Error {
     #[error("{0}")]
     Executor(#[from] crate::executor::ExecutorError),
 
+    #[error("{0}")]
+    Exec(#[from] crate::exec::ExecError),
+
     #[error("cannot read {path}: {source}")]
     Io {
         path: PathBuf,

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod drivers;
 pub mod error;
+pub mod exec;
 pub mod executor;
 pub mod k8s;
 pub mod launcher;

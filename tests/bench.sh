@@ -2,9 +2,12 @@
 # Benchmarks against the local test bed (brought up here unless KUBECONFIG/KUBEPOOL_TEST_ZK name
 # another cluster): each prints its figures and ratios against a baseline measured in the same
 # run.
-#   pod_ready   benches/pod_ready.rs: a pod label's requested-to-ready vs kubectl apply + wait
-#   launchers   tests/bench/compare_launchers.py: kubepool vs the real Nodepool 11.0.0 launcher,
-#               same cluster, same nodepool.yaml, same request stream; results in target/bench/
+#   pod_ready           benches/pod_ready.rs: a pod label's requested-to-ready vs kubectl apply + wait
+#   exec_latency        benches/exec_latency.rs: one exec with kubepool (agent, no agent) vs kubectl
+#   ansible_connection  tests/bench/ansible_connection.py: 50 small tasks, stock kubectl plugin vs ours
+#   launchers           tests/bench/compare_launchers.py: kubepool vs the real Nodepool 11.0.0
+#                       launcher, same cluster, same nodepool.yaml, same request stream; results in
+#                       target/bench/
 # `tests/bench.sh launchers` runs one; no argument runs all. BENCH_ARGS passes options to
 # compare_launchers.py (e.g. BENCH_ARGS="--bursts 5 --sequential 2" for a quick look).
 set -euo pipefail
@@ -13,16 +16,23 @@ VENV=$(tests/setup-python.sh)
 . tests/testbed-env.sh
 testbed_start
 benches=("$@")
-[ ${#benches[@]} -gt 0 ] || benches=(pod_ready launchers)
+[ ${#benches[@]} -gt 0 ] || benches=(pod_ready exec_latency ansible_connection launchers)
 for bench in "${benches[@]}"; do
   echo "---- $bench"
   case $bench in
     launchers)
       cargo build --locked --release --quiet --bin kubepool
-      mkdir -p target/bench
+      out=$(readlink -f "${CARGO_TARGET_DIR:-target}")
+      mkdir -p "$out/bench"
       (cd tests/bench && RUST_LOG=${RUST_LOG:-info} "$VENV/bin/python" compare_launchers.py \
-        --kubepool ../../target/release/kubepool --nodepool-launcher "$VENV/bin/nodepool-launcher" \
-        --out ../../target/bench ${BENCH_ARGS:-}) ;;
-    *) RUST_LOG=${RUST_LOG:-warn} cargo bench --locked --bench "$bench" ;;
+        --kubepool "$out/release/kubepool" --nodepool-launcher "$VENV/bin/nodepool-launcher" \
+        --out "$out/bench" ${BENCH_ARGS:-}) ;;
+    *)
+      if [ -f "tests/bench/$bench.py" ]; then
+        cargo build --release --locked
+        KUBEPOOL_BIN=${CARGO_TARGET_DIR:-target}/release/kubepool "$VENV/bin/python" "tests/bench/$bench.py"
+      else
+        RUST_LOG=${RUST_LOG:-warn} cargo bench --locked --bench "$bench"
+      fi ;;
   esac
 done

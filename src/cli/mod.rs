@@ -1,7 +1,10 @@
 //! The command line: one file per subcommand, holding argument structs and output only.
 
+mod agent;
 mod config;
+mod console_server;
 mod delete;
+mod exec;
 mod executor;
 mod info;
 mod launcher;
@@ -43,6 +46,14 @@ pub enum Command {
     Executor(executor::ExecutorCommand),
     /// Forward local ports to a pod through the API server (a stand-in for `kubectl port-forward`).
     PortForward(port_forward::PortForwardArgs),
+    /// Run a command in a pod through the API server (a stand-in for `kubectl exec` whose exit
+    /// status can be trusted; survives a dropped API connection).
+    Exec(exec::ExecArgs),
+    /// Serve the console logs of kubepool's connection plugin with the zuul_console protocol.
+    ConsoleServer(console_server::ConsoleServerArgs),
+    /// The per-user agent `kubepool exec` starts on demand (keeps API connections warm).
+    #[command(hide = true)]
+    Agent(agent::AgentArgs),
 }
 
 /// Runs the chosen subcommand and turns its result into an exit status.
@@ -54,6 +65,12 @@ pub fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Command::Exec(args) = cli.command {
+        let code = runtime.block_on(exec::run(args));
+        // A blocking read of stdin may still be pending: do not wait for it.
+        runtime.shutdown_background();
+        return code;
+    }
     runtime.block_on(async {
         let result = match cli.command {
             // Reports its own findings and exit status.
@@ -64,6 +81,9 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Info(args) => info::run(args).await,
             Command::Executor(command) => executor::run(command).await,
             Command::PortForward(args) => port_forward::run(args).await,
+            Command::Agent(args) => agent::run(args).await,
+            Command::ConsoleServer(args) => console_server::run(args).await,
+            Command::Exec(_) => unreachable!("handled above"),
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,
@@ -77,7 +97,7 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 /// The error and its sources, joined with ": ".
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -1,0 +1,503 @@
+# Copyright kubepool developers
+# Apache License 2.0 (see the repository's LICENSE)
+"""A kubectl connection for Ansible built on ``kubepool exec``."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import threading
+from collections.abc import Callable
+from typing import IO
+
+from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.plugins.connection import ConnectionBase
+from ansible.utils.display import Display
+
+DOCUMENTATION = r"""
+    name: kubectl
+    author: kubepool developers
+    short_description: Execute tasks in pods through kubepool exec
+    description:
+      - A drop-in for C(kubernetes.core.kubectl) with the same variables. Commands run through
+        C(kubepool exec), which reports the command's real exit status (a stream that ends
+        without one is an error, never success), re-attaches to the command after a lost API
+        connection, and keeps API connections warm in a per-user agent.
+      - Files are copied with tar (binary-safe), modules are pipelined (one exec per module)
+        unless C(pipelining) is turned off.
+      - Needs C(kubepool) on the controller and C(/bin/sh), coreutils and C(tar) in the container.
+    version_added: "0.1.0"
+    options:
+      kubectl_pod:
+        description: The pod (default C(ansible_host), like the stock plugin).
+        default: ''
+        vars:
+          - name: ansible_kubectl_pod
+        env:
+          - name: K8S_AUTH_POD
+      kubectl_container:
+        description: The container (default the pod's first).
+        default: ''
+        vars:
+          - name: ansible_kubectl_container
+        env:
+          - name: K8S_AUTH_CONTAINER
+      kubectl_namespace:
+        description: The namespace (default the context's).
+        default: ''
+        vars:
+          - name: ansible_kubectl_namespace
+        env:
+          - name: K8S_AUTH_NAMESPACE
+      kubectl_kubeconfig:
+        description: Path to a kubeconfig, or a kubeconfig as a dict.
+        default: ''
+        vars:
+          - name: ansible_kubectl_kubeconfig
+          - name: ansible_kubectl_config
+        env:
+          - name: K8S_AUTH_KUBECONFIG
+      kubectl_context:
+        description: The kubeconfig context.
+        default: ''
+        vars:
+          - name: ansible_kubectl_context
+        env:
+          - name: K8S_AUTH_CONTEXT
+      kubectl_local_env_vars:
+        description: Extra local environment variables for the exec process (dict or JSON).
+        default: {}
+        type: dict
+        vars:
+          - name: ansible_kubectl_local_env_vars
+      kubectl_extra_args:
+        description: Not supported (kubectl-specific); an error when set.
+        default: ''
+        vars:
+          - name: ansible_kubectl_extra_args
+        env:
+          - name: K8S_AUTH_EXTRA_ARGS
+      kubectl_host:
+        description: Not supported (would pass credentials in process arguments); use a kubeconfig.
+        default: ''
+        vars:
+          - name: ansible_kubectl_host
+          - name: ansible_kubectl_server
+      kubectl_username:
+        description: Not supported; use a kubeconfig.
+        default: ''
+        vars:
+          - name: ansible_kubectl_username
+          - name: ansible_kubectl_user
+      kubectl_password:
+        description: Not supported; use a kubeconfig.
+        default: ''
+        vars:
+          - name: ansible_kubectl_password
+      kubectl_token:
+        description: Not supported (would pass credentials in process arguments); use a kubeconfig.
+        default: ''
+        vars:
+          - name: ansible_kubectl_token
+          - name: ansible_kubectl_api_key
+      pipelining:
+        description: Run modules through stdin, one exec per module.
+        type: boolean
+        default: true
+        vars:
+          - name: ansible_pipelining
+          - name: ansible_kubepool_pipelining
+        env:
+          - name: ANSIBLE_KUBEPOOL_PIPELINING
+      kubepool_binary:
+        description: The kubepool executable.
+        default: kubepool
+        vars:
+          - name: ansible_kubepool_binary
+        env:
+          - name: KUBEPOOL_BIN
+      kubepool_console_dir:
+        description:
+          - A local directory; when set, the console log of a pipelined module that carries a
+            C(zuul_log_id) (Zuul's command module writes C(/tmp/console-<log id>.log) in the
+            pod) is copied live, while the module runs, to C(console-<log id>.log) there, for
+            C(kubepool console-server) to serve with the zuul_console protocol. Live logs then
+            need neither the zuul_console daemon in the pod nor a port forward.
+        default: ''
+        vars:
+          - name: ansible_kubepool_console_dir
+        env:
+          - name: KUBEPOOL_CONSOLE_DIR
+"""
+
+display = Display()
+
+# The marker `kubepool exec` puts before its own errors (exit 255: status unknown).
+KUBEPOOL_ERROR = b"kubepool exec: "
+LOG_ID = re.compile(rb'"zuul_log_id":\s*"([A-Za-z0-9_.:-]+)"')
+UNSUPPORTED = (
+    "kubectl_extra_args",
+    "kubectl_host",
+    "kubectl_username",
+    "kubectl_password",
+    "kubectl_token",
+)
+
+
+class Connection(ConnectionBase):
+    """Commands and files in a pod through ``kubepool exec``."""
+
+    transport = "kubepool.pods.kubectl"
+    has_pipelining = True
+    # Not always: async tasks need the module in a file.
+    always_pipeline_modules = False
+
+    def __init__(self, play_context, new_stdin, *args, **kwargs):
+        super().__init__(play_context, new_stdin, *args, **kwargs)
+        self._kubeconfig_file: str | None = None
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _connect(self, port=None):
+        super()._connect()
+        if not self._connected:
+            for option in UNSUPPORTED:
+                if self.get_option(option):
+                    raise AnsibleError(
+                        f"kubepool.pods.kubectl does not support {option}; use a kubeconfig"
+                    )
+            display.vvv(
+                "ESTABLISH kubepool exec CONNECTION",
+                host=self._play_context.remote_addr,
+            )
+            self._connected = True
+        return self
+
+    def close(self):
+        if self._kubeconfig_file:
+            os.unlink(self._kubeconfig_file)
+            self._kubeconfig_file = None
+        super().close()
+
+    def _binary(self) -> str:
+        binary = self.get_option("kubepool_binary")
+        found = shutil.which(binary)
+        if not found:
+            raise AnsibleError(
+                f"{binary} not found (set ansible_kubepool_binary or KUBEPOOL_BIN)"
+            )
+        return found
+
+    def _kubeconfig(self) -> str:
+        value = self.get_option("kubectl_kubeconfig")
+        if isinstance(value, dict):
+            if not self._kubeconfig_file:
+                fd, path = tempfile.mkstemp(prefix="kubepool-kubeconfig-")
+                with os.fdopen(fd, "w") as handle:
+                    json.dump(value, handle)
+                self._kubeconfig_file = path
+            return self._kubeconfig_file
+        return value or ""
+
+    def _argv(self, command: list[str], stdin: bool) -> list[str]:
+        argv = [self._binary(), "exec"]
+        kubeconfig = self._kubeconfig()
+        if kubeconfig:
+            argv += ["--kubeconfig", kubeconfig]
+        for option, flag in (
+            ("kubectl_context", "--context"),
+            ("kubectl_namespace", "-n"),
+            ("kubectl_container", "-c"),
+        ):
+            value = self.get_option(option)
+            if value:
+                argv += [flag, value]
+        if stdin:
+            argv.append("-i")
+        argv += [self.get_option("kubectl_pod") or self._play_context.remote_addr, "--"]
+        return argv + command
+
+    def _env(self) -> dict[str, str] | None:
+        extra = self.get_option("kubectl_local_env_vars")
+        if isinstance(extra, str):
+            extra = json.loads(extra) if extra else {}
+        if not extra:
+            return None
+        env = dict(os.environ)
+        env.update({str(k): str(v) for k, v in extra.items()})
+        return env
+
+    def _run(
+        self,
+        command: list[str],
+        feed: Callable[[IO[bytes]], None] | None,
+        stdout_sink: Callable[[bytes], None] | None = None,
+        console: IO[bytes] | None = None,
+    ) -> tuple[int, bytes, bytes]:
+        """Runs ``command`` in the pod; ``feed`` writes its stdin. Output is read as it comes
+        (to ``stdout_sink`` when given, else kept), and copied line by line to ``console``."""
+        argv = self._argv(command, stdin=feed is not None)
+        display.vvv(
+            f"EXEC {argv[:-1]!r} <command>", host=self._play_context.remote_addr
+        )
+        process = subprocess.Popen(
+            [to_bytes(a, errors="surrogate_or_strict") for a in argv],
+            stdin=subprocess.PIPE if feed is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self._env(),
+        )
+        stdout: list[bytes] = []
+        stderr: list[bytes] = []
+
+        def pump(
+            stream: IO[bytes],
+            keep: list[bytes],
+            sink: Callable[[bytes], None] | None,
+        ) -> None:
+            while True:
+                chunk = os.read(stream.fileno(), 65536)
+                if not chunk:
+                    break
+                if sink is not None:
+                    sink(chunk)
+                else:
+                    keep.append(chunk)
+
+        readers = [
+            threading.Thread(
+                target=pump, args=(process.stdout, stdout, stdout_sink), daemon=True
+            ),
+            threading.Thread(
+                target=pump, args=(process.stderr, stderr, None), daemon=True
+            ),
+        ]
+        for reader in readers:
+            reader.start()
+        if feed is not None and process.stdin is not None:
+            try:
+                feed(process.stdin)
+            except BrokenPipeError:
+                pass
+            finally:
+                try:
+                    process.stdin.close()
+                except BrokenPipeError:
+                    pass
+        for reader in readers:
+            reader.join()
+        code = process.wait()
+        err = b"".join(stderr)
+        if code == 255 and KUBEPOOL_ERROR in err:
+            # kubepool could not tell the command's exit status: the host is unreachable, not
+            # the command failed (as with ssh).
+            raise AnsibleConnectionFailure(
+                to_text(err, errors="surrogate_or_replace").strip()
+            )
+        return code, b"".join(stdout), err
+
+    # ------------------------------------------------------------------ the interface
+
+    def exec_command(self, cmd, in_data=None, sudoable=False):
+        super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
+        command = [self._play_context.executable, "-c", cmd]
+        feed = None
+        if in_data is not None:
+            data = to_bytes(in_data)
+
+            def feed(pipe: IO[bytes]) -> None:
+                pipe.write(data)
+
+        follower = self._console_follower(in_data)
+        try:
+            return self._run(command, feed)
+        finally:
+            if follower is not None:
+                follower.finish()
+
+    def _console_follower(self, in_data) -> _ConsoleFollower | None:
+        directory = self.get_option("kubepool_console_dir")
+        if not directory or in_data is None:
+            return None
+        match = LOG_ID.search(to_bytes(in_data))
+        if not match or match.group(1) in (b"in-loop-ignore", b"skip"):
+            return None
+        log_id = to_text(match.group(1))
+        return _ConsoleFollower(
+            self,
+            f"/tmp/console-{log_id}.log",
+            os.path.join(directory, f"console-{log_id}.log"),
+        )
+
+    @staticmethod
+    def _remote_path(path: str) -> str:
+        # As the stock plugin: relative paths are taken from "/".
+        if not path.startswith(os.path.sep):
+            path = os.path.join(os.path.sep, path)
+        return os.path.normpath(path)
+
+    def put_file(self, in_path, out_path):
+        super().put_file(in_path, out_path)
+        display.vvv(f"PUT {in_path} TO {out_path}", host=self._play_context.remote_addr)
+        out_path = self._remote_path(out_path)
+        local = to_bytes(in_path, errors="surrogate_or_strict")
+        if not os.path.exists(local):
+            raise AnsibleFileNotFound(f"file or module does not exist: {in_path}")
+        directory, name = os.path.split(out_path)
+
+        def feed(pipe: IO[bytes]) -> None:
+            with tarfile.open(
+                fileobj=pipe, mode="w|", format=tarfile.PAX_FORMAT
+            ) as archive:
+                info = archive.gettarinfo(local, arcname=name)
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                # As dd (the stock plugin) and sftp create files: 0666 less the umask.
+                info.mode = 0o666
+                with open(local, "rb") as source:
+                    archive.addfile(info, source)
+
+        script = f"exec tar -x -f - --no-same-owner --no-same-permissions -C {shlex.quote(directory)}"
+        code, stdout, stderr = self._run(
+            [self._play_context.executable, "-c", script], feed
+        )
+        if code != 0:
+            raise AnsibleError(
+                f"failed to transfer file {in_path} to {out_path}:\n{to_text(stdout)}\n{to_text(stderr)}"
+            )
+
+    def fetch_file(self, in_path, out_path):
+        super().fetch_file(in_path, out_path)
+        display.vvv(
+            f"FETCH {in_path} TO {out_path}", host=self._play_context.remote_addr
+        )
+        in_path = self._remote_path(in_path)
+        directory, name = os.path.split(in_path)
+        script = f"exec tar -c -f - -C {shlex.quote(directory or '/')} -- {shlex.quote(name)}"
+        reader, writer = os.pipe()
+        received: list[bool] = []
+        failure: list[BaseException] = []
+
+        def unpack() -> None:
+            try:
+                with (
+                    os.fdopen(reader, "rb") as stream,
+                    tarfile.open(fileobj=stream, mode="r|") as archive,
+                ):
+                    for member in archive:
+                        if member.name != name or not member.isfile():
+                            continue
+                        source = archive.extractfile(member)
+                        if source is None:
+                            continue
+                        with open(
+                            to_bytes(out_path, errors="surrogate_or_strict"), "wb"
+                        ) as target:
+                            shutil.copyfileobj(source, target, 1024 * 1024)
+                        received.append(True)
+                    # Drain the rest so the writer never blocks.
+                    while stream.read(65536):
+                        pass
+            except BaseException as error:  # noqa: BLE001 - reported below
+                failure.append(error)
+
+        thread = threading.Thread(target=unpack, daemon=True)
+        thread.start()
+        out = os.fdopen(writer, "wb", buffering=0)
+        try:
+            code, _, stderr = self._run(
+                [self._play_context.executable, "-c", script],
+                None,
+                stdout_sink=out.write,
+            )
+        finally:
+            out.close()
+            thread.join()
+        if code != 0 or failure or not received:
+            detail = to_text(stderr) or (
+                repr(failure[0]) if failure else "no such file in the archive"
+            )
+            raise AnsibleError(
+                f"failed to fetch file {in_path} to {out_path}:\n{detail}"
+            )
+
+
+# Follows a console log in the pod until Zuul's last line, then removes it. A stop file ends it
+# early (a module that died before writing that line).
+FOLLOW = r"""
+f=$1 s=$1.kubepool-stop
+while [ ! -e "$f" ]; do
+  if [ -e "$s" ]; then rm -f "$s"; exit 0; fi
+  sleep 0.1
+done
+{ tail -c +1 -f "$f" & echo $! >"$s.pid"; wait; } | { sed -u '/ | \[Zuul\] Task exit code: /q'; touch "$s"; } &
+while [ ! -e "$s" ]; do sleep 0.1; done
+kill "$(cat "$s.pid")" 2>/dev/null
+wait
+rm -f "$s" "$s.pid" "$f"
+"""
+
+
+class _ConsoleFollower:
+    """Copies a console log out of the pod as it grows, through a second ``kubepool exec``."""
+
+    def __init__(self, connection: Connection, remote: str, local: str) -> None:
+        self._connection = connection
+        self._remote = remote
+        argv = connection._argv(
+            [
+                connection._play_context.executable,
+                "-c",
+                FOLLOW,
+                "kubepool-follow",
+                remote,
+            ],
+            stdin=False,
+        )
+        self._process = subprocess.Popen(
+            [to_bytes(a, errors="surrogate_or_strict") for a in argv],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=connection._env(),
+        )
+        self._target = open(local, "ab", buffering=0)  # noqa: SIM115 - closed in finish()
+        self._thread = threading.Thread(target=self._copy, daemon=True)
+        self._thread.start()
+
+    def _copy(self) -> None:
+        stream = self._process.stdout
+        assert stream is not None
+        while True:
+            chunk = os.read(stream.fileno(), 65536)
+            if not chunk:
+                break
+            self._target.write(chunk)
+
+    def finish(self) -> None:
+        """Waits for the log's last line; stops the follower if it does not come."""
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            try:
+                self._connection._run(
+                    [
+                        self._connection._play_context.executable,
+                        "-c",
+                        f"touch {shlex.quote(self._remote)}.kubepool-stop",
+                    ],
+                    None,
+                )
+                self._process.wait(timeout=10)
+            except (AnsibleError, subprocess.TimeoutExpired):
+                self._process.kill()
+                self._process.wait()
+        self._thread.join()
+        self._target.close()

@@ -1,0 +1,90 @@
+//! `kubepool exec`: `kubectl exec`'s arguments, an exit status you can trust. Prints the
+//! command's stdout and stderr as they come and exits with its exit code; exits 255 with a
+//! message when the code cannot be known (never 0). Goes through the per-user agent unless
+//! `--no-agent` (or `KUBEPOOL_EXEC_NO_AGENT=1`).
+
+use crate::exec::agent;
+use crate::exec::client::ClientSpec;
+use crate::exec::{EXIT_UNKNOWN, ExecError, ExecRequest, Sinks, Target};
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The kubeconfig (default: KUBECONFIG, else ~/.kube/config, else in-cluster).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: its current context).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// The pod's namespace (default: the context's).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// The container (default: the pod's first).
+    #[arg(short = 'c', long)]
+    pub container: Option<String>,
+    /// Pass stdin to the command.
+    #[arg(short = 'i', long)]
+    pub stdin: bool,
+    /// Run in this process instead of through the per-user agent.
+    #[arg(long, env = "KUBEPOOL_EXEC_NO_AGENT", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_agent: bool,
+    /// The agent's socket (default: $XDG_RUNTIME_DIR/kubepool/agent.sock or /tmp/kubepool-<uid>/).
+    #[arg(long, env = "KUBEPOOL_AGENT_SOCKET")]
+    pub agent_socket: Option<PathBuf>,
+    /// Seconds to keep re-attaching to the command after the API connection was lost.
+    #[arg(long, default_value_t = 600)]
+    pub resume_seconds: u64,
+    /// `pod/<name>` or `<name>`.
+    pub pod: String,
+    /// The command and its arguments (after `--`).
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+pub async fn run(args: ExecArgs) -> ExitCode {
+    match exec(args).await {
+        Ok(code) => ExitCode::from((code & 0xff) as u8),
+        Err(error) => {
+            eprintln!("kubepool exec: {}", super::error_chain(&error));
+            ExitCode::from(EXIT_UNKNOWN as u8)
+        }
+    }
+}
+
+async fn exec(args: ExecArgs) -> Result<i32, ExecError> {
+    let pod = args.pod.strip_prefix("pod/").or_else(|| args.pod.strip_prefix("pods/")).unwrap_or(&args.pod);
+    let spec = ClientSpec {
+        kubeconfig: args.kubeconfig.as_ref().map(|p| absolute(p).to_string_lossy().into_owned()),
+        context: args.context.clone(),
+    }
+    .resolved();
+    let request = ExecRequest {
+        target: Target {
+            namespace: args.namespace.clone().unwrap_or_default(),
+            pod: pod.to_string(),
+            container: args.container.clone(),
+        },
+        command: args.command.clone(),
+        stdin: args.stdin,
+        resume_seconds: args.resume_seconds,
+    };
+    let stdin = args.stdin.then(tokio::io::stdin);
+    if args.no_agent {
+        let (client, namespace) = crate::exec::client::connect(&spec).await?;
+        let mut request = request;
+        if request.target.namespace.is_empty() {
+            request.target.namespace = namespace;
+        }
+        let feed = stdin.map(|s| crate::exec::session::feed_stdin(Box::new(s)));
+        let mut sinks = Sinks { stdout: Box::new(tokio::io::stdout()), stderr: Box::new(tokio::io::stderr()) };
+        return crate::exec::run(&client, &request, feed, &mut sinks).await;
+    }
+    let socket = args.agent_socket.clone().unwrap_or_else(agent::socket::default_path);
+    agent::client::exec(&socket, spec, request, stdin, tokio::io::stdout(), tokio::io::stderr()).await
+}
+
+fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}

@@ -1,0 +1,325 @@
+//! The agent: accepts `kubepool exec` requests on its unix socket and runs them with API clients
+//! it keeps per kubeconfig (path and modification time) and context. After each exec takes a
+//! pooled connection for its WebSocket, a cheap request (`/version`) opens the next one, so the
+//! following exec finds a connected, authenticated connection waiting. Exits after `idle` with
+//! no request or when its socket file is removed; a lock file makes sure one agent serves one
+//! socket.
+
+use super::super::client::{ClientSpec, connect};
+use super::super::session::{self, Sinks};
+use super::super::{ExecError, Target};
+use super::socket::ensure_private_dir;
+use super::wire::{self, Kind};
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::net::UnixStream;
+use tokio::net::unix::OwnedWriteHalf;
+use tokio::sync::{Mutex, mpsc};
+
+type ClientKey = (ClientSpec, Vec<Option<SystemTime>>);
+
+#[derive(Default)]
+struct State {
+    clients: Mutex<HashMap<ClientKey, (kube::Client, String)>>,
+    /// Per container: runs whose results were delivered (their files go with the next start).
+    received: std::sync::Mutex<HashMap<(ClientSpec, Target), Vec<String>>>,
+    active: AtomicUsize,
+    last_used: std::sync::Mutex<Option<Instant>>,
+}
+
+impl State {
+    async fn client(&self, spec: &ClientSpec) -> Result<(kube::Client, String), ExecError> {
+        let key = (spec.clone(), spec.version());
+        let mut clients = self.clients.lock().await;
+        if let Some(found) = clients.get(&key) {
+            return Ok(found.clone());
+        }
+        let made = connect(spec).await?;
+        clients.retain(|(other, _), _| other != spec);
+        clients.insert(key, made.clone());
+        Ok(made)
+    }
+
+    fn touch(&self) {
+        if let Ok(mut last) = self.last_used.lock() {
+            *last = Some(Instant::now());
+        }
+    }
+
+    fn idle_for(&self) -> Duration {
+        self.last_used.lock().ok().and_then(|l| *l).map(|l| l.elapsed()).unwrap_or_default()
+    }
+}
+
+/// Serves `socket` until idle for `idle`. Returns at once if another agent holds the socket.
+pub async fn serve(socket: &Path, idle: Duration) -> Result<(), ExecError> {
+    let dir = ensure_private_dir(socket)?;
+    let lock_path = dir.join(format!(
+        "{}.lock",
+        socket.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "agent".into())
+    ));
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ExecError::AgentIo { path, source }
+    };
+    let lock = std::fs::File::create(&lock_path).map_err(io(&lock_path))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            tracing::info!("another agent serves {}", socket.display());
+            return Ok(());
+        }
+        Err(std::fs::TryLockError::Error(error)) => return Err(io(&lock_path)(error)),
+    }
+    match std::fs::remove_file(socket) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(io(socket)(error)),
+    }
+    let listener = tokio::net::UnixListener::bind(socket).map_err(io(socket))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600)).map_err(io(socket))?;
+    tracing::info!(socket = %socket.display(), idle_seconds = idle.as_secs(), "kubepool agent listening");
+    let state = Arc::new(State::default());
+    state.touch();
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let state = state.clone();
+                    state.active.fetch_add(1, Ordering::SeqCst);
+                    tokio::spawn(async move {
+                        if let Err(error) = handle(stream, &state).await {
+                            tracing::debug!(%error, "agent connection ended with an error");
+                        }
+                        state.touch();
+                        state.active.fetch_sub(1, Ordering::SeqCst);
+                    });
+                }
+                Err(error) => tracing::warn!(%error, "agent: accept failed"),
+            },
+            _ = tick.tick() => {
+                if state.active.load(Ordering::SeqCst) == 0 && state.idle_for() >= idle {
+                    break;
+                }
+                if !socket.exists() {
+                    tracing::info!("socket {} removed; exiting", socket.display());
+                    break;
+                }
+            }
+        }
+    }
+    // Only remove the socket if it is still ours (a new agent may have replaced it after a
+    // lock was lost, which cannot happen while we hold it; be careful anyway).
+    let _ = std::fs::remove_file(socket);
+    drop(lock);
+    tracing::info!("kubepool agent idle for {} s; exiting", idle.as_secs());
+    Ok(())
+}
+
+/// Opens a fresh pooled connection in the background for the next exec.
+fn warm(client: &kube::Client) {
+    let client = client.clone();
+    tokio::spawn(async move {
+        if let Err(error) = client.apiserver_version().await {
+            tracing::debug!(%error, "agent: cannot warm a connection");
+        }
+    });
+}
+
+async fn handle(stream: UnixStream, state: &State) -> Result<(), ExecError> {
+    let socket_io = |source| ExecError::AgentIo { path: PathBuf::from("<agent connection>"), source };
+    let (mut reader, writer) = stream.into_split();
+    let writer = Arc::new(Mutex::new(writer));
+    let hello = wire::read_hello(&mut reader).await.map_err(socket_io)?;
+    if hello.version != wire::VERSION {
+        let message = format!("agent speaks version {}, client {}", wire::VERSION, hello.version);
+        send(&writer, Kind::Error, message.as_bytes()).await.map_err(socket_io)?;
+        return Ok(());
+    }
+    let result = run_one(hello, reader, &writer, state).await;
+    let (kind, payload) = match result {
+        Ok(code) => (Kind::Exit, code.to_be_bytes().to_vec()),
+        Err(error) => (Kind::Error, crate::cli::error_chain(&error).into_bytes()),
+    };
+    send(&writer, kind, &payload).await.map_err(socket_io)
+}
+
+async fn run_one(
+    hello: wire::Hello,
+    mut reader: tokio::net::unix::OwnedReadHalf,
+    writer: &Arc<Mutex<OwnedWriteHalf>>,
+    state: &State,
+) -> Result<i32, ExecError> {
+    let (client, default_namespace) = state.client(&hello.client).await?;
+    let mut request = hello.request.clone();
+    if request.target.namespace.is_empty() {
+        request.target.namespace = default_namespace;
+    }
+    // stdin frames into the session's feed. The client hanging up ends the request: noticed by
+    // the reader, or by a keepalive frame that cannot be written (the reader may be waiting for
+    // room in the feed while the command does not read its stdin).
+    let (feed_sender, feed) = mpsc::channel(4);
+    let (gone_sender, mut gone) = mpsc::channel::<()>(2);
+    let wants_stdin = request.stdin;
+    let reader_gone = gone_sender.clone();
+    let reader_task = tokio::spawn(async move {
+        let mut feed_sender = Some(feed_sender);
+        loop {
+            match wire::read_frame(&mut reader).await {
+                Ok(Some((Kind::Stdin, data))) => {
+                    if let Some(sender) = &feed_sender
+                        && sender.send(Ok(bytes::Bytes::from(data))).await.is_err()
+                    {
+                        feed_sender = None;
+                    }
+                }
+                Ok(Some((Kind::StdinEnd, _))) => feed_sender = None,
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => {
+                    let _ = reader_gone.send(()).await;
+                    break;
+                }
+            }
+        }
+    });
+    let keepalive_writer = writer.clone();
+    let keepalive = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(KEEPALIVE).await;
+            if send(&keepalive_writer, Kind::Keepalive, b"").await.is_err() {
+                let _ = gone_sender.send(()).await;
+                break;
+            }
+        }
+    });
+    let (stdout, stdout_relay) = relay(writer.clone(), Kind::Stdout);
+    let (stderr, stderr_relay) = relay(writer.clone(), Kind::Stderr);
+    let mut sinks = Sinks { stdout: Box::new(stdout), stderr: Box::new(stderr) };
+    let stdin = wants_stdin.then_some(feed);
+    let key = (hello.client.clone(), request.target.clone());
+    let received = state.received.lock().ok().and_then(|mut r| r.remove(&key)).unwrap_or_default();
+    let result = tokio::select! {
+        result = session::run_after(&client, &request, stdin, &mut sinks, &received) => result,
+        _ = gone.recv() => Err(ExecError::Agent("the client went away".into())),
+    };
+    keepalive.abort();
+    reader_task.abort();
+    let result = result.map(|completed| {
+        if let Ok(mut all) = state.received.lock() {
+            all.entry(key).or_default().push(completed.run_id);
+        }
+        completed.code
+    });
+    warm(&client);
+    drop(sinks);
+    let _ = stdout_relay.await;
+    let _ = stderr_relay.await;
+    result
+}
+
+/// A writer whose bytes reach the client as frames of `kind`, in order, before the exit frame
+/// (the returned task ends once the writer is dropped and everything was sent).
+fn relay(writer: Arc<Mutex<OwnedWriteHalf>>, kind: Kind) -> (tokio::io::DuplexStream, tokio::task::JoinHandle<()>) {
+    let (sink, mut source) = tokio::io::duplex(256 * 1024);
+    let task = tokio::spawn(async move {
+        let mut buffer = vec![0u8; 256 * 1024];
+        while let Some(n) = read_some(&mut source, &mut buffer).await {
+            if send(&writer, kind, &buffer[..n]).await.is_err() {
+                break;
+            }
+        }
+    });
+    (sink, task)
+}
+
+async fn read_some<R: AsyncRead + Unpin>(source: &mut R, buffer: &mut [u8]) -> Option<usize> {
+    match source.read(buffer).await {
+        Ok(0) | Err(_) => None,
+        Ok(n) => Some(n),
+    }
+}
+
+async fn send(writer: &Mutex<OwnedWriteHalf>, kind: Kind, payload: &[u8]) -> std::io::Result<()> {
+    let mut writer = writer.lock().await;
+    wire::write_frame(&mut *writer, kind, payload).await
+}
+
+/// How often the agent checks that a client is still there.
+const KEEPALIVE: Duration = Duration::from_secs(2);
+
+/// The default idle time after which the agent exits.
+pub const DEFAULT_IDLE: Duration = Duration::from_secs(600);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn socket_path() -> PathBuf {
+        std::env::temp_dir().join(format!("kubepool-agent-test-{}", uuid::Uuid::new_v4().simple())).join("agent.sock")
+    }
+
+    #[tokio::test]
+    async fn one_agent_per_socket_and_it_exits_when_idle() {
+        let socket = socket_path();
+        let first = tokio::spawn({
+            let socket = socket.clone();
+            async move { serve(&socket, Duration::from_secs(2)).await }
+        });
+        for _ in 0..100 {
+            if UnixStream::connect(&socket).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mode = std::fs::metadata(&socket).expect("socket").permissions().mode();
+        assert_eq!(mode & 0o077, 0, "socket mode {mode:o}");
+        // A second agent on the same socket gives way at once.
+        let second = tokio::time::timeout(Duration::from_secs(1), serve(&socket, Duration::from_secs(60))).await;
+        assert!(matches!(second, Ok(Ok(()))), "{second:?}");
+        assert!(UnixStream::connect(&socket).await.is_ok(), "the first agent still serves");
+        // Idle for 2 s: the first exits and removes its socket.
+        let ended = tokio::time::timeout(Duration::from_secs(10), first).await;
+        assert!(matches!(ended, Ok(Ok(Ok(())))), "{ended:?}");
+        assert!(!socket.exists());
+        if let Some(dir) = socket.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_of_another_protocol_version_gets_an_error_frame() {
+        let socket = socket_path();
+        let agent = tokio::spawn({
+            let socket = socket.clone();
+            async move { serve(&socket, Duration::from_secs(30)).await }
+        });
+        let mut stream = loop {
+            if let Ok(stream) = UnixStream::connect(&socket).await {
+                break stream;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        tokio::io::AsyncWriteExt::write_all(
+            &mut stream,
+            br#"{"version":99,"client":{"kubeconfig":null,"context":null},"request":{"target":{"namespace":"n","pod":"p","container":null},"command":["true"],"stdin":false,"resume_seconds":1}}
+"#,
+        )
+        .await
+        .expect("hello");
+        let frame = wire::read_frame(&mut stream).await.expect("frame");
+        assert!(
+            matches!(&frame, Some((Kind::Error, message)) if String::from_utf8_lossy(message).contains("version")),
+            "{frame:?}"
+        );
+        agent.abort();
+        if let Some(dir) = socket.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! One exec stream through the API server: the upgrade to a WebSocket (`v5.channel.k8s.io`
+//! preferred, `v4` accepted; kube negotiates), stdin sent as it comes (raw with a v5 close at
+//! the end, else framed for the supervisor), stdout and stderr written as they arrive, and how
+//! the stream ended: with a status, or lost.
+
+use super::status::{Outcome, outcome};
+use super::supervisor::{BANNER, FRAMED_END, StdinMode, frame};
+use super::{ExecError, Target};
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
+use kube::api::AttachParams;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+const STDIN: u8 = 0;
+const STDOUT: u8 = 1;
+const STDERR: u8 = 2;
+const STATUS: u8 = 3;
+/// v5: "this channel is at its end".
+const CLOSE: u8 = 255;
+
+/// Where output goes.
+pub struct Sinks {
+    pub stdout: Box<dyn AsyncWrite + Unpin + Send>,
+    pub stderr: Box<dyn AsyncWrite + Unpin + Send>,
+}
+
+/// Stdin chunks as read; the channel closing is the end of stdin.
+pub type StdinFeed = mpsc::Receiver<Result<Bytes, std::io::Error>>;
+
+/// Bytes of the command's output received so far (the offsets to re-attach from).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub stdout: u64,
+    pub stderr: u64,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    Status(Outcome),
+    /// The stream ended without a status: the command's fate is unknown.
+    Lost(String),
+}
+
+#[derive(Debug)]
+pub struct AttemptResult {
+    pub ended: Ended,
+    /// The supervisor's banner came first on stdout.
+    pub banner_seen: bool,
+    /// All of stdin was sent, end included.
+    pub stdin_done: bool,
+    pub protocol_v5: bool,
+}
+
+/// Opens the exec stream of `argv` in `target`.
+pub async fn connect(
+    client: &kube::Client,
+    target: &Target,
+    argv: Vec<String>,
+    stdin: bool,
+) -> Result<kube::client::Connection, ExecError> {
+    let params = AttachParams {
+        container: target.container.clone(),
+        stdin,
+        stdout: true,
+        stderr: true,
+        tty: false,
+        ..AttachParams::default()
+    };
+    let mut request = kube::core::Request::new(format!("/api/v1/namespaces/{}/pods", target.namespace))
+        .exec(&target.pod, argv, &params)
+        .map_err(|source| ExecError::Request { pod: target.pod.clone(), source })?;
+    request.extensions_mut().insert("exec");
+    client.connect(request).await.map_err(|source| ExecError::Connect { pod: target.pod.clone(), source })
+}
+
+/// Pumps one stream until it ends. `stdin` is given only to the attempt that starts the command.
+///
+/// Sending and receiving run side by side: a command that ends without reading all of its
+/// stdin leaves a send blocked, and its status must still be read.
+pub async fn pump(
+    connection: kube::client::Connection,
+    stdin: Option<&mut StdinFeed>,
+    sinks: &mut Sinks,
+    progress: &mut Progress,
+) -> Result<AttemptResult, ExecError> {
+    let protocol_v5 = connection.supports_stream_close();
+    let mode = if protocol_v5 { StdinMode::Raw } else { StdinMode::Framed };
+    let (sink, mut stream) = connection.into_stream().split();
+    let stdin_done = AtomicBool::new(false);
+    let sender = send(sink, stdin, mode, &stdin_done);
+    tokio::pin!(sender);
+    let mut sending = true;
+    let mut banner = BannerCheck::default();
+    let ended = loop {
+        let message = tokio::select! {
+            message = stream.next() => message,
+            sent = &mut sender, if sending => {
+                sent?;
+                sending = false;
+                continue;
+            }
+        };
+        let data = match message {
+            None => break Ended::Lost("the stream ended without an exit status".into()),
+            Some(Err(error)) => break Ended::Lost(error.to_string()),
+            Some(Ok(Message::Close(frame))) => {
+                break Ended::Lost(format!("the API server closed the stream without an exit status ({frame:?})"));
+            }
+            Some(Ok(Message::Binary(data))) => data,
+            Some(Ok(_)) => continue,
+        };
+        let Some((&channel, payload)) = data.split_first() else { continue };
+        match channel {
+            STDOUT => {
+                let payload = banner.strip(payload, &mut sinks.stdout).await?;
+                if !payload.is_empty() {
+                    write(&mut sinks.stdout, payload).await?;
+                    progress.stdout += payload.len() as u64;
+                }
+            }
+            STDERR => {
+                write(&mut sinks.stderr, payload).await?;
+                progress.stderr += payload.len() as u64;
+            }
+            STATUS => match serde_json::from_slice::<Status>(payload) {
+                Ok(status) => break Ended::Status(outcome(&status)),
+                Err(error) => break Ended::Lost(format!("unreadable exit status: {error}")),
+            },
+            _ => {}
+        }
+    };
+    banner.flush(&mut sinks.stdout).await?;
+    Ok(AttemptResult { ended, banner_seen: banner.seen, stdin_done: stdin_done.load(Ordering::SeqCst), protocol_v5 })
+}
+
+type WsSink = futures::stream::SplitSink<
+    tokio_tungstenite::WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>,
+    Message,
+>;
+
+/// Sends stdin (marker, chunks, end), then pings every 30 s. Returns `Ok` when the stream can
+/// take no more (the receiving side tells how it ended); `Err` only when stdin cannot be read.
+async fn send(
+    mut sink: WsSink,
+    stdin: Option<&mut StdinFeed>,
+    mode: StdinMode,
+    done: &AtomicBool,
+) -> Result<(), ExecError> {
+    if let Some(feed) = stdin {
+        if let Err(error) = sink.send(Message::binary(vec![STDIN, mode.marker()])).await {
+            tracing::debug!(%error, "cannot send stdin");
+            return Ok(());
+        }
+        loop {
+            let message = match feed.recv().await {
+                Some(Ok(data)) if data.is_empty() => continue,
+                Some(Ok(data)) => {
+                    let mut message = Vec::with_capacity(data.len() + 16);
+                    message.push(STDIN);
+                    match mode {
+                        StdinMode::Raw => message.extend_from_slice(&data),
+                        StdinMode::Framed => message.extend_from_slice(&frame(&data)),
+                    }
+                    message
+                }
+                Some(Err(error)) => return Err(ExecError::Stdin(error)),
+                None => break,
+            };
+            if let Err(error) = sink.send(Message::binary(message)).await {
+                // The command may have ended without reading all of its stdin.
+                tracing::debug!(%error, "cannot send stdin");
+                return Ok(());
+            }
+        }
+        let end = match mode {
+            StdinMode::Raw => vec![CLOSE, STDIN],
+            StdinMode::Framed => [&[STDIN][..], FRAMED_END].concat(),
+        };
+        if let Err(error) = sink.send(Message::binary(end)).await {
+            tracing::debug!(%error, "cannot send the end of stdin");
+            return Ok(());
+        }
+        done.store(true, Ordering::SeqCst);
+    }
+    let mut ping = tokio::time::interval(Duration::from_secs(30));
+    ping.reset();
+    loop {
+        ping.tick().await;
+        if let Err(error) = sink.send(Message::Ping(Bytes::new())).await {
+            tracing::debug!(%error, "cannot ping the API server");
+            return Ok(());
+        }
+    }
+}
+
+/// The supervisor's banner at the start of stdout: held back until complete, then dropped; if
+/// stdout starts otherwise, everything passes through and `seen` stays false.
+#[derive(Default)]
+struct BannerCheck {
+    head: Vec<u8>,
+    decided: bool,
+    seen: bool,
+}
+
+impl BannerCheck {
+    async fn strip<'a>(
+        &mut self,
+        payload: &'a [u8],
+        stdout: &mut Box<dyn AsyncWrite + Unpin + Send>,
+    ) -> Result<&'a [u8], ExecError> {
+        if self.decided {
+            return Ok(payload);
+        }
+        let take = (BANNER.len() - self.head.len()).min(payload.len());
+        self.head.extend_from_slice(&payload[..take]);
+        if self.head.len() < BANNER.len() {
+            return Ok(&payload[take..]);
+        }
+        self.decided = true;
+        self.seen = self.head == BANNER;
+        if !self.seen {
+            write(stdout, &std::mem::take(&mut self.head)).await?;
+        }
+        Ok(&payload[take..])
+    }
+
+    /// Passes through a partial head (a stream that ended inside it).
+    async fn flush(&mut self, stdout: &mut Box<dyn AsyncWrite + Unpin + Send>) -> Result<(), ExecError> {
+        if !self.decided && !self.head.is_empty() {
+            write(stdout, &std::mem::take(&mut self.head)).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn write(sink: &mut (dyn AsyncWrite + Unpin + Send), data: &[u8]) -> Result<(), ExecError> {
+    sink.write_all(data).await.map_err(ExecError::Output)?;
+    sink.flush().await.map_err(ExecError::Output)
+}

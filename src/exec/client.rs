@@ -1,0 +1,75 @@
+//! The API client an exec uses: from an explicit kubeconfig (a path, or a `:`-separated list
+//! like `KUBECONFIG`) or the environment's, with a context. No retry layer: an exec is not
+//! idempotent, and [`super::session`] decides itself what may be tried again.
+
+use crate::k8s::K8sError;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+/// Which cluster and user: what `kubectl --kubeconfig --context` select.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct ClientSpec {
+    pub kubeconfig: Option<String>,
+    pub context: Option<String>,
+}
+
+impl ClientSpec {
+    /// The kubeconfig files this spec reads (empty: the environment decides).
+    pub fn files(&self) -> Vec<PathBuf> {
+        self.kubeconfig
+            .as_deref()
+            .map(|list| list.split(':').filter(|p| !p.is_empty()).map(PathBuf::from).collect())
+            .unwrap_or_default()
+    }
+
+    /// The files' modification times: a changed kubeconfig must not reuse an old client.
+    pub fn version(&self) -> Vec<Option<SystemTime>> {
+        self.files().iter().map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok()).collect()
+    }
+
+    /// Fills `kubeconfig` from `KUBECONFIG` when not given, so that an agent started by another
+    /// environment uses the caller's.
+    pub fn resolved(mut self) -> Self {
+        if self.kubeconfig.is_none() {
+            self.kubeconfig = std::env::var("KUBECONFIG").ok().filter(|v| !v.is_empty()).or_else(|| {
+                let home = std::env::var_os("HOME")?;
+                let path = std::path::Path::new(&home).join(".kube/config");
+                path.exists().then(|| path.to_string_lossy().into_owned())
+            });
+        }
+        self
+    }
+}
+
+/// A client for `spec` and the namespace of its context.
+pub async fn connect(spec: &ClientSpec) -> Result<(Client, String), K8sError> {
+    let context = spec.context.clone();
+    let mut config = match spec.files().as_slice() {
+        [] => crate::k8s::load_config(context.as_deref()).await?,
+        files => {
+            let mut merged: Option<Kubeconfig> = None;
+            for file in files {
+                let next = Kubeconfig::read_from(file)
+                    .map_err(|source| K8sError::Kubeconfig { context: context.clone(), source })?;
+                merged = Some(match merged {
+                    None => next,
+                    Some(current) => current
+                        .merge(next)
+                        .map_err(|source| K8sError::Kubeconfig { context: context.clone(), source })?,
+                });
+            }
+            let kubeconfig = merged.unwrap_or_default();
+            let options = KubeConfigOptions { context: context.clone(), ..Default::default() };
+            Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .map_err(|source| K8sError::Kubeconfig { context: context.clone(), source })?
+        }
+    };
+    config.default_retry = false;
+    let namespace = config.default_namespace.clone();
+    let server = config.cluster_url.to_string();
+    let client = Client::try_from(config).map_err(|source| K8sError::Client { server, source })?;
+    Ok((client, namespace))
+}

@@ -1,0 +1,82 @@
+//! `kubepool exec`: run a command in a pod through the API server's exec subresource with an
+//! exit status you can trust.
+//!
+//! * [`supervisor`]: the small POSIX sh supervisor the command runs under in the pod; it keeps
+//!   the command's stdout, stderr and exit code in files so a dropped API connection can be
+//!   re-attached from the byte offsets already received.
+//! * [`status`]: the exit code from the status channel's `Status` object.
+//! * [`attempt`]: one WebSocket exec stream (`v5.channel.k8s.io`, else `v4`): stdin in,
+//!   stdout/stderr out as they come, and how the stream ended.
+//! * [`session`]: start, and re-attach after a drop until the command's exit code is known.
+//! * [`client`]: the API client of an exec (kubeconfig and context, no retry layer).
+//! * [`console`]: a zuul_console-compatible server for the console logs copied out of pods.
+//! * [`agent`]: the per-user local agent that keeps API clients warm, and its wire format.
+
+pub mod agent;
+pub mod attempt;
+pub mod client;
+pub mod console;
+pub mod session;
+pub mod status;
+pub mod supervisor;
+
+pub use session::{ExecRequest, Sinks, run};
+
+/// The exit status `kubepool exec` reports when it cannot tell the command's own (as ssh does).
+pub const EXIT_UNKNOWN: i32 = 255;
+
+/// Where a command runs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Target {
+    pub namespace: String,
+    pub pod: String,
+    pub container: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("cannot build the exec request for {pod}: {source}")]
+    Request {
+        pod: String,
+        #[source]
+        source: kube::core::request::Error,
+    },
+
+    #[error("cannot start exec in pod {pod}: {source}")]
+    Connect {
+        pod: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    #[error("exec in pod {pod} failed: {message}")]
+    Remote { pod: String, message: String },
+
+    #[error("pod {pod} did not run kubepool's exec supervisor (exit status {status:?}; is /bin/sh in the container?)")]
+    NoSupervisor { pod: String, status: Option<i32> },
+
+    #[error("the connection to the API server was lost {when}: {reason}")]
+    Lost { when: &'static str, reason: String },
+
+    #[error("lost the command in pod {pod} and could not re-attach within {seconds} s: {reason}")]
+    ResumeTimeout { pod: String, seconds: u64, reason: String },
+
+    #[error("cannot read stdin: {0}")]
+    Stdin(#[source] std::io::Error),
+
+    #[error("cannot write output: {0}")]
+    Output(#[source] std::io::Error),
+
+    #[error(transparent)]
+    Kubernetes(#[from] crate::k8s::K8sError),
+
+    #[error("agent: {0}")]
+    Agent(String),
+
+    #[error("agent socket {path}: {source}")]
+    AgentIo {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,164 @@
+//! A whole `kubepool exec`: start the command under the supervisor and, when the stream is lost
+//! after the command started, re-attach from the byte offsets already received until the
+//! command's exit code is known (or `resume_for` has passed). A stream that ends without a
+//! status is never reported as success.
+
+use super::attempt::{self, Ended, Progress, StdinFeed};
+use super::status::Outcome;
+use super::supervisor::{attach_argv, new_run_id, start_argv};
+use super::{ExecError, Target};
+use bytes::Bytes;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::mpsc;
+
+pub use attempt::Sinks;
+
+/// What to run, and how long to keep trying to re-attach after a lost stream.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ExecRequest {
+    pub target: Target,
+    pub command: Vec<String>,
+    /// Pass stdin to the command.
+    pub stdin: bool,
+    /// Seconds to keep re-attaching after the stream was lost.
+    pub resume_seconds: u64,
+}
+
+/// Largest stdin chunk sent in one message.
+const CHUNK: usize = 256 * 1024;
+/// Attempts to open the first stream when the API server cannot be reached (nothing ran yet).
+const START_ATTEMPTS: u32 = 3;
+
+/// Reads `source` in chunks into a feed; the feed closes at the end of the source.
+pub fn feed_stdin(mut source: Box<dyn AsyncRead + Unpin + Send>) -> StdinFeed {
+    let (sender, receiver) = mpsc::channel(4);
+    tokio::spawn(async move {
+        loop {
+            let mut buffer = vec![0u8; CHUNK];
+            match source.read(&mut buffer).await {
+                Ok(0) => break,
+                Ok(n) => {
+                    buffer.truncate(n);
+                    if sender.send(Ok(Bytes::from(buffer))).await.is_err() {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    let _ = sender.send(Err(error)).await;
+                    break;
+                }
+            }
+        }
+    });
+    receiver
+}
+
+/// A command that ended with a known exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completed {
+    pub code: i32,
+    /// Its files in the pod may go: pass it as `received` to a later run in the same container.
+    pub run_id: String,
+}
+
+/// Runs `request` and returns the command's exit code.
+pub async fn run(
+    client: &kube::Client,
+    request: &ExecRequest,
+    stdin: Option<StdinFeed>,
+    sinks: &mut Sinks,
+) -> Result<i32, ExecError> {
+    run_after(client, request, stdin, sinks, &[]).await.map(|completed| completed.code)
+}
+
+/// [`run`], removing the files of the `received` runs of the same container when it starts.
+pub async fn run_after(
+    client: &kube::Client,
+    request: &ExecRequest,
+    stdin: Option<StdinFeed>,
+    sinks: &mut Sinks,
+    received: &[String],
+) -> Result<Completed, ExecError> {
+    let target = &request.target;
+    let id = new_run_id();
+    let mut progress = Progress::default();
+    let mut feed = if request.stdin { stdin } else { None };
+    let argv = start_argv(&id, received, feed.is_some(), &request.command);
+
+    let mut tries = 0;
+    let connection = loop {
+        tries += 1;
+        match attempt::connect(client, target, argv.clone(), feed.is_some()).await {
+            Ok(connection) => break connection,
+            Err(ExecError::Connect { source: kube::Error::Api(status), pod }) => {
+                return Err(ExecError::Remote { pod, message: status.message });
+            }
+            Err(error) if tries < START_ATTEMPTS => {
+                tracing::debug!(%error, "cannot open the exec stream; retrying");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(tries))).await;
+            }
+            Err(error) => return Err(error),
+        }
+    };
+    let first = attempt::pump(connection, feed.as_mut(), sinks, &mut progress).await?;
+    tracing::debug!(protocol_v5 = first.protocol_v5, "exec stream of run {id} ended: {:?}", first.ended);
+    let reason = match first.ended {
+        Ended::Status(outcome) => {
+            return finish(target, outcome, first.banner_seen).map(|code| Completed { code, run_id: id });
+        }
+        Ended::Lost(reason) => reason,
+    };
+    if !first.banner_seen {
+        return Err(ExecError::Lost { when: "before the command started", reason });
+    }
+    if feed.is_some() && !first.stdin_done {
+        return Err(ExecError::Lost { when: "while sending stdin to the command", reason });
+    }
+    let code = resume(client, target, &id, request.resume_seconds, sinks, &mut progress, reason).await?;
+    Ok(Completed { code, run_id: id })
+}
+
+async fn resume(
+    client: &kube::Client,
+    target: &Target,
+    id: &str,
+    seconds: u64,
+    sinks: &mut Sinks,
+    progress: &mut Progress,
+    mut reason: String,
+) -> Result<i32, ExecError> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut delay = Duration::from_millis(100);
+    loop {
+        tracing::warn!(
+            "exec stream to pod {} lost ({reason}); re-attaching to run {id} at stdout byte {}, stderr byte {}",
+            target.pod,
+            progress.stdout,
+            progress.stderr
+        );
+        if Instant::now() >= deadline {
+            return Err(ExecError::ResumeTimeout { pod: target.pod.clone(), seconds, reason });
+        }
+        match attempt::connect(client, target, attach_argv(id, progress.stdout, progress.stderr), false).await {
+            Ok(connection) => {
+                let result = attempt::pump(connection, None, sinks, progress).await?;
+                match result.ended {
+                    Ended::Status(outcome) => return finish(target, outcome, result.banner_seen),
+                    Ended::Lost(lost) => reason = lost,
+                }
+            }
+            Err(error) => reason = error.to_string(),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}
+
+fn finish(target: &Target, outcome: Outcome, banner_seen: bool) -> Result<i32, ExecError> {
+    match outcome {
+        Outcome::Exited(code) if banner_seen => Ok(code),
+        Outcome::Exited(code) => Err(ExecError::NoSupervisor { pod: target.pod.clone(), status: Some(code) }),
+        Outcome::Failed(message) => Err(ExecError::Remote { pod: target.pod.clone(), message }),
+    }
+}

@@ -1,0 +1,70 @@
+# kubepool exec: the supervisor that runs a command in the pod (POSIX sh + coreutils).
+# argv: $1 mode (start | start-stdin | attach), $2 run id, $3 stdout offset, $4 stderr offset, $5 runs whose
+# results were received (comma-separated, "-" for none; start removes them), then the command.
+# start: the command runs detached, its stdout, stderr and exit code kept in files under
+# $TMPDIR/.kubepool-exec/<id>; attach: streams those files from the given byte offsets.
+# stdin (start-stdin only): the first byte chooses "R" (raw; the stream's end closes it) or "F"
+# (framed: "<len>\n<bytes>" chunks ended by "0\n", for protocols without half-close). Without
+# stdin, stdin is never read (some runtimes give the command an open pipe all the same).
+set -u
+mode=$1 id=$2 oo=$3 eo=$4 received=$5
+shift 5
+base=${TMPDIR:-/tmp}/.kubepool-exec
+d=$base/$id
+if [ "$mode" = start ] || [ "$mode" = start-stdin ]; then
+  # The command gets the container's umask; the supervisor's files are private.
+  um=$(umask)
+  umask 077
+  mkdir -p "$base" && mkdir "$d" || { echo "kubepool exec: cannot create $d" >&2; exit 255; }
+  for old in $(echo "$received" | tr , ' '); do
+    case $old in *[!0-9a-f]*) ;; *) rm -rf "${base:?}/$old" ;; esac
+  done
+  # Runs nobody came back for.
+  find "$base" -mindepth 2 -maxdepth 2 -name rc -mmin +10 2>/dev/null | while IFS= read -r f; do
+    rm -rf "${f%/rc}"
+  done
+  : >"$d/out" && : >"$d/err" || exit 255
+  sm=N
+  [ "$mode" = start ] || sm=$(head -c 1)
+  dec() {
+    while IFS= read -r n; do
+      case $n in '' | *[!0-9]*) return 1 ;; 0) : >"$d/stdin-complete"; return 0 ;; esac
+      head -c "$n" || return 1
+    done
+    return 1
+  }
+  run() {
+    umask "$um"
+    case $sm in
+      F) dec | "$@" ;;
+      R) "$@" ;;
+      *) "$@" </dev/null ;;
+    esac
+    echo $? >"$d/rc.tmp" && mv "$d/rc.tmp" "$d/rc"
+  }
+  # An asynchronous command's stdin is /dev/null unless redirected explicitly.
+  exec 3<&0
+  run "$@" <&3 3<&- >"$d/out" 2>"$d/err" &
+  watch=$!
+  exec 0</dev/null 3<&-
+else
+  [ -d "$d" ] || { echo "kubepool exec: run $id is unknown in this container" >&2; exit 255; }
+  # The runner may be a zombie nobody reaps (PID 1 of many containers does not): follow the
+  # exit code file instead of its process.
+  ( while [ ! -f "$d/rc" ]; do sleep 0.2; done ) &
+  watch=$!
+fi
+printf 'KUBEPOOL-EXEC-1\n'
+tail -c +$((oo + 1)) -s 0.01 --pid="$watch" -f "$d/out" &
+t1=$!
+tail -c +$((eo + 1)) -s 0.01 --pid="$watch" -f "$d/err" >&2 &
+t2=$!
+wait "$t1"
+wait "$t2"
+wait "$watch" 2>/dev/null
+if [ -f "$d/rc" ]; then
+  rc=$(cat "$d/rc")
+  exit "$rc"
+fi
+echo "kubepool exec: the command of run $id ended without an exit code" >&2
+exit 255
