@@ -28,14 +28,7 @@ step "cargo test (unit and end-to-end)"
 cargo test --workspace --locked
 
 step "pytest ansible-plugins"
-set +e
+# (No tests collected is exit 5, a failure like any other.)
 "$VENV/bin/pytest" -q ansible-plugins
-rc=$?
-set -e
-if [ $rc = 5 ]; then
-  echo "pytest: ansible-plugins has no Python tests yet (exit 5: none collected)"
-elif [ $rc != 0 ]; then
-  exit $rc
-fi
 
 step "all tests passed in $(( $(date +%s) - T0 ))s"
