@@ -29,6 +29,18 @@ fi
 stop kube-scheduler
 stop kube-controller-manager
 stop kubelet
+# The empty marker and canary chains that kube-proxy's cleanup leaves and the kubelet makes
+# (rules that jump to them first). Only these names: other KUBE-* chains are not ours to touch.
+for table in filter nat mangle; do
+  for chain in KUBE-PROXY-CANARY KUBE-KUBELET-CANARY KUBE-MARK-DROP KUBE-MARK-MASQ KUBE-FIREWALL; do
+    iptables -t "$table" -S "$chain" >/dev/null 2>&1 || continue
+    iptables -t "$table" -S | grep -E -- "-j $chain( |\$)" | sed 's/^-A /-D /' | while read -r rule; do
+      eval "iptables -t $table $rule" || true
+    done
+    iptables -t "$table" -F "$chain" 2>/dev/null || true
+    iptables -t "$table" -X "$chain" 2>/dev/null || true
+  done
+done
 # Kill and remove every container (their processes are children of containerd shims).
 if [ -S "$CONTAINERD_SOCK" ]; then
   CTR="ctr --address $CONTAINERD_SOCK -n k8s.io"
