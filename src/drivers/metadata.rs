@@ -20,6 +20,13 @@ pub struct TemplateError {
     pub message: String,
 }
 
+/// A dynamic label that cannot be rendered fails the launch at once: no retry renders it.
+impl From<TemplateError> for kubepool_driver_api::LaunchError {
+    fn from(error: TemplateError) -> Self {
+        kubepool_driver_api::LaunchError::Permanent(error.to_string())
+    }
+}
+
 /// The metadata labels of an object made for `spec`.
 pub fn object_labels(
     spec: &NodeSpec,

@@ -17,8 +17,7 @@ pub async fn launch(
     let name = KubernetesDriver::namespace_name(&spec.pool, &spec.node_id);
     progress.external_id(&name).await;
     let attempt = async {
-        let labels = metadata::object_labels(spec, &label.labels, &label.dynamic_labels)
-            .map_err(|e| LaunchError::Permanent(e.to_string()))?;
+        let labels = metadata::object_labels(spec, &label.labels, &label.dynamic_labels)?;
         access::create_namespace(driver, &name, &labels).await?;
         access::grant(driver, &name, &labels, Grant::Namespace).await
     };

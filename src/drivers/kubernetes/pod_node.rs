@@ -27,8 +27,7 @@ pub async fn launch(
     let deadline = started + driver.timeouts.pod_start;
     let client = &driver.cluster.client;
     let attempt = async {
-        let labels = metadata::object_labels(spec, &label.labels, &label.dynamic_labels)
-            .map_err(|e| LaunchError::Permanent(e.to_string()))?;
+        let labels = metadata::object_labels(spec, &label.labels, &label.dynamic_labels)?;
         access::create_namespace(driver, &namespace, &labels).await?;
         let start_pod = async {
             pod_launch::wait_for_default_account(client, &namespace, deadline).await?;

@@ -32,8 +32,7 @@ pub async fn launch(
     let deadline = started + driver.timeouts.pod_start;
     let client = &driver.cluster.client;
     let attempt = async {
-        let labels = metadata::object_labels(spec, &label.labels, &label.dynamic_labels)
-            .map_err(|e| LaunchError::Permanent(e.to_string()))?;
+        let labels = metadata::object_labels(spec, &label.labels, &label.dynamic_labels)?;
         let authorized_keys = executor_key::read(client, &ssh.options.authorized_keys).await?;
         let host_key = HostKey::generate().map_err(|e| LaunchError::Transient(e.to_string()))?;
         access::create_namespace(driver, &namespace, &labels).await?;

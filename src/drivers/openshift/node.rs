@@ -25,8 +25,7 @@ pub async fn launch(
     let client = &driver.cluster.client;
     let pod_name = label.name.as_str();
     let attempt = async {
-        let labels = metadata::object_labels(spec, &label.labels, &label.dynamic_labels)
-            .map_err(|e| LaunchError::Permanent(e.to_string()))?;
+        let labels = metadata::object_labels(spec, &label.labels, &label.dynamic_labels)?;
         project::create_project(driver, &name, &labels).await?;
         let Some(body) = pod else {
             return Ok((project::grant(driver, &name, &labels).await?, None));

@@ -26,8 +26,7 @@ pub async fn launch(
     let deadline = started + driver.timeouts.pod_start;
     let client = &driver.cluster.client;
     let attempt = async {
-        let labels = metadata::object_labels(spec, &label.labels, &label.dynamic_labels)
-            .map_err(|e| LaunchError::Permanent(e.to_string()))?;
+        let labels = metadata::object_labels(spec, &label.labels, &label.dynamic_labels)?;
         // The pod first: everything else is owned by it.
         let uid = pod_launch::create_pod(client, namespace, &pod, body, &labels).await?;
         let (credentials, host) = tokio::try_join!(
