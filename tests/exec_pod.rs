@@ -19,18 +19,7 @@ use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 
-/// Deletes the test's namespace when dropped (also when the test fails).
-struct NamespaceGuard(String);
-
-impl Drop for NamespaceGuard {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new(common::kubectl())
-            .args(["delete", "namespace", &self.0, "--wait=false"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
+use common::NamespaceGuard;
 
 struct Fixture {
     _guard: NamespaceGuard,

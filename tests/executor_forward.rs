@@ -31,18 +31,7 @@ use tokio::net::TcpStream;
 const LOG_ID: &str = "c0ffee00-0000-4000-8000-000000000001-1-node";
 const EXIT_LINE: &str = "[Zuul] Task exit code: 0";
 
-/// Deletes the test's namespace when dropped (also when the test fails).
-struct NamespaceGuard(String);
-
-impl Drop for NamespaceGuard {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new(common::kubectl())
-            .args(["delete", "namespace", &self.0, "--wait=false"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
+use common::NamespaceGuard;
 
 /// A namespace node launched by kubepool's own driver (service account `zuul-worker` with its
 /// token), and a pod in it running zuul_console and a writer of one console log.

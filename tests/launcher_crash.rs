@@ -4,11 +4,15 @@
 //! nodes are returned the cleanup leaves no namespace without a node.
 
 mod common;
+#[path = "support/launcher_process.rs"]
+mod launcher_process;
 mod zk_support;
+
+use launcher_process::start;
 
 use kubepool::zk::{NodeState, RequestState};
 use std::collections::{HashMap, HashSet};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use zk_support::{TestZk, run_peer};
 
@@ -45,42 +49,6 @@ fn write_config_with(zk: &TestZk, dir: &std::path::Path, pool: &str, max_servers
     )
     .expect("write config");
     path
-}
-
-/// A launcher process that is killed when the test ends, also when it fails.
-struct Launcher(Child);
-
-impl Drop for Launcher {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl std::ops::Deref for Launcher {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Launcher {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-fn start(config: &std::path::Path, log: &std::path::Path) -> Launcher {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
-    Launcher(
-        Command::new(env!("CARGO_BIN_EXE_kubepool"))
-            .args(["launcher", "--cleanup-interval-seconds", "3", "-c"])
-            .arg(config)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start the launcher"),
-    )
 }
 
 #[tokio::test]

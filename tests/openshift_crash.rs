@@ -5,11 +5,15 @@
 //! pass leaves nothing: no project, namespace, pod, service account, token, Role or RoleBinding.
 
 mod common;
+#[path = "support/launcher_process.rs"]
+mod launcher_process;
 #[path = "support/openshift.rs"]
 mod openshift;
 #[path = "support/project_api.rs"]
 mod project_api;
 mod zk_support;
+
+use launcher_process::start;
 
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -18,32 +22,8 @@ use kubepool::drivers::openshift::kinds::{Project, ProjectRequest};
 use kubepool::zk::{NodeState, RequestState};
 use openshift::*;
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use zk_support::{TestZk, run_peer};
-
-/// A launcher process that is killed when the test ends, also when it fails.
-struct LauncherProcess(Child);
-
-impl Drop for LauncherProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(config: &std::path::Path, log: &std::path::Path) -> LauncherProcess {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
-    LauncherProcess(
-        Command::new(env!("CARGO_BIN_EXE_kubepool"))
-            .args(["launcher", "--cleanup-interval-seconds", "3", "-c"])
-            .arg(config)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start the launcher"),
-    )
-}
 
 fn tls_zookeeper(zk: &TestZk) -> String {
     let server = common::required_env("KUBEPOOL_TEST_ZK_TLS");

@@ -120,3 +120,16 @@ pub async fn delete_pool_namespaces(pool: &str) {
         namespaces.delete(&name, &kube::api::DeleteParams::background()).await.expect("delete namespace");
     }
 }
+
+/// Deletes a test's namespace when dropped (also when the test fails), without waiting.
+pub struct NamespaceGuard(pub String);
+
+impl Drop for NamespaceGuard {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(kubectl())
+            .args(["delete", "namespace", &self.0, "--wait=false"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
