@@ -8,12 +8,14 @@ mod common;
 mod launcher_support;
 mod zk_support;
 
+use common::Scratch;
+
 use kubepool::zk::RequestState;
 use launcher_support::{Launcher, namespace_exists, submit, wait_for_state, wait_until_gone};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 use zk_support::{RunningPeer, TestZk};
@@ -58,22 +60,6 @@ providers:
             image-pull: Never
 "#
     )
-}
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(common::unique_name("kp-pod-e2e"));
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        Self(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn kubectl(kubeconfig: &Path, args: &[&str]) -> Output {
@@ -164,7 +150,7 @@ async fn zuul_gets_a_pod_it_can_exec_into_with_the_nodes_own_credentials() {
     assert_eq!(accepted["accepted"], Value::Bool(true), "{accepted}");
     let ports: Vec<Value> =
         accepted["nodes"].as_array().expect("nodes").iter().map(|n| n["connection_port"].clone()).collect();
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("kp-pod-e2e");
     let ports_file = scratch.0.join("ports.json");
     std::fs::write(&ports_file, serde_json::to_vec(&ports).expect("json")).expect("write ports");
     let kubeconfig = scratch.0.join("kubeconfig");

@@ -15,6 +15,7 @@ mod zk_support;
 
 use launcher_process::start;
 
+use common::Scratch;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, ListParams, ObjectMeta, PostParams};
@@ -126,7 +127,7 @@ async fn sigkill_mid_launch_and_planted_leaks_leave_nothing_after_restart_and_cl
     let pool = common::unique_name("os-c");
     let api = project_api::ProjectApi::start(&pool).await;
     let namespace = PodsNamespace::create("os-cpods").await;
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("os-e2e");
     let config = scratch.0.join("nodepool.yaml");
     std::fs::write(&config, every_key_config(&tls_zookeeper(&zk), &pool, &namespace.name, 10)).expect("write config");
     let log = scratch.0.join("launcher.log");

@@ -14,6 +14,7 @@ mod openshift;
 mod project_api;
 mod zk_support;
 
+use common::Scratch;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, ListParams};
@@ -166,7 +167,7 @@ async fn openshift_project_and_pod_labels_end_to_end() {
     assert_eq!(container["volumeMounts"][0]["mountPath"], "/scratch");
 
     // Zuul's executor takes the nodes; kubectl with each node's own credentials.
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("os-e2e");
     let (executor, kubeconfig, contexts) = accept(&zk, &id, &scratch).await;
     let (project_ctx, pod_ctx, spec_ctx) = (&contexts[0], &contexts[1], &contexts[2]);
 
@@ -262,7 +263,7 @@ async fn openshiftpods_nodes_get_credentials_for_their_own_pod_only_and_max_pods
     assert_eq!(pod["metadata"]["annotations"]["kubepool.test/purpose"], "openshiftpods-e2e");
 
     // kubectl with the node's credentials: its pod, nothing else.
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("os-e2e");
     let (executor, kubeconfig, contexts) = accept(&zk, &first, &scratch).await;
     let ctx = &contexts[0];
     assert_eq!(exec_greeting(&kubeconfig, ctx, &pod_name), "hello-pods\nscratch\n");
@@ -286,7 +287,7 @@ async fn openshiftpods_nodes_get_credentials_for_their_own_pod_only_and_max_pods
     assert_eq!(request.state, RequestState::Fulfilled, "{request:?}");
     let second_node = request.nodes[0].clone();
     let second_pod = format!("{PODS_SPEC_LABEL}-{second_node}");
-    let scratch2 = Scratch::new();
+    let scratch2 = Scratch::new("os-e2e");
     let (executor, kubeconfig, contexts) = accept(&zk, &second, &scratch2).await;
     let out = kubectl(&kubeconfig, &contexts[0], &["exec", &second_pod, "--", "sh", "-c", "echo spec-ok"]);
     assert!(out.status.success() && text(&out.stdout) == "spec-ok\n", "{out:?}");
@@ -323,7 +324,7 @@ async fn openshiftpods_nodes_get_credentials_for_their_own_pod_only_and_max_pods
 
 #[tokio::test]
 async fn the_every_key_config_validates_and_a_gpu_label_fails_fast_without_leaving_a_project() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("os-e2e");
     let pool = common::unique_name("os-g");
     let config = every_key_config(&plain_zookeeper(), &pool, "os-pods-unused", 2);
     let path = scratch.0.join("nodepool.yaml");

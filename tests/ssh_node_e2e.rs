@@ -12,6 +12,8 @@ mod common;
 mod launcher_support;
 mod zk_support;
 
+use common::Scratch;
+
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::Api;
@@ -25,22 +27,6 @@ use zk_support::{RunningPeer, TestZk};
 
 const SSH_LABEL: &str = "ssh-debian";
 const INGRESS_LABEL: &str = "ssh-ingress";
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(common::unique_name("ssh-e2e"));
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        Self(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The executor's key pair, made with ssh-keygen.
 fn executor_key(dir: &Path) -> PathBuf {
@@ -202,7 +188,7 @@ async fn accepted_node(zk: &TestZk, label: &str) -> (String, String, RunningPeer
 async fn ansible_reaches_an_ssh_pod_through_its_node_port_with_strict_host_key_checking() {
     let zk = TestZk::new().await;
     let pool = common::unique_name("ssh");
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("ssh-e2e");
     let key = executor_key(&scratch.0);
     let node_port = 30000 + (rand::random::<u16>() % 2700);
     let launcher = Launcher::from_config(&zk, &config(&pool, &key.with_extension("pub"), node_port)).await;
@@ -276,7 +262,7 @@ fn other_public_key(dir: &Path) -> String {
 async fn the_ingress_is_made_as_configured_and_removed_with_the_node() {
     let zk = TestZk::new().await;
     let pool = common::unique_name("ssh");
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("ssh-e2e");
     let key = executor_key(&scratch.0);
     let node_port = 30000 + (rand::random::<u16>() % 2700);
     let launcher = Launcher::from_config(&zk, &config(&pool, &key.with_extension("pub"), node_port)).await;

@@ -7,7 +7,7 @@
 use crate::common;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 pub const OS_PROVIDER: &str = "os-openshift";
@@ -248,23 +248,6 @@ impl Drop for PodsNamespace {
             })
         })
         .join();
-    }
-}
-
-/// A scratch directory (it holds node tokens), removed when dropped.
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    pub fn new() -> Self {
-        let dir = std::env::temp_dir().join(common::unique_name("os-e2e"));
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        Self(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
