@@ -18,8 +18,9 @@ from conftest import PodEnv
 from cut_proxy import CutProxy
 
 
-def proxied_env(env: PodEnv, tmp: Path, proxy: CutProxy) -> PodEnv:
-    view = json.loads(
+def kubeconfig_view(env: PodEnv) -> dict:
+    """The pod's kubeconfig, flattened, as kubectl reads it."""
+    return json.loads(
         subprocess.run(
             [
                 env.cluster.kubectl,
@@ -35,6 +36,10 @@ def proxied_env(env: PodEnv, tmp: Path, proxy: CutProxy) -> PodEnv:
             capture_output=True,
         ).stdout
     )
+
+
+def proxied_env(env: PodEnv, tmp: Path, proxy: CutProxy) -> PodEnv:
+    view = kubeconfig_view(env)
     for cluster in view["clusters"]:
         cluster["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
     kubeconfig = tmp / "proxied.kubeconfig"
@@ -51,22 +56,7 @@ def proxied_env(env: PodEnv, tmp: Path, proxy: CutProxy) -> PodEnv:
 
 
 def upstream(env: PodEnv) -> tuple[str, int]:
-    view = json.loads(
-        subprocess.run(
-            [
-                env.cluster.kubectl,
-                "--kubeconfig",
-                str(env.kubeconfig),
-                "config",
-                "view",
-                "--raw",
-                "-o",
-                "json",
-            ],
-            check=True,
-            capture_output=True,
-        ).stdout
-    )
+    view = kubeconfig_view(env)
     url = urlparse(view["clusters"][0]["cluster"]["server"])
     assert url.hostname and url.port
     return url.hostname, url.port
