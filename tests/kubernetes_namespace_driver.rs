@@ -165,3 +165,69 @@ async fn namespace_node_credentials_work_inside_and_are_refused_outside() {
     // Deleting what is gone succeeds.
     driver.delete(&ns_a).await.expect("delete again");
 }
+
+/// The JWT claims of a service-account token (no signature check: the API server does that).
+fn claims(token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url");
+    serde_json::from_slice(&bytes).expect("claims")
+}
+
+/// Both token sources give a token that authenticates as the node's own service account and
+/// stops authenticating when the node is deleted: a requested one with the asked lifetime and
+/// no Secret, a Secret-sourced one from the explicit token Secret (Nodepool's way).
+#[tokio::test]
+async fn both_token_sources_authenticate_as_the_node_account_and_die_with_the_node() {
+    use k8s_openapi::api::core::v1::Secret;
+    use kubepool::k8s::TokenSource;
+    let lifetime = std::time::Duration::from_secs(2 * 3600);
+    for source in [TokenSource::Request { lifetime }, TokenSource::Secret] {
+        let mut cluster = kubepool::k8s::connect(None).await.expect("connect");
+        cluster.node_token = source;
+        let pool_name = common::unique_name("kptok");
+        let driver = KubernetesDriver::new("kubepool-test", vec![pool(&pool_name)], cluster, Timeouts::default());
+        let node = driver.launch(&node_spec(&pool_name, "0000000001"), &NoProgress).await.expect("launch");
+        let namespace = node.external_id.clone();
+        let token = node.connection_port["token"].as_str().expect("token").to_string();
+        let ca = node.connection_port["ca_crt"].as_str().expect("ca_crt").to_string();
+
+        let identity = common::token_identity(&token).await;
+        let secrets: kube::Api<Secret> = kube::Api::namespaced(common::admin_client().await, &namespace);
+        let secret = secrets.get_opt("zuul-worker").await.expect("get secret");
+        let token_claims = claims(&token);
+        driver.delete(&namespace).await.expect("delete");
+        // The API server caches a successful token authentication for 10 s.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut identity_after = common::token_identity(&token).await;
+        while identity_after.is_some() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            identity_after = common::token_identity(&token).await;
+        }
+
+        assert_eq!(
+            identity.as_deref(),
+            Some(format!("system:serviceaccount:{namespace}:zuul-worker").as_str()),
+            "{source:?}"
+        );
+        assert_eq!(identity_after, None, "{source:?}: the token still authenticates 30 s after the node is gone");
+        let pem = String::from_utf8(
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &ca).expect("ca_crt is base64"),
+        )
+        .expect("pem");
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"), "{source:?}: {pem}");
+        match source {
+            TokenSource::Request { .. } => {
+                assert!(secret.is_none(), "a requested token needs no Secret");
+                let exp = token_claims["exp"].as_i64().expect("exp");
+                let iat = token_claims["iat"].as_i64().expect("iat");
+                assert_eq!(exp - iat, 2 * 3600, "the asked lifetime: {token_claims}");
+            }
+            TokenSource::Secret => {
+                let secret = secret.expect("the explicit token Secret");
+                assert_eq!(secret.type_.as_deref(), Some("kubernetes.io/service-account-token"));
+                assert!(token_claims.get("exp").is_none(), "a Secret token does not expire: {token_claims}");
+            }
+        }
+    }
+}

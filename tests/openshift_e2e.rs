@@ -96,6 +96,11 @@ async fn openshift_project_and_pod_labels_end_to_end() {
     assert_eq!(project_node.interface_ip, None);
     let port = &project_node.connection_port;
     assert_eq!(port["namespace"], projects_of[0].as_str());
+    assert_eq!(
+        common::token_identity(port["token"].as_str().expect("token")).await,
+        Some(format!("system:serviceaccount:{}:zuul-worker", projects_of[0])),
+        "the project node's own service-account token"
+    );
     assert_eq!(port["user"], "zuul-worker");
     assert!(port.get("name").is_none() && port.get("pod").is_none(), "{port}");
     assert!(port["ca_crt"].as_str().is_some_and(|c| !c.is_empty()), "TLS is verified: ca_crt present");
@@ -131,9 +136,6 @@ async fn openshift_project_and_pod_labels_end_to_end() {
     let node_admin = bindings.get("admin-0").await.expect("admin-0");
     assert_eq!((node_admin.role_ref.kind.as_str(), node_admin.role_ref.name.as_str()), ("ClusterRole", "admin"));
     assert_eq!(node_admin.subjects.expect("subjects")[0].name, "zuul-worker");
-    let secrets: Api<Secret> = Api::namespaced(admin.clone(), &projects_of[0]);
-    let token_secret = secrets.get("zuul-worker").await.expect("the explicit token secret");
-    assert_eq!(token_secret.type_.as_deref(), Some("kubernetes.io/service-account-token"));
     let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), &projects_of[0]);
     for account in ["builder", "deployer", "default", "zuul-worker"] {
         assert!(accounts.get_opt(account).await.expect("get").is_some(), "service account {account}");
@@ -254,9 +256,12 @@ async fn openshiftpods_nodes_get_credentials_for_their_own_pod_only_and_max_pods
     assert_eq!(port["user"], "zuul-worker");
     assert!(port.get("ca_crt").is_some(), "openshiftpods always carries ca_crt: {port}");
     let secrets: Api<Secret> = Api::namespaced(admin.clone(), &namespace.name);
-    let own = secrets.get(&format!("{pod_name}-token")).await.expect("the node's token secret");
-    let own_token = own.data.as_ref().and_then(|d| d.get("token")).map(|t| String::from_utf8_lossy(&t.0).into_owned());
-    assert_eq!(port["token"].as_str(), own_token.as_deref(), "the node's own service-account token");
+    let own = common::token_identity(port["token"].as_str().expect("token")).await;
+    assert_eq!(
+        own,
+        Some(format!("system:serviceaccount:{}:{pod_name}", namespace.name)),
+        "the node's own service-account token"
+    );
     let pods: Api<Pod> = Api::namespaced(admin.clone(), &namespace.name);
     let pod = serde_json::to_value(pods.get(&pod_name).await.expect("pod")).expect("json");
     assert_eq!(pod["spec"]["imagePullSecrets"], serde_json::json!([{"name": PULL_SECRET}]));

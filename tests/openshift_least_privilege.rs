@@ -61,8 +61,24 @@ where
     api.create(&PostParams::default(), &object::<K>(value)).await.expect("create");
 }
 
-/// The launcher's service account in `home`, its token, and the rights of docs/openshift.md.
-async fn restricted_launcher(admin: &kube::Client, made: &Made, pods_namespace: &str) -> (Credentials, String) {
+/// The openshiftpods rules for a node's token, as docs/openshift.md lists them: from the
+/// TokenRequest API (the default), or from token Secrets (`--node-token secret`).
+fn token_rules(secrets: bool) -> serde_json::Value {
+    if secrets {
+        serde_json::json!({"apiGroups": [""], "resources": ["serviceaccounts", "secrets"], "verbs": ["create", "get", "list", "watch"]})
+    } else {
+        serde_json::json!({"apiGroups": [""], "resources": ["serviceaccounts", "serviceaccounts/token"], "verbs": ["create"]})
+    }
+}
+
+/// The launcher's service account in `home`, its token, and the rights of docs/openshift.md
+/// (`secrets`: those for token Secrets rather than the TokenRequest API).
+async fn restricted_launcher(
+    admin: &kube::Client,
+    made: &Made,
+    pods_namespace: &str,
+    token_secrets: bool,
+) -> (Credentials, String) {
     let home = &made.namespaces[0];
     for namespace in &made.namespaces {
         create(&Api::<Namespace>::all(admin.clone()), serde_json::json!({"metadata": {"name": namespace}})).await;
@@ -104,7 +120,7 @@ async fn restricted_launcher(admin: &kube::Client, made: &Made, pods_namespace: 
         serde_json::json!({"metadata": {"name": LAUNCHER}, "rules": [
             {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get", "list", "watch", "delete"]},
             {"apiGroups": [""], "resources": ["pods/exec", "pods/attach", "pods/log", "pods/portforward"], "verbs": ["create", "get"]},
-            {"apiGroups": [""], "resources": ["serviceaccounts", "secrets"], "verbs": ["create", "get", "list", "watch"]},
+            token_rules(token_secrets),
             {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]},
             {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create"]},
         ]}),
@@ -149,27 +165,9 @@ fn spec(provider: &str, pool: &str, label: &str, node_id: &str) -> NodeSpec {
 
 #[tokio::test]
 async fn both_drivers_work_with_only_the_documented_rights() {
-    common::init_logging();
-    let admin = common::admin_client().await;
-    let admin_cluster = kubepool::k8s::connect(None).await.expect("cluster");
+    let (admin, made, pods_namespace, credentials, user, launcher) = setup(false).await;
     let pool = common::unique_name("os-lp");
-    let pods_namespace = common::unique_name("os-lpp");
-    let made = Made {
-        namespaces: vec![common::unique_name("os-lph"), pods_namespace.clone()],
-        cluster_scoped: common::unique_name("os-lp-launcher"),
-    };
-    let (credentials, user) = restricted_launcher(&admin, &made, &pods_namespace).await;
     let api = project_api::ProjectApi::start_for(&pool, &user).await;
-    let launcher: ClusterInfo = NodeCredentials {
-        server: admin_cluster.server.clone(),
-        namespace: made.namespaces[0].clone(),
-        token: credentials.token.clone(),
-        ca_crt_base64: Some(credentials.ca_crt_base64.clone()),
-        skip_tls_verify: admin_cluster.skip_tls_verify,
-    }
-    .client()
-    .await
-    .expect("launcher client");
 
     // It is not an admin: no namespaces, nothing in other namespaces.
     let namespaces: Api<Namespace> = Api::all(launcher.client.clone());
@@ -212,7 +210,60 @@ async fn both_drivers_work_with_only_the_documented_rights() {
         assert!(all_namespaces.get_opt(&node.external_id).await.expect("get").is_none(), "namespace gone");
     }
 
-    // openshiftpods: a pod node with a token of its own.
+    // openshiftpods: a pod node with a token of its own, requested (no Secret).
+    let secrets = openshiftpods_node(&admin, &launcher, &pods_namespace, &credentials).await;
+    assert_eq!(secrets, 0, "a requested token needs no Secret");
+    api.stop().await;
+    drop(made);
+}
+
+/// Without the right to request tokens (the `--node-token secret` rights), the launcher falls
+/// back to a token Secret: the node still gets a working token of its own.
+#[tokio::test]
+async fn openshiftpods_falls_back_to_a_token_secret_without_the_right_to_request_tokens() {
+    let (admin, made, pods_namespace, credentials, _user, launcher) = setup(true).await;
+    let secrets = openshiftpods_node(&admin, &launcher, &pods_namespace, &credentials).await;
+    assert_eq!(secrets, 1, "the node's token came from its token Secret");
+    drop(made);
+}
+
+type Setup = (kube::Client, Made, String, Credentials, String, ClusterInfo);
+
+/// An admin client, what the test makes, the pool namespace of openshiftpods, and a launcher
+/// client with only the documented rights (`secrets`: those for token Secrets).
+async fn setup(secrets: bool) -> Setup {
+    common::init_logging();
+    let admin = common::admin_client().await;
+    let admin_cluster = kubepool::k8s::connect(None).await.expect("cluster");
+    let pods_namespace = common::unique_name("os-lpp");
+    let made = Made {
+        namespaces: vec![common::unique_name("os-lph"), pods_namespace.clone()],
+        cluster_scoped: common::unique_name("os-lp-launcher"),
+    };
+    let (credentials, user) = restricted_launcher(&admin, &made, &pods_namespace, secrets).await;
+    let launcher: ClusterInfo = NodeCredentials {
+        server: admin_cluster.server.clone(),
+        namespace: made.namespaces[0].clone(),
+        token: credentials.token.clone(),
+        ca_crt_base64: Some(credentials.ca_crt_base64.clone()),
+        skip_tls_verify: admin_cluster.skip_tls_verify,
+    }
+    .client()
+    .await
+    .expect("launcher client");
+    (admin, made, pods_namespace, credentials, user, launcher)
+}
+
+/// Launches, lists and deletes an openshiftpods node as `launcher`; checks that its token is its
+/// own service account's and that everything of the node goes with its pod. Returns how many
+/// Secrets the node had.
+async fn openshiftpods_node(
+    admin: &kube::Client,
+    launcher: &ClusterInfo,
+    pods_namespace: &str,
+    credentials: &Credentials,
+) -> usize {
+    let pods_namespace = pods_namespace.to_string();
     let pods_driver = OpenshiftPodsDriver::new(
         "os-lp-pods",
         vec![PoolSpec { name: pods_namespace.clone(), labels: vec![pod_label("os-lp-pods-pod")] }],
@@ -226,16 +277,23 @@ async fn both_drivers_work_with_only_the_documented_rights() {
     assert_eq!(node.external_id, format!("{pods_namespace}-os-lp-pods-pod-0000000003"));
     let token = node.connection_port["token"].as_str().expect("token");
     assert!(!token.is_empty() && token != credentials.token, "the node's own token, not the launcher's");
+    let pod = node.external_id.trim_start_matches(&format!("{pods_namespace}-")).to_string();
+    assert_eq!(
+        common::token_identity(token).await,
+        Some(format!("system:serviceaccount:{pods_namespace}:{pod}")),
+        "the node's own service account"
+    );
+    let selector = ListParams::default().labels("nodepool_provider_name=os-lp-pods");
+    let node_secrets: Api<Secret> = Api::namespaced(admin.clone(), &pods_namespace);
+    let secrets_of_node = node_secrets.list_metadata(&selector).await.expect("secrets").items.len();
     let listed = pods_driver.list_resources().await.expect("list");
     assert_eq!(listed.iter().map(|r| r.external_id.as_str()).collect::<Vec<_>>(), vec![node.external_id.as_str()]);
     pods_driver.delete(&node.external_id).await.expect("delete");
-    let selector = ListParams::default().labels("nodepool_provider_name=os-lp-pods");
     let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), &pods_namespace);
     let deadline = Instant::now() + Duration::from_secs(60);
     while !accounts.list_metadata(&selector).await.expect("list").items.is_empty() {
         assert!(Instant::now() < deadline, "the node's service account outlived its pod by 60 s");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    api.stop().await;
-    drop(made);
+    secrets_of_node
 }

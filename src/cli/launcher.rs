@@ -25,9 +25,29 @@ pub struct LauncherArgs {
     #[arg(long, default_value_t = crate::k8s::discipline::DEFAULT_BURST, env = "KUBEPOOL_API_BURST")]
     pub api_burst: u32,
 
+    /// Where a node's service-account token comes from: `request` (the TokenRequest API: in
+    /// the reply to one call, expires after --node-token-hours or the cluster's cap) or `secret`
+    /// (a token Secret filled in by the controller-manager, as Nodepool does: never expires,
+    /// slower under load).
+    #[arg(long, value_enum, default_value_t = NodeToken::Request, env = "KUBEPOOL_NODE_TOKEN")]
+    pub node_token: NodeToken,
+
+    /// Lifetime asked for a requested node token, in hours (default one year: it dies with
+    /// the node's service account anyway).
+    #[arg(long, default_value_t = crate::k8s::DEFAULT_TOKEN_LIFETIME.as_secs() / 3600,
+          value_parser = clap::value_parser!(u64).range(1..), env = "KUBEPOOL_NODE_TOKEN_HOURS")]
+    pub node_token_hours: u64,
+
     /// Serve Prometheus metrics on this address at /metrics (e.g. 127.0.0.1:9105); off if unset.
     #[arg(long, env = "KUBEPOOL_METRICS_ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
+}
+
+/// `--node-token`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NodeToken {
+    Request,
+    Secret,
 }
 
 pub async fn run(args: LauncherArgs) -> Result<(), Error> {
@@ -44,8 +64,16 @@ pub async fn run(args: LauncherArgs) -> Result<(), Error> {
     };
     let options = launcher::Options {
         cleanup_interval: Duration::from_secs(args.cleanup_interval_seconds.max(1)),
-        api_qps: args.api_qps,
-        api_burst: args.api_burst,
+        cluster: launcher::setup::ClusterSettings {
+            api_qps: args.api_qps,
+            api_burst: args.api_burst,
+            node_token: match args.node_token {
+                NodeToken::Request => crate::k8s::TokenSource::Request {
+                    lifetime: Duration::from_secs(args.node_token_hours.saturating_mul(3600)),
+                },
+                NodeToken::Secret => crate::k8s::TokenSource::Secret,
+            },
+        },
     };
     launcher::run(&config, options, metrics, shutdown).await
 }

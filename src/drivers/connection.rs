@@ -50,7 +50,13 @@ mod tests {
     async fn cluster(skip_tls_verify: bool) -> ClusterInfo {
         let config = kube::Config::new("https://127.0.0.1:6443".parse().expect("url"));
         let client = kube::Client::try_from(config).expect("client");
-        ClusterInfo { client, server: "https://127.0.0.1:6443".into(), skip_tls_verify }
+        ClusterInfo {
+            client,
+            server: "https://127.0.0.1:6443".into(),
+            skip_tls_verify,
+            ca_crt_base64: None,
+            node_token: crate::k8s::TokenSource::Secret,
+        }
     }
 
     fn credentials() -> Credentials {

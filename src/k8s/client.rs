@@ -17,6 +17,10 @@ pub struct ClusterInfo {
     pub server: String,
     /// True when the kubeconfig says not to verify the server certificate.
     pub skip_tls_verify: bool,
+    /// The CA bundle the kubeconfig trusts for this server (base64 of PEM), if it names one.
+    pub ca_crt_base64: Option<String>,
+    /// How node tokens are minted on this cluster.
+    pub node_token: super::TokenSource,
 }
 
 impl std::fmt::Debug for ClusterInfo {
@@ -77,11 +81,12 @@ fn client_for(mut config: Config, discipline: ApiDiscipline) -> Result<ClusterIn
     config.default_retry = false;
     let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
     let skip_tls_verify = config.accept_invalid_certs;
+    let ca_crt_base64 = super::ca_bundle_base64(config.root_cert.as_deref());
     let client = ClientBuilder::try_from(config)
         .map_err(|source| K8sError::Client { server: server.clone(), source })?
         .with_layer(&BufferLayer::new(1024))
         .with_layer(&RateLimitLayer::new(discipline.qps, discipline.burst))
         .with_layer(&RetryLayer::new(RetryTransient::new(discipline)))
         .build();
-    Ok(ClusterInfo { client, server, skip_tls_verify })
+    Ok(ClusterInfo { client, server, skip_tls_verify, ca_crt_base64, node_token: super::TokenSource::default() })
 }

@@ -50,9 +50,8 @@ pub fn hostname() -> String {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub cleanup_interval: Duration,
-    /// Requests per second (and burst) each provider's Kubernetes client may make.
-    pub api_qps: u32,
-    pub api_burst: u32,
+    /// How each provider's cluster is used: request rate, where node tokens come from.
+    pub cluster: setup::ClusterSettings,
 }
 
 /// Runs the launcher until `shutdown` completes.
@@ -70,7 +69,7 @@ pub async fn run(
         session_id = ?zk.session_id(),
         "connected to ZooKeeper"
     );
-    let providers = setup::providers(config, &metrics, (options.api_qps, options.api_burst)).await?;
+    let providers = setup::providers(config, &metrics, &options.cluster).await?;
     if providers.pools.is_empty() {
         warn!("no pool to serve (no kubernetes provider with namespace labels)");
     }

@@ -21,26 +21,56 @@ pub struct Providers {
     pub pools: Vec<PoolPlan>,
 }
 
+/// How the launcher uses each provider's cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClusterSettings {
+    /// Requests per second each provider's client may make.
+    pub api_qps: u32,
+    /// Requests that may go at once above the rate, after a quiet spell.
+    pub api_burst: u32,
+    /// Where node tokens come from.
+    pub node_token: k8s::TokenSource,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        Self {
+            api_qps: k8s::discipline::DEFAULT_QPS,
+            api_burst: k8s::discipline::DEFAULT_BURST,
+            node_token: k8s::TokenSource::default(),
+        }
+    }
+}
+
 /// Connects to every provider kubepool serves and resolves its pools.
-/// `rate`: requests per second and burst of each provider's client.
-pub async fn providers(config: &Config, metrics: &Metrics, rate: (u32, u32)) -> Result<Providers, Error> {
+pub async fn providers(config: &Config, metrics: &Metrics, settings: &ClusterSettings) -> Result<Providers, Error> {
     let mut out = Providers { drivers: BTreeMap::new(), clouds: BTreeMap::new(), pools: Vec::new() };
     for provider in config.kubepool_providers() {
         let span = info_span!("provider", name = %provider.name, driver = %provider.driver);
         async {
             let discipline = k8s::ApiDiscipline {
-                qps: rate.0.max(1),
-                burst: rate.1.max(1),
+                qps: settings.api_qps.max(1),
+                burst: settings.api_burst.max(1),
                 observer: Some(metrics.api_error_observer(&provider.name)),
                 ..k8s::ApiDiscipline::default()
             };
-            let cluster = k8s::connect_with(provider.context.as_deref(), discipline).await?;
+            let mut cluster = k8s::connect_with(provider.context.as_deref(), discipline).await?;
+            cluster.node_token = settings.node_token;
             let version = cluster.client.apiserver_version().await.map_err(|source| k8s::K8sError::Api {
                 what: "GET /version",
                 server: cluster.server.clone(),
                 source,
             })?;
             info!(server = %cluster.server, version = %version.git_version, "connected to the cluster");
+            match cluster.node_token {
+                k8s::TokenSource::Request { .. } if cluster.ca_crt_base64.is_none() => warn!(
+                    "the kubeconfig names no CA for this cluster: node tokens come from token Secrets (which carry it)"
+                ),
+                k8s::TokenSource::Request { lifetime } => {
+                    info!(lifetime_hours = lifetime.as_secs() / 3600, "node tokens come from the TokenRequest API")
+                }
+                k8s::TokenSource::Secret => info!("node tokens come from token Secrets"),
+            }
             metrics.provider_connected.get_or_create(&ProviderLabels { provider: provider.name.clone() }).set(1);
             if provider.max_concurrency == 0 {
                 warn!("max-concurrency is 0: this provider handles no requests");

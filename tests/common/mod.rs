@@ -150,3 +150,21 @@ impl Drop for Scratch {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Who the API server says `token` is (a TokenReview by the admin): `Some(username)` when it
+/// authenticates, `None` when it does not.
+#[allow(dead_code)]
+pub async fn token_identity(token: &str) -> Option<String> {
+    use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
+    let reviews: kube::Api<TokenReview> = kube::Api::all(admin_client().await);
+    let review = TokenReview {
+        spec: TokenReviewSpec { token: Some(token.to_string()), ..Default::default() },
+        ..Default::default()
+    };
+    let reply = reviews.create(&kube::api::PostParams::default(), &review).await.expect("token review");
+    let status = reply.status.expect("token review status");
+    if status.authenticated != Some(true) {
+        return None;
+    }
+    status.user.and_then(|u| u.username)
+}

@@ -114,13 +114,8 @@ impl Launcher {
         let config = kubepool::config::parse(std::path::Path::new("test-nodepool.yaml"), yaml).expect("valid config");
         let pool = config.providers[0].pools[0].name.clone();
         let metrics = kubepool::metrics::Metrics::new();
-        let providers = kubepool::launcher::setup::providers(
-            &config,
-            &metrics,
-            (kubepool::k8s::discipline::DEFAULT_QPS, kubepool::k8s::discipline::DEFAULT_BURST),
-        )
-        .await
-        .expect("providers");
+        let settings = kubepool::launcher::setup::ClusterSettings::default();
+        let providers = kubepool::launcher::setup::providers(&config, &metrics, &settings).await.expect("providers");
         let setup = Setup {
             zk: zk.second_session().await,
             hostname: "e2e-host".into(),

@@ -75,7 +75,7 @@ pub async fn grant(
             .map_err(|e| api::launch_error("create the admin role binding", e))
     };
     let account = NodeAccount { namespace: name, name: SERVICE_ACCOUNT, secret: TOKEN_SECRET, labels, owner: None };
-    let credentials = service_account::create_and_wait(client, &account, driver.timeouts.token);
+    let credentials = service_account::create_and_wait(&driver.cluster, &account, driver.timeouts.token);
     let ((), credentials) = tokio::try_join!(rbac, credentials)?;
     Ok(credentials)
 }

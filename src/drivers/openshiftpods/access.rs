@@ -75,13 +75,14 @@ pub fn token_secret_name(pod: &str) -> String {
 /// Creates the node's service account (named after the pod), its token, Role and RoleBinding,
 /// all owned by the pod; returns the credentials once the token is there.
 pub async fn grant(
-    client: &kube::Client,
+    cluster: &crate::k8s::ClusterInfo,
     namespace: &str,
     pod: &str,
     pod_uid: &str,
     labels: &BTreeMap<String, String>,
     timeout: Duration,
 ) -> Result<token::Credentials, LaunchError> {
+    let client = &cluster.client;
     let owner = owned_by_pod(pod, pod_uid);
     let roles: Api<Role> = Api::namespaced(client.clone(), namespace);
     let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), namespace);
@@ -95,7 +96,7 @@ pub async fn grant(
     };
     let secret = token_secret_name(pod);
     let account = NodeAccount { namespace, name: pod, secret: &secret, labels, owner: Some(owner.clone()) };
-    let credentials = service_account::create_and_wait(client, &account, timeout);
+    let credentials = service_account::create_and_wait(cluster, &account, timeout);
     let ((), credentials) = tokio::try_join!(rbac, credentials)?;
     Ok(credentials)
 }

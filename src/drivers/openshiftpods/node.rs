@@ -30,7 +30,7 @@ pub async fn launch(
         // The pod first: everything else is owned by it.
         let uid = pod_launch::create_pod(client, namespace, &pod, body, &labels).await?;
         let (credentials, host) = tokio::try_join!(
-            access::grant(client, namespace, &pod, &uid, &labels, driver.timeouts.token),
+            access::grant(&driver.cluster, namespace, &pod, &uid, &labels, driver.timeouts.token),
             pod_launch::wait_running(client, namespace, &pod, body, deadline),
         )?;
         pod_launch::wait_exec_works(&driver.cluster, namespace, &credentials, &pod, body.container(), deadline).await?;
