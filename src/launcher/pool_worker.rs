@@ -20,6 +20,8 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 /// A pass also runs this often without any ZooKeeper change (a safety net, not the engine).
 const IDLE_PASS: Duration = Duration::from_secs(15);
+/// How many requests a pass accepts at once.
+const ACCEPT_PIPELINE: usize = 32;
 /// How long a pass waits for another launcher's pass over the same pool.
 const QUOTA_LOCK_WAIT: Duration = Duration::from_secs(30);
 
@@ -121,6 +123,9 @@ impl PoolWorker {
         let mut reusable: Vec<&Versioned<Node>> = nodes.iter().filter(|n| self.is_reusable(&n.value)).collect();
         // What this pass has already given each tenant (not yet in `nodes`).
         let mut tenant_added: std::collections::HashMap<String, kubepool_driver_api::Resources> = Default::default();
+        // Requests this pass takes, in priority order, and the nodes they will launch at most.
+        let mut to_accept: Vec<String> = Vec::new();
+        let mut launches_planned = 0;
         for request in requests {
             if request.value.state != RequestState::Requested || self.is_in_flight(&request.id) {
                 continue;
@@ -130,7 +135,7 @@ impl PoolWorker {
                 Verdict::Decline(reason) => self.decline(&request.id, &reason, &registered).await?,
                 Verdict::Accept => {
                     if let Some(max) = self.plan.max_concurrency
-                        && self.ctx.launching(&self.plan.provider) >= max
+                        && self.ctx.launching(&self.plan.provider) + launches_planned >= max
                     {
                         debug!(request = %request.id, max, "provider at max-concurrency; waiting");
                         break;
@@ -153,20 +158,48 @@ impl PoolWorker {
                         self.free_quota(&mut reusable).await?;
                         continue;
                     }
-                    if let Some(accepted) = self.accept(&request.id, &nodes).await? {
-                        let launches = accepted.slots.iter().filter(|s| s.is_new()).count();
-                        self.ctx.count_launches(&self.plan.provider, launches as isize);
-                        used.add(&needed);
-                        if let Some(tenant) = tenant {
-                            tenant_added.entry(tenant.to_string()).or_default().add(&needed);
-                        }
-                        self.start_handler(handlers, accepted);
+                    used.add(&needed);
+                    if let Some(tenant) = tenant {
+                        tenant_added.entry(tenant.to_string()).or_default().add(&needed);
                     }
+                    launches_planned += request.value.node_types.len();
+                    to_accept.push(request.id.clone());
                 }
             }
         }
         self.paused = paused;
-        Ok(())
+        self.accept_all(&to_accept, &nodes, handlers).await
+    }
+
+    /// Accepts `ids` (still under the pool's quota lock, so the next pass counts their nodes)
+    /// and starts a handler for each. The ZooKeeper writes of several requests are pipelined on
+    /// the one session: in a burst of 100 requests, accepting them one after the other took 4 s.
+    /// Handlers start in priority order. An error accepting one request does not stop the
+    /// others; the first is returned.
+    async fn accept_all(
+        &self,
+        ids: &[String],
+        nodes: &[Versioned<Node>],
+        handlers: &mut JoinSet<()>,
+    ) -> Result<(), ZkError> {
+        let mut first_error = None;
+        for chunk in ids.chunks(ACCEPT_PIPELINE) {
+            let pending: Vec<_> = chunk.iter().map(|id| self.accept(id, nodes)).collect();
+            for outcome in futures::future::join_all(pending).await {
+                match outcome {
+                    Ok(Some(accepted)) => {
+                        let launches = accepted.slots.iter().filter(|s| s.is_new()).count();
+                        self.ctx.count_launches(&self.plan.provider, launches as isize);
+                        self.start_handler(handlers, accepted);
+                    }
+                    Ok(None) => {}
+                    Err(error) => {
+                        first_error.get_or_insert(error);
+                    }
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// The quota of the nodes `request` needs built: labels a reusable node covers cost nothing

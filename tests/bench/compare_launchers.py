@@ -16,6 +16,7 @@ import base64
 import configparser
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -457,6 +459,17 @@ def nodepool_yaml(chroot: str, context: str, image: str) -> str:
     )
 
 
+def request_shapes(requests: "Counter[str]") -> "Counter[str]":
+    """Requests by shape: each node's namespace and pod name become placeholders."""
+    shapes: Counter[str] = Counter()
+    for key, count in requests.items():
+        shape = re.sub(rf"/namespaces/{POOL}-\d+", "/namespaces/{ns}", key)
+        shape = re.sub(rf"/namespaces/{POOL}-\d+$", "/namespaces/{ns}", shape)
+        shape = re.sub(r"/pods/[^/?]+", "/pods/{pod}", shape)
+        shapes[shape] += count
+    return shapes
+
+
 def proc_usage(pid: int) -> tuple[float, int]:
     """CPU seconds (user+system) and peak RSS in KiB of a process."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -541,7 +554,7 @@ def run_launcher(
     total = sum(requests.values())
     results["api_requests"] = total
     results["api_requests_per_node"] = total / nodes if nodes else float("nan")
-    results["top_api_requests"] = dict(requests.most_common(8))
+    results["top_api_requests"] = dict(request_shapes(requests).most_common(12))
     time.sleep(2)
     results["leaks"] = cluster.pool_namespaces()
     return results
