@@ -12,27 +12,31 @@
 # compare_launchers.py (e.g. BENCH_ARGS="--bursts 5 --sequential 2" for a quick look).
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
+started=$(date +%s)
 VENV=$(tests/setup-python.sh)
 . tests/testbed-env.sh
 testbed_start
+# One release build for everything: the benches and, with them, the kubepool binary (a separate
+# `cargo build --release` would build the dependencies a second time with other features).
+cargo bench --locked --no-run
+out=$(readlink -f "${CARGO_TARGET_DIR:-target}")
+KUBEPOOL_BIN=$out/release/kubepool
 benches=("$@")
 [ ${#benches[@]} -gt 0 ] || benches=(pod_ready exec_latency ansible_connection launchers)
 for bench in "${benches[@]}"; do
   echo "---- $bench"
   case $bench in
     launchers)
-      cargo build --locked --release --quiet --bin kubepool
-      out=$(readlink -f "${CARGO_TARGET_DIR:-target}")
       mkdir -p "$out/bench"
       (cd tests/bench && RUST_LOG=${RUST_LOG:-info} "$VENV/bin/python" compare_launchers.py \
-        --kubepool "$out/release/kubepool" --nodepool-launcher "$VENV/bin/nodepool-launcher" \
+        --kubepool "$KUBEPOOL_BIN" --nodepool-launcher "$VENV/bin/nodepool-launcher" \
         --out "$out/bench" ${BENCH_ARGS:-}) ;;
     *)
       if [ -f "tests/bench/$bench.py" ]; then
-        cargo build --release --locked
-        KUBEPOOL_BIN=${CARGO_TARGET_DIR:-target}/release/kubepool "$VENV/bin/python" "tests/bench/$bench.py"
+        KUBEPOOL_BIN=$KUBEPOOL_BIN "$VENV/bin/python" "tests/bench/$bench.py"
       else
         RUST_LOG=${RUST_LOG:-warn} cargo bench --locked --bench "$bench"
       fi ;;
   esac
 done
+echo "---- benchmarks done in $(( $(date +%s) - started )) s (set-up included)"

@@ -40,11 +40,14 @@ pub async fn create_pod(
     labels: &BTreeMap<String, String>,
 ) -> Result<String, LaunchError> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    api::create_idempotent(&pods, &body.pod(name, namespace, labels))
+    let created = api::create_or_existing(&pods, &body.pod(name, namespace, labels))
         .await
         .map_err(|e| api::launch_error("create pod", e))?;
     debug!(namespace, pod = name, "pod created");
-    let pod = pods.get(name).await.map_err(|e| api::launch_error("read the created pod", e))?;
+    let pod = match created {
+        Some(pod) => pod,
+        None => pods.get(name).await.map_err(|e| api::launch_error("read the existing pod", e))?,
+    };
     pod.metadata.uid.ok_or_else(|| LaunchError::Transient(format!("pod {name} has no uid")))
 }
 

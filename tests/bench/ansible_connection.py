@@ -108,7 +108,8 @@ def main() -> int:
                 ok = sum(1 for _, r in run.tasks if not r.get("failed"))
                 if run.returncode != 0 or ok != TASKS:
                     print(
-                        f"{label}: FAILED (exit {run.returncode}, {ok}/{TASKS} tasks ok)\n{run.stderr[-2000:]}"
+                        f"{label}: FAILED (exit {run.returncode}, {ok}/{TASKS} tasks ok)\n{run.stderr[-2000:]}\n"
+                        f"first failed task: {next((r for _, r in run.tasks if r.get('failed')), None)}"
                     )
                     return 1
                 seconds[label] = run.seconds

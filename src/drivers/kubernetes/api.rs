@@ -16,9 +16,18 @@ pub async fn create_idempotent<K>(api: &Api<K>, object: &K) -> Result<(), kube::
 where
     K: Resource + Clone + DeserializeOwned + Serialize + Debug,
 {
+    create_or_existing(api, object).await.map(|_| ())
+}
+
+/// Creates `object` and returns what the API server made of it; `None` if it already existed
+/// (a retry after a dropped connection, or an earlier attempt).
+pub async fn create_or_existing<K>(api: &Api<K>, object: &K) -> Result<Option<K>, kube::Error>
+where
+    K: Resource + Clone + DeserializeOwned + Serialize + Debug,
+{
     match api.create(&PostParams::default(), object).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.code == 409 && status.reason == "AlreadyExists" => Ok(()),
+        Ok(created) => Ok(Some(created)),
+        Err(kube::Error::Api(status)) if status.code == 409 && status.reason == "AlreadyExists" => Ok(None),
         Err(error) => Err(error),
     }
 }
