@@ -1,5 +1,5 @@
 # The two commands of the README, and helpers for developers.
-.PHONY: demo test bench up down
+.PHONY: demo test bench bench-all up down
 
 # The main job: the local test bed, the launcher against it (tests/demo.sh).
 demo:
@@ -9,8 +9,13 @@ demo:
 test:
 	bash tests/run-all.sh
 
-# Benchmarks (each prints a ratio against a baseline measured in the same run).
+# kubepool against the real Nodepool 11.0.0 launcher, side by side (tests/bench/compare_launchers.py;
+# results in target/bench/launchers.{json,md}).
 bench:
+	bash tests/bench.sh launchers
+
+# Every benchmark (each prints a ratio against a baseline measured in the same run).
+bench-all:
 	bash tests/bench.sh
 
 # Keep a test bed running for development (source ~/.cache/kubepool/testbed.env afterwards).

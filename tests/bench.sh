@@ -8,17 +8,26 @@
 #   launchers           tests/bench/compare_launchers.py: kubepool vs the real Nodepool 11.0.0
 #                       launcher, same cluster, same nodepool.yaml, same request stream; results in
 #                       target/bench/
-# `tests/bench.sh launchers` runs one; no argument runs all. BENCH_ARGS passes options to
+# `tests/bench.sh launchers` runs one (`make bench`); no argument runs all (`make bench-all`). BENCH_ARGS passes options to
 # compare_launchers.py (e.g. BENCH_ARGS="--bursts 5 --sequential 2" for a quick look).
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 started=$(date +%s)
-VENV=$(tests/setup-python.sh)
+setup_logs=$(mktemp -d)
+# Set-up steps run side by side: the Python packages and the release build (one for everything:
+# the benches and, with them, the kubepool binary; a separate `cargo build --release` would build
+# the dependencies again with other features) while the test bed is built and started.
+tests/setup-python.sh >"$setup_logs/venv" 2>"$setup_logs/venv.log" &
+python_setup=$!
+cargo bench --locked --no-run >"$setup_logs/cargo.log" 2>&1 &
+release_build=$!
 . tests/testbed-env.sh
 testbed_start
-# One release build for everything: the benches and, with them, the kubepool binary (a separate
-# `cargo build --release` would build the dependencies a second time with other features).
-cargo bench --locked --no-run
+wait $python_setup || { cat "$setup_logs/venv.log" >&2; echo "Python set-up failed" >&2; exit 1; }
+VENV=$(cat "$setup_logs/venv")
+wait $release_build || { tail -40 "$setup_logs/cargo.log" >&2; echo "release build failed" >&2; exit 1; }
+rm -rf "$setup_logs"
+echo "---- set-up done in $(( $(date +%s) - started )) s"
 out=$(readlink -f "${CARGO_TARGET_DIR:-target}")
 KUBEPOOL_BIN=$out/release/kubepool
 benches=("$@")
