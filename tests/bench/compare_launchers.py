@@ -704,6 +704,10 @@ def main() -> None:
     def ratio(a: float, b: float) -> float:
         return a / b if b else float("nan")
 
+    def figure(results: dict[str, Any], scenario: str, name: str) -> float:
+        """A scenario's figure; NaN for a scenario this run left out (--kinds)."""
+        return results["scenarios"].get(scenario, {}).get(name, float("nan"))
+
     seq_ns, seq_pod = (
         f"namespace sequential {args.sequential}",
         f"pod sequential {args.sequential}",
@@ -711,10 +715,10 @@ def main() -> None:
     big = max(bursts) if bursts else None
     result["ratios"] = {
         "p50_namespace_kubepool_over_nodepool": ratio(
-            kp["scenarios"][seq_ns]["p50"], np_["scenarios"][seq_ns]["p50"]
+            figure(kp, seq_ns, "p50"), figure(np_, seq_ns, "p50")
         ),
         "p50_pod_kubepool_over_nodepool": ratio(
-            kp["scenarios"][seq_pod]["p50"], np_["scenarios"][seq_pod]["p50"]
+            figure(kp, seq_pod, "p50"), figure(np_, seq_pod, "p50")
         ),
         "peak_rss_kubepool_over_nodepool": ratio(
             kp["peak_rss_mib"], np_["peak_rss_mib"]
@@ -724,10 +728,10 @@ def main() -> None:
             kp["api_requests_per_node"], np_["api_requests_per_node"]
         ),
         "kubepool_over_floor_namespace": ratio(
-            kp["scenarios"][seq_ns]["p50"], result["floor"]["namespace_p50"]
+            figure(kp, seq_ns, "p50"), result["floor"]["namespace_p50"]
         ),
         "kubepool_over_floor_pod": ratio(
-            kp["scenarios"][seq_pod]["p50"], result["floor"]["pod_p50"]
+            figure(kp, seq_pod, "p50"), result["floor"]["pod_p50"]
         ),
     }
     if big:
@@ -735,9 +739,7 @@ def main() -> None:
             key = f"{kind} burst {big}"
             result["ratios"][
                 f"throughput_{kind}_burst_{big}_kubepool_over_nodepool"
-            ] = ratio(
-                kp["scenarios"][key]["per_minute"], np_["scenarios"][key]["per_minute"]
-            )
+            ] = ratio(figure(kp, key, "per_minute"), figure(np_, key, "per_minute"))
     (out / "launchers.json").write_text(json.dumps(result, indent=2, sort_keys=True))
     (out / "launchers.md").write_text(markdown(result))
     print(markdown(result))
