@@ -29,24 +29,6 @@ use std::future::Future;
 use std::time::Duration;
 use tracing::warn;
 
-/// How long deleting a node waits for its pods to go before it deletes the namespace anyway.
-const PODS_GONE_WAIT: Duration = Duration::from_secs(60);
-
-/// Waits (by watch, one pod at a time) until `pods` lists no pod.
-async fn wait_until_no_pods(pods: &Api<Pod>, timeout: Duration) -> Result<(), String> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let left = pods.list_metadata(&ListParams::default()).await.map_err(|e| format!("list pods: {e}"))?;
-        let Some(name) = left.items.into_iter().find_map(|p| p.metadata.name) else { return Ok(()) };
-        let gone = kube::runtime::wait::await_condition(pods.clone(), &name, |pod: Option<&Pod>| pod.is_none());
-        match tokio::time::timeout_at(deadline, gone).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(error)) => return Err(format!("watching pod {name}: {error}")),
-            Err(_) => return Err(format!("pod {name} still there after {}s", timeout.as_secs())),
-        }
-    }
-}
-
 /// What kind of node a label makes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LabelKind {
@@ -129,21 +111,15 @@ impl KubernetesDriver {
     }
 
     /// Deletes a node's namespace and waits until it is gone. Its pods are deleted first with a
-    /// 1 s grace period, and awaited (by watch) until they are gone: the namespace controller
-    /// otherwise waits out each pod's full grace period (30 s by default), and when it finds
-    /// pods still terminating it retries with a growing backoff (one namespace took 93 s in the
-    /// benchmark). A returned node's job is over.
+    /// 1 s grace period: the namespace controller otherwise waits out each pod's full grace
+    /// period (30 s by default) before it looks again, and a returned node's job is over.
     async fn delete_namespace(&self, namespace: &str) -> Result<(), String> {
         let pods: Api<Pod> = Api::namespaced(self.cluster.client.clone(), namespace);
         let quick = DeleteParams { grace_period_seconds: Some(1), ..DeleteParams::background() };
         match pods.delete_collection(&quick, &ListParams::default()).await {
-            Ok(_) => {
-                if let Err(why) = wait_until_no_pods(&pods, PODS_GONE_WAIT).await {
-                    // The namespace deletion below removes them anyway, only more slowly.
-                    warn!(namespace, why, "the namespace's pods are not gone yet; deleting it anyway");
-                }
-            }
+            Ok(_) => {}
             Err(kube::Error::Api(status)) if status.code == 404 => {}
+            // The namespace deletion below removes them anyway, only more slowly.
             Err(error) => warn!(namespace, %error, "could not delete the pods of the namespace first"),
         }
         api::delete_and_wait(&self.namespaces(), namespace, self.timeouts.delete).await
