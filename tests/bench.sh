@@ -14,12 +14,19 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 started=$(date +%s)
 setup_logs=$(mktemp -d)
-# Set-up steps run side by side: the Python packages and the release build (one for everything:
-# the benches and, with them, the kubepool binary; a separate `cargo build --release` would build
-# the dependencies again with other features) while the test bed is built and started.
+benches=("$@")
+[ ${#benches[@]} -gt 0 ] || benches=(pod_ready exec_latency ansible_connection launchers)
+# Set-up steps run side by side: the Python packages and the release build while the test bed is
+# built and started. One release build for everything: with a Rust bench among them, the benches
+# and (with them) the kubepool binary; a separate `cargo build --release` would build the
+# dependencies again with other features. Without one, only the binary.
+build=(cargo build --locked --release --bin kubepool)
+for bench in "${benches[@]}"; do
+  [ -f "tests/bench/$bench.py" ] || [ "$bench" = launchers ] || build=(cargo bench --locked --no-run)
+done
 tests/setup-python.sh >"$setup_logs/venv" 2>"$setup_logs/venv.log" &
 python_setup=$!
-cargo bench --locked --no-run >"$setup_logs/cargo.log" 2>&1 &
+"${build[@]}" >"$setup_logs/cargo.log" 2>&1 &
 release_build=$!
 . tests/testbed-env.sh
 testbed_start
@@ -30,8 +37,6 @@ rm -rf "$setup_logs"
 echo "---- set-up done in $(( $(date +%s) - started )) s"
 out=$(readlink -f "${CARGO_TARGET_DIR:-target}")
 KUBEPOOL_BIN=$out/release/kubepool
-benches=("$@")
-[ ${#benches[@]} -gt 0 ] || benches=(pod_ready exec_latency ansible_connection launchers)
 for bench in "${benches[@]}"; do
   echo "---- $bench"
   case $bench in
