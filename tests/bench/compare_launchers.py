@@ -109,6 +109,15 @@ class Cluster:
         ).items
         return [ns.metadata.name for ns in items]
 
+    def wait_floor_empty(self, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while self.core.list_namespace(
+            label_selector="nodepool_pool_name=bench-floor"
+        ).items:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"floor namespaces still there after {timeout}s")
+            time.sleep(1)
+
     def wait_pool_empty(self, timeout: float = 600) -> None:
         deadline = time.monotonic() + timeout
         while self.pool_namespaces():
@@ -719,6 +728,8 @@ def main() -> None:
                 for i in range(args.floor_samples)
             ]
             result["floor"][f"{kind}_{way}"] = samples
+            # The next group does not share the cluster with this one's deletions.
+            cluster.wait_floor_empty()
             result["floor"][f"{kind}_{way}_p50"] = statistics.median(samples)
     # kubepool's overhead is measured against the concurrent floor: the sequential one is
     # Nodepool's way and not a lower bound.
