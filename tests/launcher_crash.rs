@@ -113,16 +113,9 @@ async fn sigkill_at_random_moments_loses_no_request_and_double_allocates_no_node
         }
     }
 
-    // Zuul is done with them: the requests go away and the nodes are returned.
-    for id in &ids {
-        zk.store.delete_request(id).await.expect("delete request");
-    }
-    for node_id in &seen {
-        if let Some(mut node) = zk.store.get_node(node_id).await.expect("read") {
-            node.value.set_state(NodeState::Used);
-            zk.store.update_node(&mut node).await.expect("mark used");
-        }
-    }
+    // Zuul is done with them.
+    let nodes: Vec<String> = seen.iter().cloned().collect();
+    zk_support::zuul_returns(&zk.store, &ids, &nodes).await;
     // The deleter removes every node; the cleanup removes any namespace whose node is gone.
     let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(common::admin_client().await);
     let selector = format!("nodepool_pool_name={pool}");
@@ -193,13 +186,7 @@ async fn two_launcher_processes_with_one_config_share_the_stream_and_the_quota()
     assert_eq!(waiting, 8, "the others wait for quota");
     // Return the served nodes: the waiting requests are then served too.
     for (id, request) in &fulfilled {
-        zk.store.delete_request(id).await.expect("delete request");
-        for node_id in &request.nodes {
-            if let Some(mut node) = zk.store.get_node(node_id).await.expect("read") {
-                node.value.set_state(NodeState::Used);
-                zk.store.update_node(&mut node).await.expect("used");
-            }
-        }
+        zk_support::zuul_returns(&zk.store, std::slice::from_ref(id), &request.nodes).await;
     }
     let deadline = Instant::now() + Duration::from_secs(180);
     for id in &ids[..] {

@@ -216,15 +216,7 @@ async fn sigkill_mid_launch_and_planted_leaks_leave_nothing_after_restart_and_cl
     assert_eq!(nodes.len(), 7);
 
     // Zuul is done with them.
-    for id in &ids {
-        zk.store.delete_request(id).await.expect("delete request");
-    }
-    for node_id in &nodes {
-        if let Some(mut node) = zk.store.get_node(node_id).await.expect("read") {
-            node.value.set_state(NodeState::Used);
-            zk.store.update_node(&mut node).await.expect("mark used");
-        }
-    }
+    zk_support::zuul_returns(&zk.store, &ids, &nodes).await;
     let returned = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use crate::common::{required_env, unique_name, zookeeper_options};
-use kubepool::zk::{Client, Store};
+use kubepool::zk::{Client, NodeState, Store, Wait};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -204,5 +204,27 @@ pub async fn await_fulfilled(
         }
         assert!(std::time::Instant::now() < deadline, "{} of {count} fulfilled\n{}", done.len(), context());
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// What Zuul does when a job is over, in its order: it holds each node's lock, deletes the
+/// requests, and marks each node `used` before unlocking it. Writing a node without its lock
+/// races the launcher's deleter, which (under the lock) returns a ready node whose request is
+/// gone to the pool and would overwrite `used`.
+pub async fn zuul_returns(store: &Store, requests: &[String], nodes: &[String]) {
+    let mut locks = Vec::new();
+    for node_id in nodes {
+        let lock = store.lock_node(node_id, Wait::Upto(Duration::from_secs(60))).await.expect("lock node");
+        locks.push((node_id, lock.expect("the node is there")));
+    }
+    for id in requests {
+        store.delete_request(id).await.expect("delete request");
+    }
+    for (node_id, lock) in locks {
+        if let Some(mut node) = store.get_node(node_id).await.expect("read node") {
+            node.value.set_state(NodeState::Used);
+            store.update_node(&mut node).await.expect("mark used");
+        }
+        lock.release().await.expect("unlock node");
     }
 }
