@@ -16,12 +16,7 @@ use zk_support::TestZk;
 /// Marks the nodes `used` (as Zuul's executor does at the end of a job) so the launcher
 /// deletes them, and waits until they are gone.
 async fn return_nodes(store: &Store, ids: &[String]) {
-    for id in ids {
-        if let Some(mut node) = store.get_node(id).await.expect("read node") {
-            node.value.set_state(NodeState::Used);
-            store.update_node(&mut node).await.expect("mark used");
-        }
-    }
+    zk_support::zuul_returns(store, &[], ids).await;
     wait_until_gone(store, ids, Duration::from_secs(180)).await;
 }
 
