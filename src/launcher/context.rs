@@ -18,6 +18,10 @@ pub struct Context {
     pub drivers: BTreeMap<String, Arc<dyn Driver>>,
     /// The provider's `context` (copied to the node's `cloud`), by provider name.
     pub clouds: BTreeMap<String, Option<String>>,
+    /// Requests and nodes a request handler holds now, by znode id. Their locks die with a lost
+    /// session and the handler takes them again on the next one; until then this launcher's own
+    /// deleter and cleanup passes leave them alone.
+    pub held: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Nodes being launched now, per provider (for `max-concurrency`).
     pub launching: std::sync::Mutex<BTreeMap<String, usize>>,
     /// max-ready-age, hold expiry, tenant limits.
@@ -55,6 +59,24 @@ impl Context {
         if let Ok(mut map) = self.launching.lock() {
             let entry = map.entry(provider.to_string()).or_insert(0);
             *entry = entry.saturating_add_signed(delta);
+        }
+    }
+
+    /// Is `id` (a request or node) held by one of our request handlers?
+    pub fn is_held(&self, id: &str) -> bool {
+        self.held.lock().map(|held| held.contains(id)).unwrap_or(false)
+    }
+
+    /// Marks `ids` held (`true`) or let go (`false`).
+    pub fn hold(&self, ids: impl IntoIterator<Item = String>, held: bool) {
+        if let Ok(mut set) = self.held.lock() {
+            for id in ids {
+                if held {
+                    set.insert(id);
+                } else {
+                    set.remove(&id);
+                }
+            }
         }
     }
 

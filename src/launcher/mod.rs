@@ -22,7 +22,7 @@ pub mod signal;
 use crate::Error;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::zk::{self, ComponentRegistration, ConnectOptions, LauncherComponent, TlsFiles};
+use crate::zk::{ConnectOptions, TlsFiles};
 use std::future::Future;
 use std::time::Duration;
 use tracing::{info, warn};
@@ -52,6 +52,8 @@ pub struct Options {
     pub cleanup_interval: Duration,
     /// How each provider's cluster is used: request rate, where node tokens come from.
     pub cluster: setup::ClusterSettings,
+    /// How long work in flight may take after shutdown starts.
+    pub shutdown_grace: Duration,
 }
 
 /// Runs the launcher until `shutdown` completes.
@@ -61,14 +63,6 @@ pub async fn run(
     metrics: Metrics,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
-    let zk_options = zookeeper_options(config);
-    let zk = zk::connect(&zk_options).await?;
-    info!(
-        servers = %zk_options.servers.join(","),
-        tls = zk_options.tls.is_some(),
-        session_id = ?zk.session_id(),
-        "connected to ZooKeeper"
-    );
     let providers = setup::providers(config, &metrics, &options.cluster).await?;
     if providers.pools.is_empty() {
         warn!("no pool to serve (no kubernetes provider with namespace labels)");
@@ -76,10 +70,8 @@ pub async fn run(
     let mut policies = policies::Policies::from_config(config);
     // min-ready only for labels a pool of ours serves (another launcher serves the others).
     policies.min_ready.retain(|label, _| providers.pools.iter().any(|p| p.labels.contains_key(label)));
-    let registration = ComponentRegistration::register(&zk, &LauncherComponent::running(hostname())).await?;
-    info!(component = %registration.path, pools = providers.pools.len(), "launcher registered");
     let setup = engine::Setup {
-        zk: zk.clone(),
+        zookeeper: zookeeper_options(config),
         hostname: hostname(),
         metrics,
         drivers: providers.drivers,
@@ -87,14 +79,13 @@ pub async fn run(
         pools: providers.pools,
         cleanup_interval: options.cleanup_interval,
         policies,
+        shutdown_grace: options.shutdown_grace,
     };
-    let result = engine::run(setup, async {
+    engine::run(setup, async {
         shutdown.await;
         info!("shutting down");
     })
-    .await;
-    registration.remove(&zk).await?;
-    result?;
+    .await?;
     info!("stopped");
     Ok(())
 }

@@ -54,24 +54,39 @@ impl PoolWorker {
         component
     }
 
-    /// Serves until shutdown; then waits for the requests in flight to finish.
+    /// Serves until shutdown; then waits for the requests in flight to finish. The pool
+    /// component is registered on every new ZooKeeper session before the pool takes requests.
     pub async fn run(mut self) -> Result<(), ZkError> {
         let span = info_span!("pool", provider = %self.plan.provider, pool = %self.plan.pool);
-        let mut registration = ComponentRegistration::register(self.ctx.store.client(), &self.component())
-            .instrument(span.clone())
-            .await?;
-        info!(parent: &span, id = %self.id, labels = ?self.plan.labels.keys().collect::<Vec<_>>(), "pool worker registered");
+        let mut registration: Option<ComponentRegistration> = None;
         let mut handlers = JoinSet::new();
         let mut changed = self.ctx.changed.subscribe();
         while !self.ctx.is_stopping() {
-            let was_paused = self.paused;
-            if let Err(error) = self.pass(&mut handlers).instrument(span.clone()).await {
-                warn!(parent: &span, %error, "request pass failed; trying again on the next change");
+            let client = self.ctx.store.client();
+            if registration.as_ref().is_none_or(|r| !r.is_on(&client)) {
+                self.ctx.metrics.set_pool_serving(&self.plan.provider, &self.plan.pool, false);
+                match ComponentRegistration::register(&client, &self.component()).instrument(span.clone()).await {
+                    Ok(registered) => {
+                        info!(parent: &span, id = %self.id, labels = ?self.plan.labels.keys().collect::<Vec<_>>(), "pool worker registered");
+                        registration = Some(registered);
+                        self.ctx.metrics.set_pool_serving(&self.plan.provider, &self.plan.pool, true);
+                    }
+                    Err(error) => {
+                        debug!(parent: &span, %error, "cannot register the pool component yet; waiting for ZooKeeper");
+                        registration = None;
+                    }
+                }
             }
-            if self.paused != was_paused {
-                info!(parent: &span, paused = self.paused, "pool {}", if self.paused { "paused at quota" } else { "resumed" });
-                if let Err(error) = registration.update(self.ctx.store.client(), &self.component()).await {
-                    warn!(parent: &span, %error, "cannot update the pool component");
+            if let Some(registration) = registration.as_mut() {
+                let was_paused = self.paused;
+                if let Err(error) = self.pass(&mut handlers).instrument(span.clone()).await {
+                    warn!(parent: &span, %error, "request pass failed; trying again on the next change");
+                }
+                if self.paused != was_paused {
+                    info!(parent: &span, paused = self.paused, "pool {}", if self.paused { "paused at quota" } else { "resumed" });
+                    if let Err(error) = registration.update(&self.ctx.store.client(), &self.component()).await {
+                        warn!(parent: &span, %error, "cannot update the pool component");
+                    }
                 }
             }
             while let Some(done) = handlers.try_join_next() {
@@ -85,9 +100,13 @@ impl PoolWorker {
                 _ = self.ctx.stopped() => {}
             }
         }
+        self.ctx.metrics.set_pool_serving(&self.plan.provider, &self.plan.pool, false);
         info!(parent: &span, in_flight = handlers.len(), "pool worker stopping; finishing requests in flight");
+        // Unregistered first: other launchers' pools stop waiting for this one's verdicts.
+        if let Some(registration) = registration {
+            registration.remove(&self.ctx.store.client()).await?;
+        }
         while handlers.join_next().await.is_some() {}
-        registration.remove(self.ctx.store.client()).await?;
         Ok(())
     }
 
@@ -98,7 +117,7 @@ impl PoolWorker {
     /// launcher).
     async fn pass(&mut self, handlers: &mut JoinSet<()>) -> Result<(), ZkError> {
         let dir = crate::zk::paths::pool_quota_lock(&self.plan.provider, &self.plan.pool);
-        let lock = match crate::zk::lock::lock(self.ctx.store.client(), &dir, Wait::Upto(QUOTA_LOCK_WAIT)).await {
+        let lock = match crate::zk::lock::lock(&self.ctx.store.client(), &dir, Wait::Upto(QUOTA_LOCK_WAIT)).await {
             Ok(Some(lock)) => lock,
             Ok(None) | Err(ZkError::LockTimeout { .. }) => {
                 debug!("another launcher holds this pool's quota lock; next pass");
