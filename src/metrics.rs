@@ -60,7 +60,7 @@ pub struct ErrorLabels {
 #[derive(Clone)]
 pub struct Metrics {
     registry: Arc<Registry>,
-    /// 1 while the provider's cluster answered at start-up, 0 if not.
+    /// 1 while the provider's cluster answers, 0 while it does not (its pools are paused).
     pub provider_connected: Family<ProviderLabels, Gauge>,
     /// Node requests finished, by provider and outcome (`fulfilled`, `declined`, `failed`).
     pub requests: Family<OutcomeLabels, Counter>,

@@ -45,6 +45,9 @@ struct Config {
     script: Script,
     cleanup_interval: Duration,
     shutdown_grace: Duration,
+    /// More providers (one pool each, of the same name, serving `<provider>-label`), sharing the
+    /// fake cloud.
+    more_providers: Vec<&'static str>,
 }
 
 impl Config {
@@ -57,6 +60,7 @@ impl Config {
             script,
             cleanup_interval: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(60),
+            more_providers: Vec::new(),
         }
     }
 }
@@ -65,25 +69,32 @@ impl FakeLauncher {
     fn start(config: Config, cloud: &Arc<FakeCloud>) -> Self {
         common::init_logging();
         let quota = Resources::new().with("instances", 1);
-        let driver = FakeDriver::new(PROVIDER, cloud.clone(), BTreeMap::from([(LABEL.to_string(), config.script)]));
-        let plan = PoolPlan {
-            provider: PROVIDER.into(),
-            pool: config.pool,
-            priority: 100,
-            labels: BTreeMap::from([(LABEL.to_string(), quota)]),
-            limits: Limits::unlimited().with("instances", config.max_servers),
-            node_attributes: None,
-            launch_retries: 3,
-            max_concurrency: None,
-        };
+        let mut drivers = BTreeMap::new();
+        let mut pools = Vec::new();
+        let providers = std::iter::once((PROVIDER, LABEL.to_string(), config.script))
+            .chain(config.more_providers.iter().map(|p| (*p, format!("{p}-label"), Script::default())));
+        for (provider, label, script) in providers {
+            let driver = FakeDriver::new(provider, cloud.clone(), BTreeMap::from([(label.clone(), script)]));
+            drivers.insert(provider.to_string(), Arc::new(driver) as Arc<dyn Driver>);
+            pools.push(PoolPlan {
+                provider: provider.into(),
+                pool: config.pool.clone(),
+                priority: 100,
+                labels: BTreeMap::from([(label, quota.clone())]),
+                limits: Limits::unlimited().with("instances", config.max_servers),
+                node_attributes: None,
+                launch_retries: 3,
+                max_concurrency: None,
+            });
+        }
         let metrics = kubepool::metrics::Metrics::new();
         let setup = Setup {
             zookeeper: config.zookeeper,
             hostname: config.hostname.into(),
             metrics: metrics.clone(),
-            drivers: BTreeMap::from([(PROVIDER.to_string(), Arc::new(driver) as Arc<dyn Driver>)]),
+            drivers,
             clouds: BTreeMap::new(),
-            pools: vec![plan],
+            pools,
             cleanup_interval: config.cleanup_interval,
             policies: Default::default(),
             shutdown_grace: config.shutdown_grace,
@@ -115,7 +126,11 @@ impl FakeLauncher {
 }
 
 async fn submit(store: &Store) -> String {
-    store.create_request("100", &NodeRequest::new(vec![LABEL.into()]), false).await.expect("submit").id
+    submit_label(store, LABEL).await
+}
+
+async fn submit_label(store: &Store, label: &str) -> String {
+    store.create_request("100", &NodeRequest::new(vec![label.into()]), false).await.expect("submit").id
 }
 
 async fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
@@ -428,6 +443,43 @@ async fn shutdown_gives_work_in_flight_its_grace_and_no_more() {
     let took = launcher.stop().await;
     // The gate never opens: only the grace ends the launch.
     assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(30), "stopped after {took:?}");
+    zk.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_provider_that_does_not_answer_pauses_only_its_own_pools() {
+    let zk = TestZk::new().await;
+    let cloud = Arc::new(FakeCloud::default());
+    let launcher =
+        FakeLauncher::start(Config { more_providers: vec!["down"], ..Config::new(&zk, Script::default()) }, &cloud);
+    wait_for("both pools serving", Duration::from_secs(30), async || {
+        launcher.metrics.encode().contains(r#"kubepool_pool_serving{provider="down""#).then_some(())
+    })
+    .await;
+    cloud.set_down("down", true);
+    wait_for("the provider's pool paused in ZooKeeper", Duration::from_secs(30), async || {
+        let pools = zk.store.list_pool_components().await.ok()?;
+        pools.iter().any(|p| p.value.provider_name.as_deref() == Some("down") && p.value.paused).then_some(())
+    })
+    .await;
+    let metrics = launcher.metrics.encode();
+    let serving = metrics.lines().find(|l| l.starts_with(r#"kubepool_pool_serving{provider="down","#));
+    assert!(serving.is_some_and(|l| l.ends_with(" 0")), "{metrics}");
+    assert!(metrics.contains(r#"kubepool_provider_connected{provider="down"} 0"#), "{metrics}");
+    assert!(launcher.metrics.ready().is_ok(), "still ready: the other provider serves");
+    // The other provider serves as usual; the paused one's request waits (not declined).
+    let waiting = submit_label(&zk.store, "down-label").await;
+    let served = submit(&zk.store).await;
+    let request = settled(&zk.store, &served).await;
+    assert_eq!(request.state, RequestState::Fulfilled);
+    let still = zk.store.get_request(&waiting).await.expect("read").expect("request").value;
+    assert_eq!((still.state, still.declined_by.len()), (RequestState::Requested, 0));
+    cloud.set_down("down", false);
+    let resumed = settled(&zk.store, &waiting).await;
+    assert_eq!(resumed.state, RequestState::Fulfilled);
+    assert!(launcher.is_running());
+    return_nodes(&zk.store, &[served, waiting], &[request.nodes, resumed.nodes].concat()).await;
+    launcher.stop().await;
     zk.cleanup().await;
 }
 

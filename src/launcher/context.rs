@@ -22,6 +22,8 @@ pub struct Context {
     /// session and the handler takes them again on the next one; until then this launcher's own
     /// deleter and cleanup passes leave them alone.
     pub held: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Which providers' clouds do not answer now (their pools pause).
+    pub health: super::health::ProviderHealth,
     /// Nodes being launched now, per provider (for `max-concurrency`).
     pub launching: std::sync::Mutex<BTreeMap<String, usize>>,
     /// max-ready-age, hold expiry, tenant limits.

@@ -12,7 +12,7 @@
 use super::context::Context;
 use super::plan::PoolPlan;
 use super::signal::Signal;
-use super::{cleanup, deleter, min_ready, pool_worker::PoolWorker};
+use super::{cleanup, deleter, health, min_ready, pool_worker::PoolWorker};
 use crate::metrics::Metrics;
 use crate::zk::{
     Backoff, Client, ComponentRegistration, ConnectOptions, LauncherComponent, Store, WatchEvent, Watcher, ZkError,
@@ -79,6 +79,7 @@ pub async fn run(setup: Setup, shutdown: impl Future<Output = ()>) -> Result<(),
         clouds: setup.clouds,
         policies: setup.policies,
         held: Default::default(),
+        health: Default::default(),
         launching: Default::default(),
         changed: Signal::default(),
         nodes_changed: Signal::default(),
@@ -93,6 +94,9 @@ pub async fn run(setup: Setup, shutdown: impl Future<Output = ()>) -> Result<(),
                 warn!(%error, "pool worker ended with an error");
             }
         });
+    }
+    for (provider, driver) in &ctx.drivers {
+        tasks.spawn(health::watch_provider(ctx.clone(), provider.clone(), driver.clone()));
     }
     tasks.spawn(deleter::run(ctx.clone()));
     tasks.spawn(cleanup::run(ctx.clone(), setup.cleanup_interval));

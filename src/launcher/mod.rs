@@ -11,6 +11,7 @@ pub mod decide;
 pub mod deleter;
 pub mod engine;
 pub mod handler;
+pub mod health;
 pub mod min_ready;
 pub mod plan;
 pub mod policies;

@@ -79,11 +79,21 @@ impl PoolWorker {
             }
             if let Some(registration) = registration.as_mut() {
                 let was_paused = self.paused;
-                if let Err(error) = self.pass(&mut handlers).instrument(span.clone()).await {
+                // A provider whose cloud does not answer takes no requests (see `health`).
+                let outage = self.ctx.health.problem(&self.plan.provider);
+                if outage.is_some() {
+                    self.paused = true;
+                } else if let Err(error) = self.pass(&mut handlers).instrument(span.clone()).await {
                     warn!(parent: &span, %error, "request pass failed; trying again on the next change");
                 }
+                self.ctx.metrics.set_pool_serving(&self.plan.provider, &self.plan.pool, outage.is_none());
                 if self.paused != was_paused {
-                    info!(parent: &span, paused = self.paused, "pool {}", if self.paused { "paused at quota" } else { "resumed" });
+                    let why = match (&outage, self.paused) {
+                        (Some(reason), _) => format!("paused: the provider does not answer ({reason})"),
+                        (None, true) => "paused at quota".to_string(),
+                        (None, false) => "resumed".to_string(),
+                    };
+                    info!(parent: &span, paused = self.paused, "pool {why}");
                     if let Err(error) = registration.update(&self.ctx.store.client(), &self.component()).await {
                         warn!(parent: &span, %error, "cannot update the pool component");
                     }

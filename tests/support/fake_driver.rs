@@ -85,6 +85,8 @@ pub struct FakeCloud {
     resources: Mutex<BTreeMap<String, Resource>>,
     launched: Mutex<Vec<String>>,
     serial: Mutex<u64>,
+    /// Providers whose cloud does not answer now.
+    down: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl FakeCloud {
@@ -96,6 +98,21 @@ impl FakeCloud {
     /// Node ids for which a launch ran (in order, one per attempt).
     pub fn launched(&self) -> Vec<String> {
         self.launched.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Makes `provider`'s cloud stop answering (`true`) or answer again.
+    pub fn set_down(&self, provider: &str, down: bool) {
+        if let Ok(mut set) = self.down.lock() {
+            if down {
+                set.insert(provider.to_string());
+            } else {
+                set.remove(provider);
+            }
+        }
+    }
+
+    fn is_down(&self, provider: &str) -> bool {
+        self.down.lock().map(|set| set.contains(provider)).unwrap_or(false)
     }
 
     pub fn resource(&self, external_id: &str) -> Option<Resource> {
@@ -125,6 +142,9 @@ impl Driver for FakeDriver {
     }
 
     async fn launch(&self, spec: &NodeSpec, progress: &dyn LaunchProgress) -> Result<LaunchedNode, LaunchError> {
+        if self.cloud.is_down(&self.provider) {
+            return Err(LaunchError::Transient(format!("fake cloud {} is down", self.provider)));
+        }
         if let Ok(mut launched) = self.cloud.launched.lock() {
             launched.push(spec.node_id.clone());
         }
@@ -188,5 +208,9 @@ impl Driver for FakeDriver {
 
     fn quota(&self, _pool: &str, _label: &str) -> Option<Resources> {
         Some(Resources::new().with("instances", 1))
+    }
+
+    async fn check_health(&self) -> Result<(), String> {
+        if self.cloud.is_down(&self.provider) { Err(format!("fake cloud {} is down", self.provider)) } else { Ok(()) }
     }
 }
