@@ -48,6 +48,8 @@ struct Config {
     /// More providers (one pool each, of the same name, serving `<provider>-label`), sharing the
     /// fake cloud.
     more_providers: Vec<&'static str>,
+    /// Config reloads the test sends.
+    reloads: Option<tokio::sync::mpsc::Receiver<engine::Reload>>,
 }
 
 impl Config {
@@ -61,6 +63,7 @@ impl Config {
             cleanup_interval: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(60),
             more_providers: Vec::new(),
+            reloads: None,
         }
     }
 }
@@ -68,7 +71,6 @@ impl Config {
 impl FakeLauncher {
     fn start(config: Config, cloud: &Arc<FakeCloud>) -> Self {
         common::init_logging();
-        let quota = Resources::new().with("instances", 1);
         let mut drivers = BTreeMap::new();
         let mut pools = Vec::new();
         let providers = std::iter::once((PROVIDER, LABEL.to_string(), config.script))
@@ -76,16 +78,7 @@ impl FakeLauncher {
         for (provider, label, script) in providers {
             let driver = FakeDriver::new(provider, cloud.clone(), BTreeMap::from([(label.clone(), script)]));
             drivers.insert(provider.to_string(), Arc::new(driver) as Arc<dyn Driver>);
-            pools.push(PoolPlan {
-                provider: provider.into(),
-                pool: config.pool.clone(),
-                priority: 100,
-                labels: BTreeMap::from([(label, quota.clone())]),
-                limits: Limits::unlimited().with("instances", config.max_servers),
-                node_attributes: None,
-                launch_retries: 3,
-                max_concurrency: None,
-            });
+            pools.push(plan(provider, &config.pool, &[&label], config.max_servers));
         }
         let metrics = kubepool::metrics::Metrics::new();
         let setup = Setup {
@@ -98,6 +91,7 @@ impl FakeLauncher {
             cleanup_interval: config.cleanup_interval,
             policies: Default::default(),
             shutdown_grace: config.shutdown_grace,
+            reloads: config.reloads,
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(engine::run(setup, async {
@@ -122,6 +116,20 @@ impl FakeLauncher {
             .expect("launcher task")
             .expect("launcher result");
         started.elapsed()
+    }
+}
+
+fn plan(provider: &str, pool: &str, labels: &[&str], max_servers: i64) -> PoolPlan {
+    let quota = Resources::new().with("instances", 1);
+    PoolPlan {
+        provider: provider.into(),
+        pool: pool.into(),
+        priority: 100,
+        labels: labels.iter().map(|l| (l.to_string(), quota.clone())).collect(),
+        limits: Limits::unlimited().with("instances", max_servers),
+        node_attributes: None,
+        launch_retries: 3,
+        max_concurrency: None,
     }
 }
 
@@ -479,6 +487,69 @@ async fn a_provider_that_does_not_answer_pauses_only_its_own_pools() {
     assert_eq!(resumed.state, RequestState::Fulfilled);
     assert!(launcher.is_running());
     return_nodes(&zk.store, &[served, waiting], &[request.nodes, resumed.nodes].concat()).await;
+    launcher.stop().await;
+    zk.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_reload_adds_labels_and_pools_and_a_removed_pool_deletes_its_ready_nodes() {
+    let zk = TestZk::new().await;
+    let cloud = Arc::new(FakeCloud::default());
+    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
+    let config = Config { reloads: Some(reload_rx), ..Config::new(&zk, Script::default()) };
+    let (main_pool, extra_pool) = (config.pool.clone(), common::unique_name("extra"));
+    let launcher = FakeLauncher::start(config, &cloud);
+    let driver = || Arc::new(FakeDriver::new(PROVIDER, cloud.clone(), BTreeMap::new())) as Arc<dyn Driver>;
+    let reload = |pools: Vec<PoolPlan>| engine::Reload {
+        drivers: BTreeMap::from([(PROVIDER.to_string(), driver())]),
+        clouds: BTreeMap::new(),
+        pools,
+        policies: Default::default(),
+    };
+    // A label added to the pool, and a new pool.
+    let grown = vec![
+        plan(PROVIDER, &main_pool, &[LABEL, "added-label"], 10),
+        plan(PROVIDER, &extra_pool, &["extra-label"], 10),
+    ];
+    reload_tx.send(reload(grown)).await.expect("send reload");
+    // Applied once the pool components in ZooKeeper say so (what Zuul and other launchers see).
+    wait_for("the reload applied", Duration::from_secs(30), async || {
+        let pools = zk.store.list_pool_components().await.ok()?;
+        let labels: HashSet<&String> = pools.iter().flat_map(|p| &p.value.supported_labels).collect();
+        (labels.iter().any(|l| *l == "added-label") && labels.iter().any(|l| *l == "extra-label")).then_some(())
+    })
+    .await;
+    let added = submit_label(&zk.store, "added-label").await;
+    let extra = submit_label(&zk.store, "extra-label").await;
+    let added_request = settled(&zk.store, &added).await;
+    let extra_request = settled(&zk.store, &extra).await;
+    assert_eq!((added_request.state, extra_request.state), (RequestState::Fulfilled, RequestState::Fulfilled));
+    let extra_node = extra_request.nodes[0].clone();
+    // Zuul is done with the extra request without using its node: it goes back to the pool ready.
+    zk.store.delete_request(&extra).await.expect("delete");
+    wait_for("extra node back in its pool", Duration::from_secs(30), async || {
+        let node = zk.store.get_node(&extra_node).await.ok()??.value;
+        (node.state == NodeState::Ready && node.allocated_to.is_none()).then_some(())
+    })
+    .await;
+    // The extra pool leaves the config: it unregisters and its ready node is deleted.
+    reload_tx.send(reload(vec![plan(PROVIDER, &main_pool, &[LABEL, "added-label"], 10)])).await.expect("send reload");
+    wait_for("the removed pool's ready node deleted", Duration::from_secs(30), async || {
+        let ids = zk.store.node_ids().await.ok()?;
+        (!ids.contains(&extra_node)).then_some(())
+    })
+    .await;
+    let pools = zk.store.list_pool_components().await.expect("pools");
+    assert!(pools.iter().all(|p| p.value.name.as_deref() != Some(extra_pool.as_str())), "extra pool unregistered");
+    assert_eq!(cloud.live().len(), 1, "only the added label's node is left: {:?}", cloud.live());
+    let refused = submit_label(&zk.store, "extra-label").await;
+    assert_eq!(
+        settled(&zk.store, &refused).await.state,
+        RequestState::Failed,
+        "nobody serves the removed pool's label"
+    );
+    assert!(launcher.is_running());
+    return_nodes(&zk.store, &[added], &added_request.nodes).await;
     launcher.stop().await;
     zk.cleanup().await;
 }

@@ -72,6 +72,7 @@ pub async fn run(args: LauncherArgs) -> Result<(), Error> {
     let options = launcher::Options {
         cleanup_interval: Duration::from_secs(args.cleanup_interval_seconds.max(1)),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        config_file: Some(args.config.clone()),
         cluster: launcher::setup::ClusterSettings {
             api_qps: args.api_qps,
             api_burst: args.api_burst,

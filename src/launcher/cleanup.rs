@@ -103,13 +103,13 @@ pub async fn expire(ctx: &Context) -> Result<(), ZkError> {
     for node in store.list_nodes().await? {
         if node.value.provider.as_deref().is_none_or(|p| ctx.driver(p).is_none())
             || ctx.is_held(&node.id)
-            || ctx.policies.expired(&node.value, now).is_none()
+            || ctx.policies().expired(&node.value, now).is_none()
         {
             continue;
         }
         let Some(lock) = store.lock_node(&node.id, Wait::No).await? else { continue };
         if let Some(mut current) = store.get_node(&node.id).await?
-            && let Some(reason) = ctx.policies.expired(&current.value, now)
+            && let Some(reason) = ctx.policies().expired(&current.value, now)
         {
             info!(node = %current.id, %reason, "node expired; deleting");
             current.value.set_state(NodeState::Deleting);
@@ -128,7 +128,7 @@ pub async fn leaks(
 ) -> Result<BTreeSet<(String, String)>, ZkError> {
     let known: HashSet<String> = ctx.store.node_ids().await?.into_iter().collect();
     let mut suspects = BTreeSet::new();
-    for (provider, driver) in &ctx.drivers {
+    for (provider, driver) in ctx.drivers() {
         let resources = match driver.list_resources().await {
             Ok(resources) => resources,
             Err(error) => {

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
@@ -39,6 +39,85 @@ pub struct Setup {
     pub policies: super::policies::Policies,
     /// How long work in flight may take to finish after shutdown starts.
     pub shutdown_grace: Duration,
+    /// New settings from config reloads (see [`super::reload`]).
+    pub reloads: Option<mpsc::Receiver<Reload>>,
+}
+
+/// What a config reload changes: the providers' drivers, the pools and the policies. Pools
+/// that are new start serving, removed ones stop taking requests (their ready nodes are
+/// deleted), changed ones apply their settings to the nodes launched from then on.
+pub struct Reload {
+    pub drivers: BTreeMap<String, Arc<dyn Driver>>,
+    pub clouds: BTreeMap<String, Option<String>>,
+    pub pools: Vec<PoolPlan>,
+    pub policies: super::policies::Policies,
+}
+
+/// The engine's tasks, and a handle on each pool worker's settings.
+struct Workers {
+    tasks: JoinSet<()>,
+    pools: BTreeMap<(String, String), watch::Sender<Option<PoolPlan>>>,
+    /// Providers with a health watcher.
+    watched: std::collections::BTreeSet<String>,
+}
+
+impl Workers {
+    fn start_pool(&mut self, ctx: &Arc<Context>, plan: PoolPlan) {
+        let (updates, receiver) = watch::channel(Some(plan.clone()));
+        self.pools.insert((plan.provider.clone(), plan.pool.clone()), updates);
+        let worker = PoolWorker::new(ctx.clone(), plan, receiver);
+        self.tasks.spawn(async move {
+            if let Err(error) = worker.run().await {
+                warn!(%error, "pool worker ended with an error");
+            }
+        });
+    }
+
+    fn watch_providers(&mut self, ctx: &Arc<Context>) {
+        for (provider, _) in ctx.drivers() {
+            if self.watched.insert(provider.clone()) {
+                self.tasks.spawn(health::watch_provider(ctx.clone(), provider));
+            }
+        }
+    }
+
+    fn apply(&mut self, ctx: &Arc<Context>, reload: Reload) {
+        {
+            // Replaced and added drivers; removed providers keep theirs for deleting their nodes.
+            let mut drivers = super::context::write(&ctx.drivers);
+            drivers.extend(reload.drivers);
+        }
+        super::context::write(&ctx.clouds).extend(reload.clouds);
+        *super::context::write(&ctx.policies) = Arc::new(reload.policies);
+        let mut wanted: BTreeMap<(String, String), PoolPlan> =
+            reload.pools.into_iter().map(|plan| ((plan.provider.clone(), plan.pool.clone()), plan)).collect();
+        let current: Vec<(String, String)> = self.pools.keys().cloned().collect();
+        for key in current {
+            match wanted.remove(&key) {
+                Some(plan) => {
+                    if let Some(updates) = self.pools.get(&key) {
+                        updates.send_if_modified(|old| {
+                            let changed = old.as_ref() != Some(&plan);
+                            *old = Some(plan);
+                            changed
+                        });
+                    }
+                }
+                None => {
+                    info!(provider = %key.0, pool = %key.1, "pool removed from the config; it stops taking requests");
+                    if let Some(updates) = self.pools.remove(&key) {
+                        updates.send_replace(None);
+                    }
+                }
+            }
+        }
+        for (key, plan) in wanted {
+            info!(provider = %key.0, pool = %key.1, "pool added by the config; it starts serving");
+            self.start_pool(ctx, plan);
+        }
+        self.watch_providers(ctx);
+        ctx.changed.raise();
+    }
 }
 
 /// How the engine stopped.
@@ -75,9 +154,9 @@ pub async fn run(setup: Setup, shutdown: impl Future<Output = ()>) -> Result<(),
         store: Store::new(first),
         hostname: setup.hostname,
         metrics: setup.metrics,
-        drivers: setup.drivers,
-        clouds: setup.clouds,
-        policies: setup.policies,
+        drivers: setup.drivers.into(),
+        clouds: setup.clouds.into(),
+        policies: Arc::new(setup.policies).into(),
         held: Default::default(),
         health: Default::default(),
         launching: Default::default(),
@@ -86,25 +165,19 @@ pub async fn run(setup: Setup, shutdown: impl Future<Output = ()>) -> Result<(),
         stopping: stop_rx,
     });
 
-    let mut tasks = JoinSet::new();
+    let mut workers = Workers { tasks: JoinSet::new(), pools: BTreeMap::new(), watched: Default::default() };
     for plan in setup.pools {
-        let worker = PoolWorker::new(ctx.clone(), plan);
-        tasks.spawn(async move {
-            if let Err(error) = worker.run().await {
-                warn!(%error, "pool worker ended with an error");
-            }
-        });
+        workers.start_pool(&ctx, plan);
     }
-    for (provider, driver) in &ctx.drivers {
-        tasks.spawn(health::watch_provider(ctx.clone(), provider.clone(), driver.clone()));
-    }
-    tasks.spawn(deleter::run(ctx.clone()));
-    tasks.spawn(cleanup::run(ctx.clone(), setup.cleanup_interval));
-    tasks.spawn(min_ready::run(ctx.clone()));
+    workers.watch_providers(&ctx);
+    workers.tasks.spawn(deleter::run(ctx.clone()));
+    workers.tasks.spawn(cleanup::run(ctx.clone(), setup.cleanup_interval));
+    workers.tasks.spawn(min_ready::run(ctx.clone()));
+    let mut reloads = setup.reloads;
 
     let mut registration = None;
     loop {
-        match serve_session(&ctx, &mut registration, &mut shutdown).await {
+        match serve_session(&ctx, &mut registration, &mut workers, &mut reloads, &mut shutdown).await {
             Stop::Requested => break,
             Stop::SessionLost => {
                 metrics.set_zookeeper_connected(false);
@@ -125,7 +198,7 @@ pub async fn run(setup: Setup, shutdown: impl Future<Output = ()>) -> Result<(),
                     Err(error) => {
                         warn!(%error, "cannot open a new ZooKeeper session");
                         let _ = stop_tx.send(true);
-                        tasks.abort_all();
+                        workers.tasks.abort_all();
                         return Err(error);
                     }
                 }
@@ -134,13 +207,14 @@ pub async fn run(setup: Setup, shutdown: impl Future<Output = ()>) -> Result<(),
     }
     info!(grace_seconds = setup.shutdown_grace.as_secs_f64(), "stopping: no new requests; finishing work in flight");
     let _ = stop_tx.send(true);
+    let tasks = &mut workers.tasks;
     let drain = async { while tasks.join_next().await.is_some() {} };
     if tokio::time::timeout(setup.shutdown_grace, drain).await.is_err() {
         warn!(
-            in_flight = tasks.len(),
+            in_flight = workers.tasks.len(),
             "work in flight did not finish within the grace; its locks end with the session and the next launcher's cleanup pass recovers it"
         );
-        tasks.abort_all();
+        workers.tasks.abort_all();
     }
     if let Some(registration) = registration {
         let _ = registration.remove(&ctx.store.client()).await;
@@ -155,6 +229,8 @@ pub async fn run(setup: Setup, shutdown: impl Future<Output = ()>) -> Result<(),
 async fn serve_session(
     ctx: &Arc<Context>,
     registration: &mut Option<ComponentRegistration>,
+    workers: &mut Workers,
+    reloads: &mut Option<mpsc::Receiver<Reload>>,
     shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> Stop {
     let client = ctx.store.client();
@@ -179,8 +255,18 @@ async fn serve_session(
     };
     ctx.metrics.set_zookeeper_connected(true);
     loop {
+        let reload = async {
+            match reloads.as_mut() {
+                Some(receiver) => receiver.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = shutdown.as_mut() => return Stop::Requested,
+            reload = reload => match reload {
+                Some(reload) => workers.apply(ctx, reload),
+                None => *reloads = None,
+            },
             event = watcher.next() => match event {
                 Ok(WatchEvent::Node { .. }) | Ok(WatchEvent::NodeLock { .. }) => {
                     ctx.nodes_changed.raise();

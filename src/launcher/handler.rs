@@ -200,7 +200,7 @@ async fn launch_node(
     request: RequestAttributes,
     node: Arc<Mutex<Held<Node>>>,
 ) -> Outcome {
-    let Some(driver) = ctx.driver(&plan.provider).cloned() else {
+    let Some(driver) = ctx.driver(&plan.provider) else {
         return Outcome::Failed(format!("no driver for provider {}", plan.provider));
     };
     let request_id = request.id.clone();

@@ -6,7 +6,6 @@
 //! a row make it unhealthy (one slow answer is no outage); one success makes it healthy.
 
 use super::context::Context;
-use kubepool_driver_api::Driver;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,10 +38,11 @@ impl ProviderHealth {
     }
 }
 
-/// Checks one provider until shutdown.
-pub async fn watch_provider(ctx: Arc<Context>, provider: String, driver: Arc<dyn Driver>) {
+/// Checks one provider until shutdown (with its current driver: a reload may replace it).
+pub async fn watch_provider(ctx: Arc<Context>, provider: String) {
     let mut failures = 0u32;
     loop {
+        let Some(driver) = ctx.driver(&provider) else { return };
         match driver.check_health().await {
             Ok(()) => {
                 failures = 0;

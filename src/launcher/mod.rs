@@ -1,9 +1,10 @@
 //! The launcher: where ZooKeeper and the drivers meet.
 //!
-//! [`run`] connects to ZooKeeper and to every provider's cluster ([`setup`]), registers the
-//! launcher component, and runs the [`engine`]: a pool worker per pool ([`pool_worker`],
-//! [`decide`], [`handler`]), the deleted-node worker ([`deleter`]) and the cleanup worker
-//! ([`cleanup`]), until SIGINT or SIGTERM.
+//! [`run`] sets up every provider's driver ([`setup`]) and runs the [`engine`], which keeps a
+//! ZooKeeper session (a new one whenever one expires), registers the launcher component and
+//! runs a pool worker per pool ([`pool_worker`], [`decide`], [`handler`]), the deleted-node
+//! worker ([`deleter`]), the cleanup worker ([`cleanup`]) and a health watcher per provider
+//! ([`health`]), applying config reloads ([`reload`]), until SIGINT or SIGTERM.
 
 pub mod cleanup;
 pub mod context;
@@ -17,6 +18,7 @@ pub mod plan;
 pub mod policies;
 pub mod pool_worker;
 pub mod quota;
+pub mod reload;
 pub mod setup;
 pub mod signal;
 
@@ -25,8 +27,9 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::zk::{ConnectOptions, TlsFiles};
 use std::future::Future;
+use std::path::PathBuf;
 use std::time::Duration;
-use tracing::{info, warn};
+use tracing::info;
 
 /// ZooKeeper connection options from the config's `zookeeper-*` keys.
 pub fn zookeeper_options(config: &Config) -> ConnectOptions {
@@ -55,6 +58,8 @@ pub struct Options {
     pub cluster: setup::ClusterSettings,
     /// How long work in flight may take after shutdown starts.
     pub shutdown_grace: Duration,
+    /// The file the config came from: reloaded when it changes and on SIGHUP.
+    pub config_file: Option<PathBuf>,
 }
 
 /// Runs the launcher until `shutdown` completes.
@@ -64,23 +69,23 @@ pub async fn run(
     metrics: Metrics,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
-    let providers = setup::providers(config, &metrics, &options.cluster).await?;
-    if providers.pools.is_empty() {
-        warn!("no pool to serve (no kubernetes provider with namespace labels)");
-    }
-    let mut policies = policies::Policies::from_config(config);
-    // min-ready only for labels a pool of ours serves (another launcher serves the others).
-    policies.min_ready.retain(|label, _| providers.pools.iter().any(|p| p.labels.contains_key(label)));
+    let parts = reload::engine_parts(config, &metrics, &options.cluster).await?;
+    let reloads = options.config_file.map(|path| {
+        let (sender, receiver) = tokio::sync::mpsc::channel(1);
+        tokio::spawn(reload::watch(path, config.clone(), metrics.clone(), options.cluster, sender));
+        receiver
+    });
     let setup = engine::Setup {
         zookeeper: zookeeper_options(config),
         hostname: hostname(),
         metrics,
-        drivers: providers.drivers,
-        clouds: providers.clouds,
-        pools: providers.pools,
+        drivers: parts.drivers,
+        clouds: parts.clouds,
+        pools: parts.pools,
         cleanup_interval: options.cleanup_interval,
-        policies,
+        policies: parts.policies,
         shutdown_grace: options.shutdown_grace,
+        reloads,
     };
     engine::run(setup, async {
         shutdown.await;

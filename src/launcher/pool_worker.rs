@@ -15,6 +15,7 @@ use crate::zk::{
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{Instrument, debug, info, info_span, warn};
 
@@ -33,13 +34,33 @@ pub struct PoolWorker {
     /// Requests this worker is handling now.
     in_flight: Arc<Mutex<HashSet<String>>>,
     paused: bool,
+    /// New settings from a config reload; `None` once the pool was removed from the config.
+    updates: watch::Receiver<Option<PoolPlan>>,
 }
 
 impl PoolWorker {
-    pub fn new(ctx: Arc<Context>, plan: PoolPlan) -> Self {
+    /// A worker for `plan`; `updates` brings the pool's settings after a config reload (its
+    /// current value is `plan`).
+    pub fn new(ctx: Arc<Context>, plan: PoolPlan, updates: watch::Receiver<Option<PoolPlan>>) -> Self {
         let id =
             format!("{}-PoolWorker.{}-{}-{}", ctx.hostname, plan.provider, plan.pool, uuid::Uuid::new_v4().simple());
-        Self { ctx, plan, id, in_flight: Arc::default(), paused: false }
+        Self { ctx, plan, id, in_flight: Arc::default(), paused: false, updates }
+    }
+
+    /// Applies a config reload's news: `false` if the pool was removed.
+    async fn apply_update(&mut self, registration: Option<&mut ComponentRegistration>) -> bool {
+        // The latest value, whether or not a wait already marked it seen.
+        let Some(plan) = self.updates.borrow_and_update().clone() else { return false };
+        if plan != self.plan {
+            info!(labels = ?plan.labels.keys().collect::<Vec<_>>(), "pool settings changed by a config reload; new launches use them");
+            self.plan = plan;
+            if let Some(registration) = registration
+                && let Err(error) = registration.update(&self.ctx.store.client(), &self.component()).await
+            {
+                warn!(%error, "cannot update the pool component");
+            }
+        }
+        true
     }
 
     pub fn id(&self) -> &str {
@@ -61,7 +82,12 @@ impl PoolWorker {
         let mut registration: Option<ComponentRegistration> = None;
         let mut handlers = JoinSet::new();
         let mut changed = self.ctx.changed.subscribe();
+        let mut removed = false;
         while !self.ctx.is_stopping() {
+            if !self.apply_update(registration.as_mut()).instrument(span.clone()).await {
+                removed = true;
+                break;
+            }
             let client = self.ctx.store.client();
             if registration.as_ref().is_none_or(|r| !r.is_on(&client)) {
                 self.ctx.metrics.set_pool_serving(&self.plan.provider, &self.plan.pool, false);
@@ -104,19 +130,50 @@ impl PoolWorker {
                     warn!(parent: &span, %error, "request handler task failed");
                 }
             }
+            let updated = async {
+                if self.updates.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
             tokio::select! {
                 _ = changed.changed() => {}
                 _ = tokio::time::sleep(IDLE_PASS) => {}
                 _ = self.ctx.stopped() => {}
+                _ = updated => {}
             }
         }
         self.ctx.metrics.set_pool_serving(&self.plan.provider, &self.plan.pool, false);
-        info!(parent: &span, in_flight = handlers.len(), "pool worker stopping; finishing requests in flight");
+        info!(parent: &span, in_flight = handlers.len(), removed, "pool worker stopping; finishing requests in flight");
         // Unregistered first: other launchers' pools stop waiting for this one's verdicts.
         if let Some(registration) = registration {
             registration.remove(&self.ctx.store.client()).await?;
         }
         while handlers.join_next().await.is_some() {}
+        if removed {
+            self.retire_ready_nodes().instrument(span).await?;
+        }
+        Ok(())
+    }
+
+    /// The pool was removed from the config: its ready, unallocated nodes are deleted (nodes in
+    /// use are deleted when they are returned, as always).
+    async fn retire_ready_nodes(&self) -> Result<(), ZkError> {
+        let store = &self.ctx.store;
+        for node in store.list_nodes().await? {
+            if !self.is_reusable(&node.value) {
+                continue;
+            }
+            let Some(lock) = store.lock_node(&node.id, Wait::No).await? else { continue };
+            if let Some(mut current) = store.get_node(&node.id).await?
+                && self.is_reusable(&current.value)
+            {
+                info!(node = %current.id, "pool removed from the config: deleting its ready node");
+                current.value.set_state(NodeState::Deleting);
+                store.update_node(&mut current).await?;
+            }
+            lock.release().await?;
+        }
+        self.ctx.nodes_changed.raise();
         Ok(())
     }
 
@@ -175,7 +232,7 @@ impl PoolWorker {
                     if let Some(added) = tenant.and_then(|t| tenant_added.get(t)) {
                         tenant_needed.add(added);
                     }
-                    let over_tenant = self.ctx.policies.tenant_exceeded(tenant, &nodes, &tenant_needed);
+                    let over_tenant = self.ctx.policies().tenant_exceeded(tenant, &nodes, &tenant_needed);
                     if !over_tenant.is_empty() {
                         debug!(request = %request.id, tenant, ?over_tenant, "tenant at its resource limits; waiting");
                         continue;

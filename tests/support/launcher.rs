@@ -100,6 +100,7 @@ impl Launcher {
             cleanup_interval,
             policies,
             shutdown_grace: Duration::from_secs(120),
+            reloads: None,
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(engine::run(setup, async {
@@ -127,6 +128,7 @@ impl Launcher {
             cleanup_interval: Duration::from_secs(60),
             policies: Default::default(),
             shutdown_grace: Duration::from_secs(120),
+            reloads: None,
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(engine::run(setup, async {
