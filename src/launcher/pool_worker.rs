@@ -200,8 +200,20 @@ impl PoolWorker {
 
     async fn pass_locked(&mut self, handlers: &mut JoinSet<()>) -> Result<(), ZkError> {
         let store = &self.ctx.store;
-        let requests = store.list_requests().await?;
-        let registered: Vec<PoolComponent> = store.list_pool_components().await?.into_iter().map(|c| c.value).collect();
+        let requests = self.ctx.cache.requests(store).await?;
+        let registered: Vec<PoolComponent> = self.ctx.cache.pool_components(store).await?;
+        let open = |request: &Versioned<NodeRequest>| {
+            request.value.state == RequestState::Requested
+                && !self.is_in_flight(&request.id)
+                && !matches!(decide(&self.plan, &self.id, false, &request.value, &registered), Verdict::Yield(_))
+        };
+        if !requests.iter().any(open) {
+            // Nothing for this pool to take or decline: no need to count its nodes.
+            self.paused = false;
+            return Ok(());
+        }
+        // Quota is counted from ZooKeeper itself, not the cache: another launcher's nodes made
+        // just before it released the quota lock may not have reached the cache yet.
         let nodes = store.list_nodes().await?;
         let mut used = quota::used_by_pool(&nodes, &self.plan.provider, &self.plan.pool);
         let mut paused = false;
