@@ -8,6 +8,7 @@ use super::decide::{Verdict, decide};
 use super::handler::{self, Accepted, Slot};
 use super::plan::PoolPlan;
 use super::quota;
+use crate::metrics::PauseReason;
 use crate::zk::{
     ComponentRegistration, Node, NodeRequest, NodeState, PoolComponent, RequestState, Versioned, Wait, ZkError,
     model::now,
@@ -113,6 +114,12 @@ impl PoolWorker {
                     warn!(parent: &span, %error, "request pass failed; trying again on the next change");
                 }
                 self.ctx.metrics.set_pool_serving(&self.plan.provider, &self.plan.pool, outage.is_none());
+                let reason = match (&outage, self.paused) {
+                    (Some(_), _) => Some(PauseReason::ProviderUnreachable),
+                    (None, true) => Some(PauseReason::Quota),
+                    (None, false) => None,
+                };
+                self.ctx.metrics.set_pool_paused(&self.plan.provider, &self.plan.pool, reason);
                 if self.paused != was_paused {
                     let why = match (&outage, self.paused) {
                         (Some(reason), _) => format!("paused: the provider does not answer ({reason})"),
