@@ -381,6 +381,7 @@ zookeeper-tls:
 labels:
   - name: kp-tox-pod
   - name: kp-namespace
+  - name: kp-tox-ssh
 providers:
   - name: {z.provider}
     driver: kubernetes
@@ -396,6 +397,16 @@ providers:
             python-path: /usr/bin/python3
           - name: kp-namespace
             type: namespace
+          - name: kp-tox-ssh
+            type: pod
+            image: {z.image}
+            image-pull: IfNotPresent
+            python-path: /usr/bin/python3
+            annotations:
+              kubepool.io/ssh:
+                authorized-keys:
+                  file: {z.work}/ssh/id_ed25519.pub
+                service: NodePort
 """
     )
 
@@ -403,30 +414,8 @@ providers:
 def write_zuul_conf(z: Zuul, ansible_root: Path, bindir: Path) -> Path:
     zk = required_env("KUBEPOOL_TEST_ZK_TLS")
     w = z.work
-    for d in (
-        "builds",
-        "executor-state",
-        "executor-git",
-        "scheduler-git",
-        "web-git",
-        "ssh",
-    ):
+    for d in ("builds", "executor-state", "executor-git", "scheduler-git", "web-git"):
         (w / d).mkdir(exist_ok=True)
-    # The executor's SSH key (its ssh-agent needs one even when no node uses SSH).
-    subprocess.run(
-        [
-            "ssh-keygen",
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-f",
-            str(w / "ssh/id_ed25519"),
-        ],
-        check=True,
-        capture_output=True,
-    )
     ro = ":".join([str(bindir), str(Path(z.kubectl).resolve().parent)])
     conf = w / "zuul.conf"
     conf.write_text(
@@ -530,6 +519,22 @@ def start(work: Path, image: str) -> Zuul:
     z.create_repo(JOBS_REPO, jobs_repo_files)
     z.demo = z.create_repo("demo-project", demo_project_files(), DEMO_BRANCHES)
 
+    # The executor's SSH key: its ssh-agent needs one, and SSH nodes authorize its public half.
+    (work / "ssh").mkdir()
+    subprocess.run(
+        [
+            "ssh-keygen",
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-f",
+            str(work / "ssh/id_ed25519"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     nodepool_yaml = work / "nodepool.yaml"
     write_nodepool_yaml(z, nodepool_yaml)
     conf = write_zuul_conf(z, ansible_root, bindir)
@@ -583,7 +588,7 @@ def start(work: Path, image: str) -> Zuul:
 
 
 # The branches the tests push to (one build each).
-DEMO_BRANCHES = ("clean", "pep8-error", "output", "namespace")
+DEMO_BRANCHES = ("clean", "pep8-error", "output", "namespace", "ssh")
 
 TOX_INI = """\
 [tox]
@@ -670,6 +675,16 @@ def demo_project_files() -> dict[str, str | bytes]:
     run: playbooks/output.yaml
 
 - job:
+    name: demo-ssh
+    parent: kubepool-base
+    attempts: 1
+    nodeset:
+      nodes:
+        - name: machine
+          label: kp-tox-ssh
+    run: playbooks/pep8.yaml
+
+- job:
     name: demo-namespace
     parent: kubepool-base
     attempts: 1
@@ -688,6 +703,8 @@ def demo_project_files() -> dict[str, str | bytes]:
             branches: ^output$
         - demo-namespace:
             branches: ^namespace$
+        - demo-ssh:
+            branches: ^ssh$
 """,
     }
 
