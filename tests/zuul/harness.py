@@ -493,97 +493,127 @@ def start(work: Path, image: str) -> Zuul:
     z.chroot = f"/kubepool-zuul-{run_id}"
     z.provider = f"zuul-{run_id}"
     zk_client(lambda zk: zk.ensure_path(z.chroot))
-    z.web_port = free_port()
-    ansible_root = Path(
-        subprocess.run(
+    try:
+        z.web_port = free_port()
+        managed = subprocess.run(
             ["bash", str(HERE / "manage-ansible.sh"), str(VENV_BIN.parent)],
             capture_output=True,
             text=True,
+            check=False,
+        )
+        if managed.returncode != 0:
+            raise HarnessError(f"manage-ansible.sh failed: {managed.stderr.strip()}")
+        ansible_root = Path(managed.stdout.strip())
+        if shutil.which("bwrap") is None:
+            raise HarnessError(
+                "bubblewrap is not installed (Debian package bubblewrap)"
+            )
+        # The executor's PATH: its private bin (kubectl for Zuul's KubeFwd and the stock kubectl
+        # connection plugin inside bubblewrap), then the test venv (zuul-bwrap), then the system.
+        bindir = work / "bin"
+        bindir.mkdir()
+        (bindir / "kubectl").symlink_to(Path(kubectl).resolve())
+
+        z.start_postgres()
+        jobs_repo_files: dict[str, str | bytes] = {}
+        for src in (ROOT / "jobs-library", HERE / "site"):
+            for path in sorted(src.rglob("*")):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    jobs_repo_files[str(path.relative_to(src))] = path.read_bytes()
+        z.create_repo(JOBS_REPO, jobs_repo_files)
+        z.demo = z.create_repo("demo-project", demo_project_files(), DEMO_BRANCHES)
+
+        # The executor's SSH key: its ssh-agent needs one, and SSH nodes authorize its public half.
+        (work / "ssh").mkdir()
+        subprocess.run(
+            [
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-f",
+                str(work / "ssh/id_ed25519"),
+            ],
             check=True,
-        ).stdout.strip()
-    )
-    if shutil.which("bwrap") is None:
-        raise HarnessError("bubblewrap is not installed (Debian package bubblewrap)")
-    # The executor's PATH: its private bin (kubectl for Zuul's KubeFwd and the stock kubectl
-    # connection plugin inside bubblewrap), then the test venv (zuul-bwrap), then the system.
-    bindir = work / "bin"
-    bindir.mkdir()
-    (bindir / "kubectl").symlink_to(Path(kubectl).resolve())
+            capture_output=True,
+        )
+        nodepool_yaml = work / "nodepool.yaml"
+        write_nodepool_yaml(z, nodepool_yaml)
+        conf = write_zuul_conf(z, ansible_root, bindir)
 
-    z.start_postgres()
-    jobs_repo_files: dict[str, str | bytes] = {}
-    for src in (ROOT / "jobs-library", HERE / "site"):
-        for path in sorted(src.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                jobs_repo_files[str(path.relative_to(src))] = path.read_bytes()
-    z.create_repo(JOBS_REPO, jobs_repo_files)
-    z.demo = z.create_repo("demo-project", demo_project_files(), DEMO_BRANCHES)
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("KUBECONFIG", "ZUUL_"))
+        }
+        env["PATH"] = (
+            f"{bindir}:{VENV_BIN}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+        )
+        launcher_env = dict(os.environ, NO_COLOR="1")
+        z.spawn(
+            "launcher",
+            [str(kubepool_binary()), "launcher", "-c", str(nodepool_yaml)],
+            launcher_env,
+        )
+        z.spawn(
+            "scheduler",
+            [str(VENV_BIN / "zuul-scheduler"), "-c", str(conf), "-f", "-d"],
+            env,
+        )
+        z.spawn(
+            "executor",
+            [
+                sys.executable,
+                str(HERE / "run_executor.py"),
+                "-c",
+                str(conf),
+                "-f",
+                "-d",
+                "--keep-jobdir",
+            ],
+            env,
+        )
+        z.spawn("web", [str(VENV_BIN / "zuul-web"), "-c", str(conf), "-f", "-d"], env)
 
-    # The executor's SSH key: its ssh-agent needs one, and SSH nodes authorize its public half.
-    (work / "ssh").mkdir()
-    subprocess.run(
-        [
-            "ssh-keygen",
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-f",
-            str(work / "ssh/id_ed25519"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    nodepool_yaml = work / "nodepool.yaml"
-    write_nodepool_yaml(z, nodepool_yaml)
-    conf = write_zuul_conf(z, ansible_root, bindir)
+        def tenant_ready():
+            return any(t.get("name") == TENANT for t in z.api("tenants"))
 
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("KUBECONFIG", "ZUUL_"))
-    }
-    env["PATH"] = f"{bindir}:{VENV_BIN}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
-    launcher_env = dict(os.environ, NO_COLOR="1")
-    z.spawn(
-        "launcher",
-        [str(kubepool_binary()), "launcher", "-c", str(nodepool_yaml)],
-        launcher_env,
-    )
-    z.spawn(
-        "scheduler",
-        [str(VENV_BIN / "zuul-scheduler"), "-c", str(conf), "-f", "-d"],
-        env,
-    )
-    z.spawn(
-        "executor",
-        [
-            sys.executable,
-            str(HERE / "run_executor.py"),
-            "-c",
-            str(conf),
-            "-f",
-            "-d",
-            "--keep-jobdir",
-        ],
-        env,
-    )
-    z.spawn("web", [str(VENV_BIN / "zuul-web"), "-c", str(conf), "-f", "-d"], env)
-
-    def tenant_ready():
-        return any(t.get("name") == TENANT for t in z.api("tenants"))
-
-    z.wait_for(
-        "zuul-web to list the tenant", 240, tenant_ready, z.logs / "scheduler.log"
-    )
-
-    def executor_registered():
-        return any(
-            c.get("state") == "running" for c in z.api("components").get("executor", [])
+        z.wait_for(
+            "zuul-web to list the tenant", 240, tenant_ready, z.logs / "scheduler.log"
         )
 
-    z.wait_for(
-        "the executor to register", 120, executor_registered, z.logs / "executor.log"
-    )
+        def executor_registered():
+            return any(
+                c.get("state") == "running"
+                for c in z.api("components").get("executor", [])
+            )
+
+        z.wait_for(
+            "the executor to register",
+            120,
+            executor_registered,
+            z.logs / "executor.log",
+        )
+
+        # The git driver takes a project's first ref listing as its baseline (no event): a push
+        # before that poll would go unnoticed.
+        def baseline_polled():
+            return (
+                "refs for project demo-project"
+                in (z.logs / "scheduler.log").read_text()
+            )
+
+        z.wait_for(
+            "the git driver's first poll", 60, baseline_polled, z.logs / "scheduler.log"
+        )
+    except BaseException:
+        # (a failed start leaves no process, database or chroot behind; logs stay)
+        z.stop()
+        zk_client(lambda zk: zk.delete(z.chroot, recursive=True))
+        print(f"[zuul harness] start failed; logs kept in {z.logs}", file=sys.stderr)
+        raise
     return z
 
 
