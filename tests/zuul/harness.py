@@ -513,6 +513,9 @@ def start(work: Path, image: str) -> Zuul:
         bindir = work / "bin"
         bindir.mkdir()
         (bindir / "kubectl").symlink_to(Path(kubectl).resolve())
+        # kubepool for the library's roles (kubepool exec: trusted exit status), copied so
+        # that bubblewrap needs no read-only path into the build tree
+        shutil.copy2(kubepool_binary(), bindir / "kubepool")
 
         z.start_postgres()
         jobs_repo_files: dict[str, str | bytes] = {}

@@ -46,6 +46,8 @@ def test_pep8_on_a_pod_passes_clean_and_fails_on_a_pep8_error(
     assert "tox -e pep8" in out
     # the live log of the pod (zuul_console, Zuul's port-forward) reached job-output.txt
     assert "pep8: commands succeeded" in out, out[-4000:]
+    # the workspace went in (and the output came out) through kubepool's trusted exec
+    assert "pod commands run with: kubepool exec --no-agent" in out, out[-4000:]
 
     bad_build = zuul.wait_build("demo-pep8", pushed["pep8-error"])
     out = zuul.job_output(bad_build)
