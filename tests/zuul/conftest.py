@@ -78,19 +78,23 @@ def zuul(request) -> Iterator[Zuul]:
         ok = request.session.testsfailed == 0
     finally:
         left: list[str] = []
+        t_down = time.monotonic()
         if z is not None:
             left = wait_nodes_deleted(z)
             z.stop_zuul()
             z.stop()
             if left:
                 subprocess.run(
-                    [z.kubectl, "delete", "--wait=false", *left],
+                    [z.kubectl, "delete", "namespace", "--wait=false", *left],
                     check=False,
                     capture_output=True,
                 )
             if z.chroot:
                 zk_client(lambda zk: zk.delete(z.chroot, recursive=True))
-        print(f"[zuul harness] session took {time.monotonic() - t0:.1f}s")
+        now = time.monotonic()
+        print(
+            f"[zuul harness] teardown {now - t_down:.1f}s; session took {now - t0:.1f}s"
+        )
         if ok and not left:
             shutil.rmtree(work, ignore_errors=True)
         else:
