@@ -325,12 +325,18 @@ class Zuul:
                     return b
             return None
 
-        return self.wait_for(
+        build = self.wait_for(
             f"build of {job} at {newrev[:10]}",
             timeout,
             finished,
             self.logs / "executor.log",
         )
+        print(
+            f"[zuul harness] {job} at {newrev[:10]}: {build['result']} in "
+            f"{build.get('duration')}s (start {build.get('start_time')}, "
+            f"end {build.get('end_time')})"
+        )
+        return build
 
     def job_dir(self, build: dict) -> Path:
         return self.work / "builds" / build["uuid"]
