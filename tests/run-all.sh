@@ -33,6 +33,6 @@ step "pytest ansible-plugins"
 
 step "pytest tests/zuul (a real Zuul 14.3.0 running jobs-library/ jobs on kubepool nodes)"
 # PostgreSQL, Zuul's scheduler, executor and web, kubepool as the launcher; tests/zuul/harness.py.
-"$VENV/bin/pytest" -q tests/zuul
+"$VENV/bin/pytest" -q -s tests/zuul   # (-s: the harness prints its start, build and teardown times)
 
 step "all tests passed in $(( $(date +%s) - T0 ))s"
