@@ -1,0 +1,753 @@
+"""A real Zuul 14.3.0 on one machine, with kubepool as its launcher on the test bed.
+
+Started by the ``zuul`` fixture of conftest.py, torn down at the end of the session:
+
+* PostgreSQL from Debian (``/usr/lib/postgresql/*/bin``): an own cluster in the run's directory,
+  on a free loopback port, run as the ``postgres`` user;
+* the test bed's ZooKeeper over TLS, under an own chroot (``/kubepool-zuul-<id>``), shared by
+  Zuul and kubepool;
+* bare git repositories served by Zuul's git driver (``poll_delay`` 2 s): ``kubepool-jobs``
+  (the contents of ``jobs-library/`` plus this test's pipelines, a config project) and the
+  projects the tests create (untrusted);
+* ``zuul-scheduler``, ``zuul-executor`` (bubblewrap, Ansible from ``manage-ansible.sh``,
+  ``manage_ansible=false``, the load governor off, ``default_username=root``) and ``zuul-web``
+  from the test venv, every listener on 127.0.0.1;
+* ``kubepool launcher`` with the pod and namespace labels the jobs use.
+
+Every process's output goes to ``<run dir>/logs/<name>.log``; a failing wait names the log and
+prints its tail. Nothing under /work/shared is used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+VENV_BIN = Path(sys.executable).parent
+TENANT = "kubepool"
+JOBS_REPO = "kubepool-jobs"
+
+
+class HarnessError(RuntimeError):
+    pass
+
+
+def required_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise HarnessError(
+            f"{name} is not set: source ~/.cache/kubepool/testbed.env first"
+        )
+    return value
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError as e:
+        return f"({path}: {e})"
+    return "\n".join(text[-lines:])
+
+
+def kubepool_binary() -> Path:
+    candidates = []
+    if os.environ.get("KUBEPOOL_BIN"):
+        candidates.append(Path(os.environ["KUBEPOOL_BIN"]))
+    if os.environ.get("CARGO_TARGET_DIR"):
+        candidates.append(Path(os.environ["CARGO_TARGET_DIR"]) / "debug/kubepool")
+    candidates.append(ROOT / "target/debug/kubepool")
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise HarnessError(
+        f"kubepool is not built (looked at {', '.join(map(str, candidates))})"
+    )
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = dict(os.environ)
+    env.update(
+        GIT_AUTHOR_NAME="kubepool test",
+        GIT_AUTHOR_EMAIL="test@kubepool.invalid",
+        GIT_COMMITTER_NAME="kubepool test",
+        GIT_COMMITTER_EMAIL="test@kubepool.invalid",
+    )
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise HarnessError(f"git {' '.join(args)} in {cwd}: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen
+    log: Path
+
+
+@dataclass
+class Zuul:
+    """The running Zuul; see the module docstring."""
+
+    work: Path
+    image: str
+    kubectl: str
+    procs: list[Proc] = field(default_factory=list)
+    web_port: int = 0
+    pg_port: int = 0
+    chroot: str = ""
+    provider: str = ""
+    repos: Path = field(init=False)
+    logs: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.repos = self.work / "git"
+        self.logs = self.work / "logs"
+        self.repos.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
+
+    # ------------------------------------------------------------------ processes
+    def spawn(self, name: str, argv: list[str], env: dict | None = None) -> Proc:
+        log = self.logs / f"{name}.log"
+        with open(log, "ab") as out:
+            popen = subprocess.Popen(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env or os.environ.copy(),
+                cwd=self.work,
+                start_new_session=True,
+            )
+        proc = Proc(name, popen, log)
+        self.procs.append(proc)
+        return proc
+
+    def check_alive(self) -> None:
+        for p in self.procs:
+            code = p.popen.poll()
+            if code is not None:
+                raise HarnessError(
+                    f"{p.name} exited with {code}; its log {p.log} ends:\n{tail(p.log)}"
+                )
+
+    def wait_for(self, what: str, timeout: float, probe, log: Path | None = None):
+        end = time.monotonic() + timeout
+        while True:
+            self.check_alive()
+            try:
+                result = probe()
+            except Exception:  # noqa: BLE001 - a probe that fails is retried until the deadline
+                result = None
+            if result:
+                return result
+            if time.monotonic() > end:
+                hint = f"; {log} ends:\n{tail(log)}" if log else ""
+                raise HarnessError(
+                    f"timed out after {timeout:.0f}s waiting for {what}{hint}"
+                )
+            time.sleep(0.5)
+
+    def stop_zuul(self) -> None:
+        """Stops Zuul's components, leaving the launcher to delete the returned nodes."""
+        for p in self.procs:
+            if p.name != "launcher" and p.popen.poll() is None:
+                os.killpg(p.popen.pid, signal.SIGTERM)
+        for p in self.procs:
+            if p.name != "launcher":
+                try:
+                    p.popen.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.popen.pid, signal.SIGKILL)
+                    p.popen.wait()
+
+    def stop(self) -> None:
+        for p in reversed(self.procs):
+            if p.popen.poll() is None:
+                try:
+                    os.killpg(p.popen.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for p in reversed(self.procs):
+            try:
+                p.popen.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.popen.pid, signal.SIGKILL)
+                p.popen.wait()
+        self.procs.clear()
+        self.stop_postgres()
+
+    # ------------------------------------------------------------------ PostgreSQL
+    def start_postgres(self) -> None:
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        if not bins:
+            raise HarnessError(
+                "PostgreSQL is not installed (Debian package postgresql)"
+            )
+        self.pg_bin = bins[-1].parent
+        data = self.work / "pg"
+        data.mkdir()
+        shutil.chown(data, "postgres", "postgres")
+        self.work.chmod(0o755)
+        pg_log = self.logs / "postgres.log"
+        pg_log.touch()
+        shutil.chown(pg_log, "postgres", "postgres")
+        self.pg_port = free_port()
+        self._pg(
+            "initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"
+        )
+        self._pg(
+            "pg_ctl",
+            "-D",
+            str(data),
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(self.logs / "postgres.log"),
+            "-o",
+            f"-p {self.pg_port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
+        self.pg_data = data
+        for sql in (
+            "CREATE USER zuul PASSWORD 'zuul'",
+            "CREATE DATABASE zuul OWNER zuul",
+        ):
+            self._pg(
+                "psql",
+                "-h",
+                str(data),
+                "-p",
+                str(self.pg_port),
+                "-U",
+                "postgres",
+                "-c",
+                sql,
+            )
+
+    def _pg(self, tool: str, *args: str) -> None:
+        done = subprocess.run(
+            ["runuser", "-u", "postgres", "--", str(self.pg_bin / tool), *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            cwd="/",
+        )
+        if done.returncode != 0:
+            raise HarnessError(
+                f"{tool} failed ({done.returncode}): {done.stderr.strip()}\n"
+                f"{tail(self.logs / 'postgres.log')}"
+            )
+
+    def stop_postgres(self) -> None:
+        data = getattr(self, "pg_data", None)
+        if data and (data / "postmaster.pid").exists():
+            try:
+                self._pg("pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop")
+            except HarnessError as e:
+                print(f"[zuul harness] stopping PostgreSQL: {e}", file=sys.stderr)
+
+    # ------------------------------------------------------------------ git
+    def create_repo(
+        self, name: str, files: dict[str, str | bytes], branches: tuple[str, ...] = ()
+    ) -> Path:
+        """A bare repo named NAME whose master (and BRANCHES) hold FILES; returns a clone.
+
+        Branches must exist before Zuul starts: the git driver fails on a branch's creation
+        (its files-changed query has no old revision) and drops that event.
+        """
+        bare = self.repos / name
+        git(self.repos, "init", "-q", "--bare", "-b", "master", str(bare))
+        clone = self.work / "clones" / name
+        clone.parent.mkdir(exist_ok=True)
+        git(clone.parent, "clone", "-q", str(bare), name)
+        self.commit(clone, files, "Initial content")
+        for branch in ("master", *branches):
+            git(clone, "push", "-q", "origin", f"HEAD:refs/heads/{branch}")
+        return clone
+
+    def commit(self, clone: Path, files: dict[str, str | bytes], message: str) -> str:
+        for rel, content in files.items():
+            path = clone / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content)
+        git(clone, "add", "-A")
+        git(clone, "commit", "-q", "-m", message)
+        return git(clone, "rev-parse", "HEAD")
+
+    def push(self, clone: Path, branch: str) -> str:
+        sha = git(clone, "rev-parse", "HEAD")
+        git(clone, "push", "-q", "origin", f"HEAD:refs/heads/{branch}")
+        return sha
+
+    # ------------------------------------------------------------------ Zuul
+    def api(self, path: str):
+        url = f"http://127.0.0.1:{self.web_port}/api/{path}"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return json.load(r)
+
+    def builds(self, **query: str) -> list[dict]:
+        q = "&".join(f"{k}={v}" for k, v in query.items())
+        return self.api(f"tenant/{TENANT}/builds?{q}")
+
+    def wait_build(self, job: str, newrev: str, timeout: float = 300) -> dict:
+        """The finished build of JOB for the ref update to NEWREV."""
+
+        def finished():
+            for b in self.builds(job_name=job, complete="true"):
+                ref = (b.get("ref") or {}) if isinstance(b.get("ref"), dict) else b
+                if ref.get("newrev") == newrev:
+                    return b
+            return None
+
+        build = self.wait_for(
+            f"build of {job} at {newrev[:10]}",
+            timeout,
+            finished,
+            self.logs / "executor.log",
+        )
+        print(
+            f"[zuul harness] {job} at {newrev[:10]}: {build['result']} in "
+            f"{build.get('duration')}s (start {build.get('start_time')}, "
+            f"end {build.get('end_time')})"
+        )
+        return build
+
+    def job_dir(self, build: dict) -> Path:
+        return self.work / "builds" / build["uuid"]
+
+    def job_output(self, build: dict) -> str:
+        path = self.job_dir(build) / "work/logs/job-output.txt"
+        return path.read_text(errors="replace") if path.exists() else f"(no {path})"
+
+
+def zk_client(action):
+    """Runs ACTION(client) with a kazoo client on the test bed's ZooKeeper (TLS, no chroot)."""
+    from kazoo.client import KazooClient
+
+    zk = KazooClient(
+        hosts=required_env("KUBEPOOL_TEST_ZK_TLS"),
+        use_ssl=True,
+        ca=required_env("KUBEPOOL_TEST_ZK_CA"),
+        certfile=required_env("KUBEPOOL_TEST_ZK_CERT"),
+        keyfile=required_env("KUBEPOOL_TEST_ZK_KEY"),
+    )
+    zk.start(timeout=15)
+    try:
+        return action(zk)
+    finally:
+        zk.stop()
+        zk.close()
+
+
+def write_nodepool_yaml(z: Zuul, path: Path) -> None:
+    zk = required_env("KUBEPOOL_TEST_ZK_TLS")
+    host, port = zk.rsplit(":", 1)
+    context = subprocess.run(
+        [z.kubectl, "config", "current-context"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    path.write_text(
+        f"""\
+zookeeper-servers:
+  - host: {host}
+    port: {port}
+    chroot: {z.chroot}
+zookeeper-tls:
+  ca: {required_env("KUBEPOOL_TEST_ZK_CA")}
+  cert: {required_env("KUBEPOOL_TEST_ZK_CERT")}
+  key: {required_env("KUBEPOOL_TEST_ZK_KEY")}
+labels:
+  - name: kp-tox-pod
+  - name: kp-namespace
+  - name: kp-tox-ssh
+providers:
+  - name: {z.provider}
+    driver: kubernetes
+    context: {context}
+    pools:
+      - name: {z.provider}
+        max-servers: 6
+        labels:
+          - name: kp-tox-pod
+            type: pod
+            image: {z.image}
+            image-pull: IfNotPresent
+            python-path: /usr/bin/python3
+          - name: kp-namespace
+            type: namespace
+          - name: kp-tox-ssh
+            type: pod
+            image: {z.image}
+            image-pull: IfNotPresent
+            python-path: /usr/bin/python3
+            annotations:
+              kubepool.io/ssh:
+                authorized-keys:
+                  file: {z.work}/ssh/id_ed25519.pub
+                service: NodePort
+"""
+    )
+
+
+def write_zuul_conf(z: Zuul, ansible_root: Path, bindir: Path) -> Path:
+    zk = required_env("KUBEPOOL_TEST_ZK_TLS")
+    w = z.work
+    for d in ("builds", "executor-state", "executor-git", "scheduler-git", "web-git"):
+        (w / d).mkdir(exist_ok=True)
+    ro = ":".join([str(bindir), str(Path(z.kubectl).resolve().parent)])
+    conf = w / "zuul.conf"
+    conf.write_text(
+        f"""\
+[zookeeper]
+hosts={zk}{z.chroot}
+tls_ca={required_env("KUBEPOOL_TEST_ZK_CA")}
+tls_cert={required_env("KUBEPOOL_TEST_ZK_CERT")}
+tls_key={required_env("KUBEPOOL_TEST_ZK_KEY")}
+session_timeout=40
+
+[keystore]
+password={secrets.token_hex(16)}
+
+[database]
+dburi=postgresql://zuul:zuul@127.0.0.1:{z.pg_port}/zuul
+
+[scheduler]
+tenant_config={w}/main.yaml
+command_socket={w}/scheduler.socket
+git_dir={w}/scheduler-git
+
+[merger]
+git_user_email=zuul@kubepool.invalid
+git_user_name=Zuul
+
+[web]
+listen_address=127.0.0.1
+port={z.web_port}
+command_socket={w}/web.socket
+git_dir={w}/web-git
+
+[executor]
+state_dir={w}/executor-state
+job_dir={w}/builds
+git_dir={w}/executor-git
+command_socket={w}/executor.socket
+private_key_file={w}/ssh/id_ed25519
+finger_port={free_port()}
+manage_ansible=false
+ansible_root={ansible_root}
+default_username=root
+load_multiplier=1000
+min_avail_mem=0
+min_avail_hdd=0
+min_avail_inodes=0
+trusted_ro_paths={ro}
+untrusted_ro_paths={ro}
+
+[connection git]
+driver=git
+baseurl=file://{z.repos}
+poll_delay=2
+"""
+    )
+    (w / "main.yaml").write_text(
+        f"""\
+- tenant:
+    name: {TENANT}
+    source:
+      git:
+        config-projects:
+          - {JOBS_REPO}
+        untrusted-projects:
+          - demo-project
+"""
+    )
+    return conf
+
+
+def start(work: Path, image: str) -> Zuul:
+    kubectl = required_env("KUBEPOOL_TEST_KUBECTL")
+    z = Zuul(work=work, image=image, kubectl=kubectl)
+    run_id = secrets.token_hex(4)
+    z.chroot = f"/kubepool-zuul-{run_id}"
+    z.provider = f"zuul-{run_id}"
+    zk_client(lambda zk: zk.ensure_path(z.chroot))
+    try:
+        z.web_port = free_port()
+        managed = subprocess.run(
+            ["bash", str(HERE / "manage-ansible.sh"), str(VENV_BIN.parent)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if managed.returncode != 0:
+            raise HarnessError(f"manage-ansible.sh failed: {managed.stderr.strip()}")
+        ansible_root = Path(managed.stdout.strip())
+        if shutil.which("bwrap") is None:
+            raise HarnessError(
+                "bubblewrap is not installed (Debian package bubblewrap)"
+            )
+        # The executor's PATH: its private bin (kubectl for Zuul's KubeFwd and the stock kubectl
+        # connection plugin inside bubblewrap), then the test venv (zuul-bwrap), then the system.
+        bindir = work / "bin"
+        bindir.mkdir()
+        (bindir / "kubectl").symlink_to(Path(kubectl).resolve())
+        # kubepool for the library's roles (kubepool exec: trusted exit status), copied so
+        # that bubblewrap needs no read-only path into the build tree
+        shutil.copy2(kubepool_binary(), bindir / "kubepool")
+
+        z.start_postgres()
+        jobs_repo_files: dict[str, str | bytes] = {}
+        for src in (ROOT / "jobs-library", HERE / "site"):
+            for path in sorted(src.rglob("*")):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    jobs_repo_files[str(path.relative_to(src))] = path.read_bytes()
+        z.create_repo(JOBS_REPO, jobs_repo_files)
+        z.demo = z.create_repo("demo-project", demo_project_files(), DEMO_BRANCHES)
+
+        # The executor's SSH key: its ssh-agent needs one, and SSH nodes authorize its public half.
+        (work / "ssh").mkdir()
+        subprocess.run(
+            [
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-f",
+                str(work / "ssh/id_ed25519"),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        nodepool_yaml = work / "nodepool.yaml"
+        write_nodepool_yaml(z, nodepool_yaml)
+        conf = write_zuul_conf(z, ansible_root, bindir)
+
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("KUBECONFIG", "ZUUL_"))
+        }
+        env["PATH"] = (
+            f"{bindir}:{VENV_BIN}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+        )
+        launcher_env = dict(os.environ, NO_COLOR="1")
+        z.spawn(
+            "launcher",
+            [str(kubepool_binary()), "launcher", "-c", str(nodepool_yaml)],
+            launcher_env,
+        )
+        z.spawn(
+            "scheduler",
+            [str(VENV_BIN / "zuul-scheduler"), "-c", str(conf), "-f", "-d"],
+            env,
+        )
+        z.spawn(
+            "executor",
+            [
+                sys.executable,
+                str(HERE / "run_executor.py"),
+                "-c",
+                str(conf),
+                "-f",
+                "-d",
+                "--keep-jobdir",
+            ],
+            env,
+        )
+        z.spawn("web", [str(VENV_BIN / "zuul-web"), "-c", str(conf), "-f", "-d"], env)
+
+        def tenant_ready():
+            return any(t.get("name") == TENANT for t in z.api("tenants"))
+
+        z.wait_for(
+            "zuul-web to list the tenant", 240, tenant_ready, z.logs / "scheduler.log"
+        )
+
+        def executor_registered():
+            return any(
+                c.get("state") == "running"
+                for c in z.api("components").get("executor", [])
+            )
+
+        z.wait_for(
+            "the executor to register",
+            120,
+            executor_registered,
+            z.logs / "executor.log",
+        )
+
+        # The git driver takes a project's first ref listing as its baseline (no event): a push
+        # before that poll would go unnoticed.
+        def baseline_polled():
+            return (
+                "refs for project demo-project"
+                in (z.logs / "scheduler.log").read_text()
+            )
+
+        z.wait_for(
+            "the git driver's first poll", 60, baseline_polled, z.logs / "scheduler.log"
+        )
+    except BaseException:
+        # (a failed start leaves no process, database or chroot behind; logs stay)
+        z.stop()
+        zk_client(lambda zk: zk.delete(z.chroot, recursive=True))
+        print(f"[zuul harness] start failed; logs kept in {z.logs}", file=sys.stderr)
+        raise
+    return z
+
+
+# The branches the tests push to (one build each).
+DEMO_BRANCHES = ("clean", "pep8-error", "output", "namespace", "ssh")
+
+TOX_INI = """\
+[tox]
+envlist = pep8
+skipsdist = true
+
+[testenv:pep8]
+# No package index inside the pod: Debian's flake8 from the image.
+sitepackages = true
+skip_install = true
+allowlist_externals = flake8
+commands = flake8 {posargs}
+"""
+
+PEP8_PLAYBOOK = """\
+- hosts: all
+  tasks:
+    - command: tox -e pep8
+      args:
+        chdir: "{{ zuul.project.src_dir }}"
+"""
+
+
+OUTPUT_PLAYBOOK = """\
+- hosts: all
+  tasks:
+    - shell: |
+        echo "written by {{ inventory_hostname }}" > ~/zuul-output/logs/hello.txt
+        git -C {{ zuul.project.src_dir }} rev-parse HEAD > ~/zuul-output/logs/head.txt
+"""
+
+# A namespace node has no inventory host: the playbook uses the namespace's own credentials
+# (a context of the build's kubeconfig) from zuul.resources, on the executor.
+NAMESPACE_PLAYBOOK = """\
+- hosts: localhost
+  tasks:
+    - name: Write into the namespace with its own credentials
+      command: >-
+        kubectl --context {{ zuul.resources.ns.context }}
+        -n {{ zuul.resources.ns.namespace }}
+        create configmap from-zuul --from-literal=build={{ zuul.build }}
+    - name: Read it back
+      command: >-
+        kubectl --context {{ zuul.resources.ns.context }}
+        -n {{ zuul.resources.ns.namespace }}
+        get configmap from-zuul -o jsonpath={.data.build}
+      register: got
+    - name: Report what the namespace holds
+      debug:
+        msg: "namespace {{ zuul.resources.ns.namespace }} holds build {{ got.stdout }}"
+    - assert:
+        that: got.stdout == zuul.build
+"""
+
+
+def demo_project_files() -> dict[str, str | bytes]:
+    return {
+        "tox.ini": TOX_INI,
+        "demo/__init__.py": '"""A demo package."""\n',
+        "playbooks/pep8.yaml": PEP8_PLAYBOOK,
+        "playbooks/output.yaml": OUTPUT_PLAYBOOK,
+        "playbooks/namespace.yaml": NAMESPACE_PLAYBOOK,
+        ".zuul.yaml": """\
+- job:
+    name: demo-pep8
+    parent: kubepool-base
+    attempts: 1
+    nodeset:
+      nodes:
+        - name: pod
+          label: kp-tox-pod
+    run: playbooks/pep8.yaml
+
+- job:
+    name: demo-output
+    parent: kubepool-base
+    attempts: 1
+    nodeset:
+      nodes:
+        - name: first
+          label: kp-tox-pod
+        - name: second
+          label: kp-tox-pod
+    run: playbooks/output.yaml
+
+- job:
+    name: demo-ssh
+    parent: kubepool-base
+    attempts: 1
+    nodeset:
+      nodes:
+        - name: machine
+          label: kp-tox-ssh
+    run: playbooks/pep8.yaml
+
+- job:
+    name: demo-namespace
+    parent: kubepool-base
+    attempts: 1
+    nodeset:
+      nodes:
+        - name: ns
+          label: kp-namespace
+    run: playbooks/namespace.yaml
+
+- project:
+    post:
+      jobs:
+        - demo-pep8:
+            branches: ^(clean|pep8-error)$
+        - demo-output:
+            branches: ^output$
+        - demo-namespace:
+            branches: ^namespace$
+        - demo-ssh:
+            branches: ^ssh$
+""",
+    }
+
+
+def make_work_dir() -> Path:
+    base = Path(os.environ.get("KUBEPOOL_ZUUL_WORK", tempfile.gettempdir()))
+    return Path(tempfile.mkdtemp(prefix="kubepool-zuul-", dir=base))

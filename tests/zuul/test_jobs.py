@@ -1,0 +1,85 @@
+"""Zuul builds on kubepool nodes, through the real Zuul of harness.py and jobs-library/.
+
+Every change is pushed at once (module fixture ``pushed``) so that the builds run side by side;
+each test then waits for its own. The git driver has refs, not reviews: a push to a branch of
+demo-project is a ref-updated event and the `post` pipeline runs that branch's job. Assertions
+come from the build's result in Zuul's database (zuul-web's API), its job-output.txt and its
+log directory.
+"""
+
+from __future__ import annotations
+
+import pytest
+from harness import Zuul, git
+
+CHANGES = {
+    "clean": ({"demo/good.py": '"""Clean."""\n\nVALUE = 1\n'}, "A clean change"),
+    "pep8-error": (
+        {"demo/bad.py": "import os\nVALUE=1\n"},
+        "A change with pep8 errors",
+    ),
+    "ssh": ({"demo/ssh.py": '"""SSH."""\n'}, "A clean change for the SSH node"),
+    "output": ({"demo/output.py": '"""Output."""\n'}, "Output"),
+    "namespace": ({"demo/ns.py": '"""Namespace."""\n'}, "Namespace"),
+}
+
+
+@pytest.fixture(scope="module")
+def pushed(zuul: Zuul) -> dict[str, str]:
+    """Each branch of CHANGES gets its commit pushed; returns branch -> new revision."""
+    clone = zuul.demo
+    revs = {}
+    for branch, (files, message) in CHANGES.items():
+        git(clone, "checkout", "-q", "-B", branch, "origin/master")
+        zuul.commit(clone, files, message)
+        revs[branch] = zuul.push(clone, branch)
+    return revs
+
+
+def test_pep8_on_a_pod_passes_clean_and_fails_on_a_pep8_error(
+    zuul: Zuul, pushed: dict[str, str]
+) -> None:
+    """Must-show 1: `command: tox -e pep8` in a pod node, prepared by kubepool-base."""
+    good_build = zuul.wait_build("demo-pep8", pushed["clean"])
+    out = zuul.job_output(good_build)
+    assert good_build["result"] == "SUCCESS", out[-4000:]
+    assert "tox -e pep8" in out
+    # the live log of the pod (zuul_console, Zuul's port-forward) reached job-output.txt
+    assert "pep8: commands succeeded" in out, out[-4000:]
+    # the workspace went in (and the output came out) through kubepool's trusted exec
+    assert "pod commands run with: kubepool exec --no-agent" in out, out[-4000:]
+
+    bad_build = zuul.wait_build("demo-pep8", pushed["pep8-error"])
+    out = zuul.job_output(bad_build)
+    assert bad_build["result"] == "FAILURE", out[-4000:]
+    # flake8 ran on the pushed commit's content inside the pod
+    assert "demo/bad.py:1:1: F401 'os' imported but unused" in out, out[-4000:]
+    assert "demo/bad.py:2:6: E225" in out, out[-4000:]
+
+
+def test_pep8_on_an_ssh_node(zuul: Zuul, pushed: dict[str, str]) -> None:
+    """Must-show 2 (SSH part): the same base job and playbook on kubepool's SSHD pod label."""
+    build = zuul.wait_build("demo-ssh", pushed["ssh"])
+    out = zuul.job_output(build)
+    assert build["result"] == "SUCCESS", out[-4000:]
+    assert "pep8: commands succeeded" in out, out[-4000:]
+
+
+def test_namespace_node_uses_zuul_resources(zuul: Zuul, pushed: dict[str, str]) -> None:
+    """Must-show 2 (namespace part): kubepool-base on a node with no pod and no host."""
+    build = zuul.wait_build("demo-namespace", pushed["namespace"])
+    out = zuul.job_output(build)
+    assert build["result"] == "SUCCESS", out[-4000:]
+    assert f"holds build {build['uuid']}" in out, out[-4000:]
+
+
+def test_fetch_output_per_host(zuul: Zuul, pushed: dict[str, str]) -> None:
+    """Must-show 4: each pod's ~/zuul-output/logs lands in the build's logs under its name."""
+    newrev = pushed["output"]
+    build = zuul.wait_build("demo-output", newrev)
+    assert build["result"] == "SUCCESS", zuul.job_output(build)[-4000:]
+    logs = zuul.job_dir(build) / "work/logs"
+    for host in ("first", "second"):
+        assert (logs / host / "hello.txt").read_text() == f"written by {host}\n"
+        # the pod held the exact state Zuul prepared for this ref update
+        assert (logs / host / "head.txt").read_text().strip() == newrev
