@@ -93,24 +93,9 @@ pub fn run(cli: Cli) -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 tracing::error!("{error}");
-                eprintln!("kubepool: {}", error_chain(&error));
+                eprintln!("kubepool: {}", crate::error::chain(&error));
                 ExitCode::FAILURE
             }
         }
     })
-}
-
-/// The error and its sources, joined with ": ".
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
