@@ -4,20 +4,17 @@
 //! specs with a message naming the field.
 
 mod common;
+#[path = "support/operator.rs"]
+mod operator_support;
 
 use common::{NamespaceGuard, admin_client, kubectl, unique_name};
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, DynamicObject, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
-use kube::runtime::wait::{await_condition, conditions};
 use kubepool::operator::{Zuul, crd_yaml};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
-
-const CRD_NAME: &str = "zuuls.operator.zuul-ci.org";
 
 fn repo_file(relative: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
@@ -30,20 +27,6 @@ fn the_committed_crd_is_what_the_types_generate() {
         repo_file("deploy/operator/crd.yaml") == crd_yaml(),
         "deploy/operator/crd.yaml is stale: run `cargo run -- operator crd > deploy/operator/crd.yaml`"
     );
-}
-
-/// Installs the CRD by server-side apply (as `kubectl apply --server-side` would) and waits until
-/// the API server serves it.
-async fn install_crd(client: &kube::Client) {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let crd = <Zuul as kube::CustomResourceExt>::crd();
-    crds.patch(CRD_NAME, &PatchParams::apply("kubepool-operator-test").force(), &Patch::Apply(&crd))
-        .await
-        .expect("server-side apply of the Zuul CRD");
-    tokio::time::timeout(Duration::from_secs(30), await_condition(crds, CRD_NAME, conditions::is_crd_established()))
-        .await
-        .expect("CRD established within 30 s")
-        .expect("watch the CRD");
 }
 
 /// `kubectl create -f file -o json` in `namespace`: the object as stored, or kubectl's error.
@@ -88,7 +71,7 @@ async fn rejection(zuuls: &Api<DynamicObject>, name: &str, spec: Value) -> Strin
 #[tokio::test]
 async fn the_api_server_accepts_upstream_and_kubepool_crs_and_rejects_invalid_ones() {
     let client = admin_client().await;
-    install_crd(&client).await;
+    operator_support::install_crd(&client).await;
     let namespace = unique_name("kp-op-crd");
     let namespaces: Api<Namespace> = Api::all(client.clone());
     namespaces

@@ -86,7 +86,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::PortForward(args) => port_forward::run(args).await,
             Command::Agent(args) => agent::run(args).await,
             Command::ConsoleServer(args) => console_server::run(args).await,
-            Command::Operator(args) => operator::run(args),
+            Command::Operator(args) => operator::run(args).await,
             Command::Exec(_) => unreachable!("handled above"),
         };
         match result {

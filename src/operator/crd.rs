@@ -167,10 +167,21 @@ pub struct ZookeeperSpec {
     /// TLS Secret (`ca.crt`, `tls.crt`, `tls.key`) for an external ZooKeeper.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_name: Option<String>,
-    /// Replicas of a managed ZooKeeper (default 3).
+    /// Replicas of a managed ZooKeeper (default 3; 1 runs standalone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub replicas: Option<i32>,
+    /// Volume size of each managed ZooKeeper server (default `1Gi`). A change replaces the
+    /// StatefulSet (its volume claim templates are immutable); the old claims stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_size: Option<String>,
+    /// Storage class of those volumes (default: the cluster's default class).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
+    /// Image of a managed ZooKeeper (default `docker.io/library/zookeeper:3.8.4`); it must run
+    /// `zkServer.sh` from its PATH.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 /// Where a configuration file comes from: a ConfigMap name (the design goal's `config: name`), or
@@ -185,6 +196,22 @@ pub enum ConfigSource {
     ConfigMapName(String),
     /// `config: {secretName: ..., key: ...}` or `config: {configMapName: ..., key: ...}`
     Reference(ConfigReference),
+}
+
+impl ConfigSource {
+    /// Reads a `config` field (kept as JSON in the spec, so that a malformed value is reported
+    /// in the Zuul's status instead of failing the whole object's decoding).
+    pub fn from_value(value: &serde_json::Value) -> Result<Self, String> {
+        let source: ConfigSource = serde_json::from_value(value.clone()).map_err(|_| {
+            format!("expected a ConfigMap name, {{secretName, key}} or {{configMapName, key}}, got {value}")
+        })?;
+        match &source {
+            ConfigSource::Reference(r) if r.secret_name.is_some() == r.config_map_name.is_some() => {
+                Err("exactly one of secretName and configMapName is needed".to_string())
+            }
+            _ => Ok(source),
+        }
+    }
 }
 
 /// The object form of [`ConfigSource`].
@@ -228,7 +255,7 @@ pub struct SchedulerSpec {
     /// The tenant configuration (main.yaml).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "config_source_schema")]
-    pub config: Option<ConfigSource>,
+    pub config: Option<serde_json::Value>,
     /// Image, resources, options.
     #[serde(flatten)]
     pub component: ComponentOptions,
@@ -241,7 +268,7 @@ pub struct LauncherSpec {
     /// The nodepool.yaml.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "config_source_schema")]
-    pub config: Option<ConfigSource>,
+    pub config: Option<serde_json::Value>,
     /// The kubepool image (default: the published kubepool image).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
@@ -261,7 +288,7 @@ pub struct BuilderSpec {
     /// The builders' nodepool.yaml.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "config_source_schema")]
-    pub config: Option<ConfigSource>,
+    pub config: Option<serde_json::Value>,
 }
 
 /// zuul-executor.

@@ -1,0 +1,372 @@
+//! The operator's controller against the test bed's real API server (Kubernetes 1.20): a `Zuul`
+//! becomes its children (owned, server-side applied), counts are honoured, drift is undone, an
+//! immutable StatefulSet field is handled by replacement, config changes roll exactly the pods
+//! that mount them, a removed provider loses its launcher, an invalid spec is reported by name,
+//! and deleting the Zuul leaves nothing it made.
+//!
+//! The operator runs in this process, watching only the test's namespace. Zuul and ZooKeeper
+//! images cannot be pulled here, so no pod becomes ready: these tests check what the operator
+//! makes and keeps, not a running Zuul (that is the e2e's job).
+
+mod common;
+#[path = "support/operator.rs"]
+mod operator_support;
+
+use common::{NamespaceGuard, admin_client, init_logging, unique_name};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Resource, ResourceExt};
+use kubepool::operator::Zuul;
+use kubepool::operator::controller::{Config, run};
+use operator_support::{eventually, install_crd};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn nodepool_yaml(providers: &[&str]) -> String {
+    let mut text = String::from("labels:\n  - name: pod\nproviders:\n");
+    for name in providers {
+        text.push_str(&format!(
+            "  - name: {name}\n    driver: kubernetes\n{}    pools:\n      - name: main\n        labels:\n          - name: pod\n            type: pod\n            image: debian\n",
+            if *name == "remote" { "    context: elsewhere\n" } else { "" }
+        ));
+    }
+    text
+}
+
+async fn create<K>(api: &Api<K>, value: Value)
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    let object: K = serde_json::from_value(value).expect("object");
+    api.create(&PostParams::default(), &object).await.expect("create");
+}
+
+fn secret_text(secret: &Secret, key: &str) -> String {
+    secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+        .unwrap_or_default()
+}
+
+fn config_hash(template_annotations: Option<&std::collections::BTreeMap<String, String>>) -> String {
+    template_annotations.and_then(|a| a.get("operator.zuul-ci.org/config-hash")).cloned().unwrap_or_default()
+}
+
+fn condition(zuul: &Zuul, type_: &str) -> Option<(String, String, String)> {
+    zuul.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+#[tokio::test]
+async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
+    init_logging();
+    let client = admin_client().await;
+    install_crd(&client).await;
+    let ns = unique_name("kp-op-rec");
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    create(&namespaces, json!({"metadata": {"name": ns}})).await;
+    let _guard = NamespaceGuard(ns.clone());
+
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let zuuls: Api<Zuul> = Api::namespaced(client.clone(), &ns);
+    let bindings: Api<ClusterRoleBinding> = Api::all(client.clone());
+
+    create(&secrets, json!({"metadata": {"name": "zuul-db"}, "stringData": {"dburi": "postgresql://zuul:pw@db/zuul"}}))
+        .await;
+    create(
+        &secrets,
+        json!({"metadata": {"name": "git-secrets"}, "stringData": {"password": "first", "sshkey": "KEY-1"}}),
+    )
+    .await;
+    create(&config_maps, json!({"metadata": {"name": "tenant"}, "data": {"main.yaml": "- tenant:\n    name: t\n"}}))
+        .await;
+    create(
+        &config_maps,
+        json!({"metadata": {"name": "nodepool"}, "data": {"nodepool.yaml": nodepool_yaml(&["local", "remote"])}}),
+    )
+    .await;
+    create(&config_maps, json!({"metadata": {"name": "site"}, "data": {"motd": "hello"}})).await;
+
+    let operator = tokio::spawn(run(
+        client.clone(),
+        Config {
+            namespace: Some(ns.clone()),
+            kubepool_image: "localhost/kubepool:test".into(),
+            resync: Duration::from_secs(300),
+        },
+    ));
+
+    let zuul: Zuul = serde_json::from_value(json!({
+        "apiVersion": "operator.zuul-ci.org/v1alpha2",
+        "kind": "Zuul",
+        "metadata": {"name": "z"},
+        "spec": {
+            "imagePrefix": "localhost/absent",
+            "database": {"secretName": "zuul-db"},
+            "zookeeper": {"replicas": 1},
+            "scheduler": {"count": 2, "config": "tenant"},
+            "executor": {"count": 1},
+            "launcher": {"config": {"configMapName": "nodepool"}},
+            "connections": {"git": {
+                "driver": "git", "baseurl": "git://git-server",
+                "password": {"secretName": "git-secrets"},
+                "sshkey": {"secretName": "git-secrets"},
+            }},
+            "jobVolumes": [{"context": "trusted", "access": "ro", "path": "/etc/site",
+                            "volume": {"name": "site", "configMap": {"name": "site"}}}],
+            "logging": {"debug": true},
+        },
+    }))
+    .expect("zuul");
+    let zuul = zuuls.create(&PostParams::default(), &zuul).await.expect("create the Zuul");
+    let uid = zuul.uid().expect("uid");
+
+    // Status: applied, waiting for pods (no image can be pulled here).
+    let (zuul_now, took) = eventually("the first pass and its status", LIMIT, || async {
+        let z = zuuls.get("z").await.expect("get");
+        (z.status.as_ref().and_then(|s| s.observed_generation) == z.metadata.generation).then_some(z)
+    })
+    .await;
+    eprintln!("first pass applied and its status written within {took:?}");
+    assert_eq!(condition(&zuul_now, "Ready").map(|c| (c.0, c.1)), Some(("False".into(), "ComponentsNotReady".into())));
+    assert_eq!(condition(&zuul_now, "Progressing").map(|c| c.0), Some("True".into()));
+    assert_eq!(condition(&zuul_now, "Degraded").map(|c| c.0), Some("False".into()));
+
+    // Children, owned by the Zuul.
+    let scheduler = sets.get("z-scheduler").await.expect("scheduler");
+    assert_eq!(scheduler.spec.as_ref().and_then(|s| s.replicas), Some(2), "scheduler count honoured");
+    let owner = &scheduler.owner_references()[0];
+    assert_eq!((owner.uid.as_str(), owner.controller), (uid.as_str(), Some(true)));
+    let pod = scheduler.spec.as_ref().and_then(|s| s.template.spec.clone()).expect("pod spec");
+    assert_eq!(pod.containers[0].image.as_deref(), Some("localhost/absent/zuul-scheduler:latest"));
+    assert_eq!(
+        pod.containers[0].command.as_deref(),
+        Some(&["zuul-scheduler".to_string(), "-f".into(), "-d".into()][..])
+    );
+    let (conf, _) =
+        eventually("zuul.conf", LIMIT, || async { secrets.get_opt("z-zuul-config").await.expect("get") }).await;
+    let text = secret_text(&conf, "zuul.conf");
+    for line in [
+        "dburi=postgresql://zuul:pw@db/zuul",
+        &format!("hosts=z-zookeeper.{ns}.svc:2281"),
+        "[connection git]",
+        "password=first",
+        "sshkey=/etc/zuul/connections/git/sshkey",
+        "trusted_ro_paths=/etc/site",
+        "tenant_config=/etc/zuul/tenant/main.yaml",
+    ] {
+        assert!(text.contains(line), "zuul.conf lacks {line:?}:\n{text}");
+    }
+    assert!(!text.contains("KEY-1"), "a file-type secret is mounted, not inlined");
+    let executor = sets.get("z-executor").await.expect("executor");
+    let executor_pod = executor.spec.and_then(|s| s.template.spec).expect("executor pod");
+    assert!(
+        executor_pod.containers[0].volume_mounts.iter().flatten().any(|m| m.mount_path == "/etc/site"),
+        "the job volume is mounted into the executor"
+    );
+    assert_eq!(executor_pod.containers[0].security_context.as_ref().and_then(|s| s.privileged), Some(true));
+    let server_tls = secrets.get("z-zookeeper-server-tls").await.expect("server TLS");
+    let sans = secret_text(&server_tls, "names");
+    for name in
+        ["z-zookeeper", &format!("z-zookeeper.{ns}.svc"), &format!("z-zookeeper-0.z-zookeeper-headless.{ns}.svc")]
+    {
+        assert!(sans.split(',').any(|n| n == name), "server certificate names {sans} lack {name}");
+    }
+    let launchers =
+        deployments.list(&ListParams::default().labels("app.kubernetes.io/component=launcher")).await.expect("list");
+    let mut launcher_names: Vec<String> = launchers.items.iter().map(ResourceExt::name_any).collect();
+    launcher_names.sort();
+    assert_eq!(launcher_names, ["z-launcher-local", "z-launcher-remote"]);
+    let shard = secret_text(&secrets.get("z-launcher-local").await.expect("shard"), "nodepool.yaml");
+    let shard: Value = serde_json::from_str(&shard).expect("the shard is JSON");
+    assert_eq!(shard["providers"].as_array().map(Vec::len), Some(1));
+    assert_eq!(shard["zookeeper-servers"][0]["host"], format!("z-zookeeper.{ns}.svc"));
+    let binding_name = format!("kubepool-launcher-{ns}-z");
+    eventually("the in-cluster launchers' ClusterRoleBinding", LIMIT, || async {
+        bindings.get_opt(&binding_name).await.expect("get")
+    })
+    .await;
+
+    // Drift 1: a deleted Deployment comes back.
+    let web_uid = deployments.get("z-web").await.expect("web").uid();
+    deployments.delete("z-web", &DeleteParams::default()).await.expect("delete web");
+    let (_, took) = eventually("z-web recreated", LIMIT, || async {
+        deployments.get_opt("z-web").await.expect("get").filter(|d| d.uid() != web_uid)
+    })
+    .await;
+    eprintln!("deleted Deployment recreated in {took:?}");
+
+    // Drift 2: a hand edit of a managed field is reverted.
+    let edit = json!({"spec": {"replicas": 5}});
+    sets.patch("z-scheduler", &PatchParams::default(), &Patch::Merge(&edit)).await.expect("hand edit");
+    let (_, took) = eventually("scheduler replicas back to 2", LIMIT, || async {
+        let s = sets.get("z-scheduler").await.expect("get");
+        (s.spec.and_then(|s| s.replicas) == Some(2)).then_some(())
+    })
+    .await;
+    eprintln!("hand edit reverted in {took:?}");
+
+    // Counts: executor 1 → 2.
+    let scale = json!({"spec": {"executor": {"count": 2}}});
+    zuuls.patch("z", &PatchParams::default(), &Patch::Merge(&scale)).await.expect("scale");
+    eventually("two executors", LIMIT, || async {
+        (sets.get("z-executor").await.expect("get").spec.and_then(|s| s.replicas) == Some(2)).then_some(())
+    })
+    .await;
+
+    // A connection secret changes: zuul.conf follows and the pods mounting it roll; the launchers
+    // (which do not mount it) keep their hash.
+    let before = config_hash(
+        sets.get("z-scheduler")
+            .await
+            .expect("get")
+            .spec
+            .expect("spec")
+            .template
+            .metadata
+            .and_then(|m| m.annotations)
+            .as_ref(),
+    );
+    let launcher_before = config_hash(
+        deployments
+            .get("z-launcher-local")
+            .await
+            .expect("get")
+            .spec
+            .expect("spec")
+            .template
+            .metadata
+            .and_then(|m| m.annotations)
+            .as_ref(),
+    );
+    let change = json!({"stringData": {"password": "second"}});
+    secrets.patch("git-secrets", &PatchParams::default(), &Patch::Merge(&change)).await.expect("change secret");
+    eventually("zuul.conf with the new password", LIMIT, || async {
+        secret_text(&secrets.get("z-zuul-config").await.expect("get"), "zuul.conf")
+            .contains("password=second")
+            .then_some(())
+    })
+    .await;
+    let (after, _) = eventually("the scheduler's pods roll", LIMIT, || async {
+        let hash = config_hash(
+            sets.get("z-scheduler")
+                .await
+                .expect("get")
+                .spec
+                .expect("spec")
+                .template
+                .metadata
+                .and_then(|m| m.annotations)
+                .as_ref(),
+        );
+        (hash != before).then_some(hash)
+    })
+    .await;
+    assert_ne!(after, before);
+    let launcher_after = config_hash(
+        deployments
+            .get("z-launcher-local")
+            .await
+            .expect("get")
+            .spec
+            .expect("spec")
+            .template
+            .metadata
+            .and_then(|m| m.annotations)
+            .as_ref(),
+    );
+    assert_eq!(launcher_after, launcher_before, "a connection change does not restart launchers");
+
+    // An immutable StatefulSet field (the volume claim size) changes: replaced.
+    let zk_uid = sets.get("z-zookeeper").await.expect("zk").uid();
+    let resize = json!({"spec": {"zookeeper": {"storageSize": "2Gi"}}});
+    zuuls.patch("z", &PatchParams::default(), &Patch::Merge(&resize)).await.expect("resize");
+    let (zk, took) = eventually("ZooKeeper StatefulSet replaced", Duration::from_secs(60), || async {
+        sets.get_opt("z-zookeeper").await.expect("get").filter(|s| s.uid() != zk_uid)
+    })
+    .await;
+    eprintln!("StatefulSet replaced in {took:?}");
+    let claim = &zk.spec.expect("spec").volume_claim_templates.expect("claims")[0];
+    let size = claim
+        .spec
+        .as_ref()
+        .and_then(|s| s.resources.as_ref())
+        .and_then(|r| r.requests.as_ref())
+        .and_then(|r| r.get("storage"))
+        .map(|q| q.0.clone());
+    assert_eq!(size.as_deref(), Some("2Gi"));
+
+    // A provider removed from the nodepool config loses its launcher and its shard.
+    let one = json!({"data": {"nodepool.yaml": nodepool_yaml(&["local"])}});
+    config_maps.patch("nodepool", &PatchParams::default(), &Patch::Merge(&one)).await.expect("drop a provider");
+    eventually("launcher of the removed provider gone", LIMIT, || async {
+        let gone = deployments.get_opt("z-launcher-remote").await.expect("get").is_none()
+            && secrets.get_opt("z-launcher-remote").await.expect("get").is_none();
+        gone.then_some(())
+    })
+    .await;
+    assert!(deployments.get_opt("z-launcher-local").await.expect("get").is_some());
+
+    // Invalid specs: named in the status, and nothing is torn down.
+    let bad = json!({"spec": {"database": {"secretName": "no-such-db"}}});
+    zuuls.patch("z", &PatchParams::default(), &Patch::Merge(&bad)).await.expect("bad db");
+    let (degraded, _) = eventually("Degraded for a missing Secret", LIMIT, || async {
+        let z = zuuls.get("z").await.expect("get");
+        condition(&z, "Degraded").filter(|c| c.0 == "True")
+    })
+    .await;
+    assert_eq!(degraded.1, "InvalidSpec");
+    assert!(degraded.2.contains("spec.database") && degraded.2.contains("no-such-db"), "{}", degraded.2);
+    assert!(sets.get_opt("z-scheduler").await.expect("get").is_some(), "an invalid spec tears nothing down");
+    let bad_config =
+        json!({"data": {"nodepool.yaml": "providers:\n  - name: local\n    driver: kubernetes\n    pools: 3\n"}});
+    let good = json!({"spec": {"database": {"secretName": "zuul-db"}}});
+    zuuls.patch("z", &PatchParams::default(), &Patch::Merge(&good)).await.expect("fix db");
+    config_maps.patch("nodepool", &PatchParams::default(), &Patch::Merge(&bad_config)).await.expect("bad config");
+    let (degraded, _) = eventually("Degraded for an invalid nodepool.yaml", LIMIT, || async {
+        let z = zuuls.get("z").await.expect("get");
+        condition(&z, "Degraded").filter(|c| c.0 == "True" && c.1 == "InvalidLauncherConfig")
+    })
+    .await;
+    assert!(degraded.2.contains("ConfigMap nodepool key nodepool.yaml:4:"), "{}", degraded.2);
+    config_maps.patch("nodepool", &PatchParams::default(), &Patch::Merge(&one)).await.expect("fix config");
+    eventually("Degraded cleared", LIMIT, || async {
+        let z = zuuls.get("z").await.expect("get");
+        condition(&z, "Degraded").filter(|c| c.0 == "False")
+    })
+    .await;
+
+    // Deleting the Zuul removes everything it made (garbage collection; the cluster-scoped binding
+    // by the operator's sweep), and nothing else.
+    zuuls.delete("z", &DeleteParams::background()).await.expect("delete the Zuul");
+    let selector = "app.kubernetes.io/managed-by=kubepool-operator";
+    let (_, took) = eventually("every child gone", Duration::from_secs(90), || async {
+        let sets_left = sets.list_metadata(&ListParams::default().labels(selector)).await.expect("list").items.len();
+        let deployments_left =
+            deployments.list_metadata(&ListParams::default().labels(selector)).await.expect("list").items.len();
+        let secrets_left =
+            secrets.list_metadata(&ListParams::default().labels(selector)).await.expect("list").items.len();
+        let binding_left = bindings.get_opt(&binding_name).await.expect("get").is_some();
+        (sets_left + deployments_left + secrets_left == 0 && !binding_left).then_some(())
+    })
+    .await;
+    eprintln!("everything gone {took:?} after the Zuul's deletion");
+    for name in ["zuul-db", "git-secrets"] {
+        assert!(secrets.get_opt(name).await.expect("get").is_some(), "the user's Secret {name} stays");
+    }
+    assert!(config_maps.get_opt("nodepool").await.expect("get").is_some(), "the user's ConfigMap stays");
+    operator.abort();
+}
