@@ -4,7 +4,8 @@
 //! that mount them, a removed provider loses its launcher, an invalid spec is reported by name,
 //! and deleting the Zuul leaves nothing it made.
 //!
-//! The operator runs in this process, watching only the test's namespace. Zuul and ZooKeeper
+//! The operator runs in this process, watching only the test's namespace, as a ServiceAccount with
+//! exactly the shipped RBAC (`deploy/operator/rbac.yaml`). Zuul and ZooKeeper
 //! images cannot be pulled here, so no pod becomes ready: these tests check what the operator
 //! makes and keeps, not a running Zuul (that is the e2e's job).
 
@@ -20,7 +21,7 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Resource, ResourceExt};
 use kubepool::operator::Zuul;
 use kubepool::operator::controller::{Config, run};
-use operator_support::{eventually, install_crd};
+use operator_support::{eventually, install_crd, operator_client};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -100,8 +101,10 @@ async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
     .await;
     create(&config_maps, json!({"metadata": {"name": "site"}, "data": {"motd": "hello"}})).await;
 
+    // The operator runs with the shipped RBAC only (deploy/operator/rbac.yaml), not as admin.
+    let (operator_client, _rbac) = operator_client(&client, &ns).await;
     let operator = tokio::spawn(run(
-        client.clone(),
+        operator_client,
         Config {
             namespace: Some(ns.clone()),
             kubepool_image: "localhost/kubepool:test".into(),
