@@ -55,8 +55,32 @@ fn secret_text(secret: &Secret, key: &str) -> String {
         .unwrap_or_default()
 }
 
-fn config_hash(template_annotations: Option<&std::collections::BTreeMap<String, String>>) -> String {
-    template_annotations.and_then(|a| a.get("operator.zuul-ci.org/config-hash")).cloned().unwrap_or_default()
+fn config_hash(template: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>) -> String {
+    template
+        .and_then(|m| m.annotations)
+        .and_then(|a| a.get("operator.zuul-ci.org/config-hash").cloned())
+        .unwrap_or_default()
+}
+
+/// The config hash of a StatefulSet's pod template.
+async fn sts_hash(sets: &Api<StatefulSet>, name: &str) -> String {
+    config_hash(sets.get(name).await.expect("get").spec.and_then(|s| s.template.metadata))
+}
+
+/// The config hash of a Deployment's pod template.
+async fn deployment_hash(deployments: &Api<Deployment>, name: &str) -> String {
+    config_hash(deployments.get(name).await.expect("get").spec.and_then(|s| s.template.metadata))
+}
+
+/// The reasons of the Events about the Zuul `z` in `namespace` (events.k8s.io, read through
+/// kubectl's core view).
+fn event_reasons(namespace: &str) -> Vec<String> {
+    let out = std::process::Command::new(common::kubectl())
+        .args(["get", "events", "-n", namespace, "-o", "json"])
+        .output()
+        .expect("kubectl");
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    list["items"].as_array().into_iter().flatten().filter_map(|e| e["reason"].as_str().map(str::to_string)).collect()
 }
 
 fn condition(zuul: &Zuul, type_: &str) -> Option<(String, String, String)> {
@@ -197,6 +221,24 @@ async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
     let shard: Value = serde_json::from_str(&shard).expect("the shard is JSON");
     assert_eq!(shard["providers"].as_array().map(Vec::len), Some(1));
     assert_eq!(shard["zookeeper-servers"][0]["host"], format!("z-zookeeper.{ns}.svc"));
+    // ZooKeeper's PodDisruptionBudget, in the version the server has (policy/v1beta1 on 1.20).
+    let pdb = std::process::Command::new(common::kubectl())
+        .args(["get", "pdb", "z-zookeeper", "-n", &ns, "-o", "jsonpath={.spec.maxUnavailable}"])
+        .output()
+        .expect("kubectl");
+    assert_eq!(String::from_utf8_lossy(&pdb.stdout), "1", "{}", String::from_utf8_lossy(&pdb.stderr));
+    // fingergw's Service targets a port its pods have (upstream's has no endpoints).
+    let services: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(client.clone(), &ns);
+    let finger = services.get("z-fingergw").await.expect("fingergw Service");
+    let target = finger.spec.and_then(|s| s.ports).expect("ports")[0].target_port.clone();
+    let finger_pod =
+        deployments.get("z-fingergw").await.expect("fingergw").spec.and_then(|s| s.template.spec).expect("pod");
+    let port_names: Vec<String> =
+        finger_pod.containers[0].ports.iter().flatten().filter_map(|p| p.name.clone()).collect();
+    assert!(
+        matches!(&target, Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(name)) if port_names.contains(name)),
+        "fingergw Service targets {target:?}, pod ports {port_names:?}"
+    );
     let binding_name = format!("kubepool-launcher-{ns}-z");
     eventually("the in-cluster launchers' ClusterRoleBinding", LIMIT, || async {
         bindings.get_opt(&binding_name).await.expect("get")
@@ -232,29 +274,8 @@ async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
 
     // A connection secret changes: zuul.conf follows and the pods mounting it roll; the launchers
     // (which do not mount it) keep their hash.
-    let before = config_hash(
-        sets.get("z-scheduler")
-            .await
-            .expect("get")
-            .spec
-            .expect("spec")
-            .template
-            .metadata
-            .and_then(|m| m.annotations)
-            .as_ref(),
-    );
-    let launcher_before = config_hash(
-        deployments
-            .get("z-launcher-local")
-            .await
-            .expect("get")
-            .spec
-            .expect("spec")
-            .template
-            .metadata
-            .and_then(|m| m.annotations)
-            .as_ref(),
-    );
+    let before = sts_hash(&sets, "z-scheduler").await;
+    let launcher_before = deployment_hash(&deployments, "z-launcher-local").await;
     let change = json!({"stringData": {"password": "second"}});
     secrets.patch("git-secrets", &PatchParams::default(), &Patch::Merge(&change)).await.expect("change secret");
     eventually("zuul.conf with the new password", LIMIT, || async {
@@ -264,33 +285,12 @@ async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
     })
     .await;
     let (after, _) = eventually("the scheduler's pods roll", LIMIT, || async {
-        let hash = config_hash(
-            sets.get("z-scheduler")
-                .await
-                .expect("get")
-                .spec
-                .expect("spec")
-                .template
-                .metadata
-                .and_then(|m| m.annotations)
-                .as_ref(),
-        );
+        let hash = sts_hash(&sets, "z-scheduler").await;
         (hash != before).then_some(hash)
     })
     .await;
     assert_ne!(after, before);
-    let launcher_after = config_hash(
-        deployments
-            .get("z-launcher-local")
-            .await
-            .expect("get")
-            .spec
-            .expect("spec")
-            .template
-            .metadata
-            .and_then(|m| m.annotations)
-            .as_ref(),
-    );
+    let launcher_after = deployment_hash(&deployments, "z-launcher-local").await;
     assert_eq!(launcher_after, launcher_before, "a connection change does not restart launchers");
 
     // An immutable StatefulSet field (the volume claim size) changes: replaced.
@@ -311,6 +311,42 @@ async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
         .and_then(|r| r.get("storage"))
         .map(|q| q.0.clone());
     assert_eq!(size.as_deref(), Some("2Gi"));
+    eventually("a Replaced Event", LIMIT, || async {
+        event_reasons(&ns).iter().any(|r| r == "Replaced").then_some(())
+    })
+    .await;
+
+    // The tenant config changes: the scheduler StatefulSet records the new content's hash (for
+    // smart-reconfigure) and its pods do not roll.
+    let scheduler_hash = sts_hash(&sets, "z-scheduler").await;
+    let tenant_annotation = |s: StatefulSet| s.annotations().get("operator.zuul-ci.org/tenant-hash").cloned();
+    let tenant_before = tenant_annotation(sets.get("z-scheduler").await.expect("get")).expect("tenant hash");
+    let tenant = json!({"data": {"main.yaml": "- tenant:\n    name: t2\n"}});
+    config_maps
+        .patch("tenant", &PatchParams::default(), &Patch::Merge(&tenant))
+        .await
+        .expect("change the tenant config");
+    let (tenant_after, _) = eventually("the new tenant hash", LIMIT, || async {
+        tenant_annotation(sets.get("z-scheduler").await.expect("get")).filter(|h| *h != tenant_before)
+    })
+    .await;
+    assert_eq!(tenant_after, kubepool::operator::reconfigure::tenant_hash("- tenant:\n    name: t2\n"));
+    assert_eq!(sts_hash(&sets, "z-scheduler").await, scheduler_hash, "a tenant change does not restart schedulers");
+
+    // A logging ConfigMap wins over `debug: true`: log_config in every section, no -d.
+    create(&config_maps, json!({"metadata": {"name": "logging"}, "data": {"logging.conf": "version: 1\n"}})).await;
+    let logging = json!({"spec": {"logging": {"debug": true, "configMapName": "logging"}}});
+    zuuls.patch("z", &PatchParams::default(), &Patch::Merge(&logging)).await.expect("logging");
+    eventually("log_config and no -d", LIMIT, || async {
+        let conf = secret_text(&secrets.get("z-zuul-config").await.expect("get"), "zuul.conf");
+        let set = sets.get("z-scheduler").await.expect("get");
+        let container = set.spec.and_then(|s| s.template.spec).map(|p| p.containers[0].clone())?;
+        let command = container.command.unwrap_or_default();
+        let mounted = container.volume_mounts.iter().flatten().any(|m| m.mount_path == "/etc/zuul/logging");
+        (conf.contains("log_config=/etc/zuul/logging/logging.conf") && !command.contains(&"-d".to_string()) && mounted)
+            .then_some(())
+    })
+    .await;
 
     // A provider removed from the nodepool config loses its launcher and its shard.
     let one = json!({"data": {"nodepool.yaml": nodepool_yaml(&["local"])}});

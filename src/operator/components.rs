@@ -8,6 +8,7 @@
 use super::crd::{ComponentOptions, ZuulSpec};
 use super::names::{CONFIG_HASH, Names};
 use super::objects::{hash, http_probe, object, secret};
+use super::reconfigure::{TENANT_HASH, tenant_hash};
 use super::zuulconf::{
     CONF_DIR, FINGER_PORT, LOGGING_DIR, PROMETHEUS_PORT, Rendered, SSHKEY_DIR, SecretData, TENANT_DIR, WEB_PORT,
     ZK_TLS_DIR,
@@ -217,7 +218,13 @@ impl Inputs<'_> {
             }
             "Deployment"
         };
-        objects.push(object(self.names, "apps/v1", kind, &name, c.name, json!({"spec": spec})));
+        let mut workload = object(self.names, "apps/v1", kind, &name, c.name, json!({"spec": spec}));
+        if c.name == "scheduler"
+            && let Some(tenant) = self.tenant
+        {
+            workload["metadata"]["annotations"] = json!({TENANT_HASH: tenant_hash(&tenant.content)});
+        }
+        objects.push(workload);
         objects
     }
 }

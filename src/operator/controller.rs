@@ -12,6 +12,7 @@ use super::crd::Zuul;
 use super::inputs::{self, InputError};
 use super::launchers::{NAMESPACE_LABEL, UID_ANNOTATION};
 use super::names::{MANAGED_BY, MANAGER, Names};
+use super::reconfigure::{ReconfigureError, TENANT_HASH, smart_reconfigure, tenant_hash};
 use super::status::{self, Outcome};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -112,6 +113,7 @@ async fn reconcile(zuul: Arc<Zuul>, ctx: Arc<Context>) -> Result<Action, Reconci
             return invalid(&ctx, &zuul, reason, error.to_string()).await;
         }
     };
+    let running_tenant = tenant_hash_of(&ctx.client, &names).await;
     let owner = owner_reference(&zuul);
     let applied = match apply::apply(&ctx.client, Some(&namespace), Some(&owner), &desired.objects).await {
         Ok(applied) => applied,
@@ -131,6 +133,11 @@ async fn reconcile(zuul: Arc<Zuul>, ctx: Arc<Context>) -> Result<Action, Reconci
     }
     if desired.cluster.is_empty() {
         delete_binding(&ctx.client, &names).await;
+    }
+    if let (Some(before), Some(wanted)) = (running_tenant, read.tenant.as_ref().map(|t| tenant_hash(&t.content)))
+        && before != wanted
+    {
+        spawn_reconfigure(&ctx, &zuul, names.clone(), wanted);
     }
     let rollouts = status::rollouts(&applied.objects);
     let ready = rollouts.iter().all(status::Rollout::done);
@@ -152,6 +159,36 @@ async fn invalid(ctx: &Context, zuul: &Zuul, reason: &str, message: String) -> R
     let outcome = Outcome::Failed { reason: reason.into(), message };
     status::write(&ctx.client, zuul, &outcome).await.map_err(ReconcileError::Status)?;
     Ok(Action::requeue(Duration::from_secs(60)))
+}
+
+/// The tenant-config hash the scheduler StatefulSet carries now (None: no scheduler yet).
+async fn tenant_hash_of(client: &kube::Client, names: &Names) -> Option<String> {
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &names.namespace);
+    let set = sets.get_opt(&names.child("scheduler")).await.ok()??;
+    set.annotations().get(TENANT_HASH).cloned()
+}
+
+/// Reconfigures the schedulers in the background (the pod may wait for the kubelet to update
+/// the file) and reports the result as an Event.
+fn spawn_reconfigure(ctx: &Arc<Context>, zuul: &Zuul, names: Names, hash: String) {
+    let ctx = ctx.clone();
+    let zuul = zuul.clone();
+    tokio::spawn(async move {
+        match smart_reconfigure(&ctx.client, &names, &hash).await {
+            Ok(pod) => {
+                tracing::info!(pod, "smart-reconfigure done");
+                let note = format!("the tenant config changed: zuul-scheduler smart-reconfigure in {pod}");
+                event(&ctx, &zuul, EventType::Normal, "SmartReconfigure", note).await;
+            }
+            Err(ReconfigureError::NoReadyScheduler) => {
+                tracing::info!("tenant config changed; no scheduler is ready (new ones read it at start)");
+            }
+            Err(error) => {
+                tracing::warn!(%error, "smart-reconfigure failed");
+                event(&ctx, &zuul, EventType::Warning, "SmartReconfigureFailed", error.to_string()).await;
+            }
+        }
+    });
 }
 
 fn error_policy(zuul: Arc<Zuul>, error: &ReconcileError, _: Arc<Context>) -> Action {

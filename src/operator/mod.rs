@@ -4,7 +4,7 @@
 //! One pass of [`controller`] goes [`inputs`] (read what the Zuul references) → [`build`] (the
 //! desired children: [`zookeeper`] with [`tls`], [`components`] with [`zuulconf`], and
 //! [`launchers`]) → [`apply`] (server-side apply, replace on immutable fields, delete orphans) →
-//! [`status`]. [`crd`] holds the resource's types (the CRD schema is generated from them),
+//! [`status`]; a changed tenant config is loaded by [`reconfigure`]. [`crd`] holds the resource's types (the CRD schema is generated from them),
 //! [`names`] the names and labels of the children, and [`manifest`] prints objects as YAML for
 //! `deploy/operator/`.
 
@@ -18,6 +18,7 @@ pub mod launchers;
 pub mod manifest;
 pub mod names;
 mod objects;
+pub mod reconfigure;
 pub mod status;
 pub mod tls;
 pub mod zookeeper;
