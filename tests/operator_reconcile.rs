@@ -293,6 +293,23 @@ async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
     let launcher_after = deployment_hash(&deployments, "z-launcher-local").await;
     assert_eq!(launcher_after, launcher_before, "a connection change does not restart launchers");
 
+    // An executor-only option: the executors roll, the schedulers do not.
+    let scheduler_before = sts_hash(&sets, "z-scheduler").await;
+    let executor_before = sts_hash(&sets, "z-executor").await;
+    let option = json!({"spec": {"executor": {"options": {"disk_limit_per_job": "100"}}}});
+    zuuls.patch("z", &PatchParams::default(), &Patch::Merge(&option)).await.expect("executor option");
+    eventually("the executors roll", LIMIT, || async {
+        (sts_hash(&sets, "z-executor").await != executor_before).then_some(())
+    })
+    .await;
+    let conf = secret_text(&secrets.get("z-zuul-config").await.expect("get"), "zuul.conf");
+    assert!(conf.contains("disk_limit_per_job=100"), "{conf}");
+    assert_eq!(
+        sts_hash(&sets, "z-scheduler").await,
+        scheduler_before,
+        "an executor option does not restart schedulers"
+    );
+
     // An immutable StatefulSet field (the volume claim size) changes: replaced.
     let zk_uid = sets.get("z-zookeeper").await.expect("zk").uid();
     let resize = json!({"spec": {"zookeeper": {"storageSize": "2Gi"}}});

@@ -49,6 +49,9 @@ pub struct Inputs<'a> {
 
 struct Component<'a> {
     name: &'static str,
+    /// The zuul.conf sections it reads (connections per `connections`): a change elsewhere does
+    /// not roll its pods.
+    sections: &'static [&'static str],
     stateful: bool,
     replicas: i32,
     options: Option<&'a ComponentOptions>,
@@ -97,7 +100,8 @@ impl Inputs<'_> {
             json!({"name": "zookeeper-tls", "mountPath": ZK_TLS_DIR, "readOnly": true}),
             json!({"name": "state", "mountPath": "/var/lib/zuul"}),
         ];
-        let mut hashed: Vec<String> = vec![self.conf.text.clone(), self.zk_client_cert.to_string()];
+        let conf = self.conf.sections_text(c.sections, c.connections);
+        let mut hashed: Vec<String> = vec![conf, self.zk_client_cert.to_string()];
         if let Some(logging) = self.logging {
             volumes.push(json!({"name": "logging"}));
             merge(volumes.last_mut().expect("pushed"), volume_source(logging, &logging.key));
@@ -241,6 +245,7 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
     let components = [
         Component {
             name: "scheduler",
+            sections: &["zookeeper", "keystore", "database", "scheduler", "web"],
             stateful: true,
             replicas: count(spec.scheduler.as_ref().and_then(|s| s.count), 1),
             options: spec.scheduler.as_ref().map(|s| &s.component),
@@ -249,6 +254,7 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
         },
         Component {
             name: "executor",
+            sections: &["zookeeper", "keystore", "executor", "merger"],
             stateful: true,
             replicas: count(spec.executor.as_ref().and_then(|s| s.count), 1),
             options: spec.executor.as_ref().map(|s| &s.component),
@@ -257,6 +263,7 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
         },
         Component {
             name: "merger",
+            sections: &["zookeeper", "keystore", "merger"],
             stateful: true,
             replicas: count(spec.merger.as_ref().and_then(|s| s.count), 0),
             options: spec.merger.as_ref().map(|s| &s.component),
@@ -265,6 +272,7 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
         },
         Component {
             name: "web",
+            sections: &["zookeeper", "keystore", "database", "web"],
             stateful: false,
             replicas: count(spec.web.as_ref().and_then(|s| s.count), 1),
             options: spec.web.as_ref().map(|s| &s.component),
@@ -273,6 +281,7 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
         },
         Component {
             name: "fingergw",
+            sections: &["zookeeper", "keystore", "fingergw"],
             stateful: false,
             replicas: count(spec.fingergw.as_ref().and_then(|s| s.count), 1),
             options: spec.fingergw.as_ref().map(|s| &s.component),

@@ -77,6 +77,21 @@ pub struct Inputs<'a> {
 pub struct Rendered {
     pub text: String,
     pub files: Vec<ConnectionFile>,
+    /// Each section's text by name (`zookeeper`, `connection gerrit`, ...), for per-component
+    /// config hashes.
+    pub sections: BTreeMap<String, String>,
+}
+
+impl Rendered {
+    /// The text of the sections a component reads: those named, and every connection when
+    /// `connections`.
+    pub fn sections_text(&self, names: &[&str], connections: bool) -> String {
+        self.sections
+            .iter()
+            .filter(|(name, _)| names.contains(&name.as_str()) || (connections && name.starts_with("connection ")))
+            .map(|(_, text)| text.as_str())
+            .collect()
+    }
 }
 
 /// Secret references in a spec's connections: every `(secretName)` the spec names there.
@@ -250,14 +265,17 @@ pub fn render(spec: &ZuulSpec, inputs: &Inputs<'_>) -> Result<Rendered, ConfErro
     }
 
     let mut text = String::from("# Rendered by kubepool-operator from the Zuul resource; edits are overwritten.\n");
+    let mut texts = BTreeMap::new();
     for (name, lines) in sections {
-        let _ = writeln!(text, "\n[{name}]");
+        let mut section = format!("\n[{name}]\n");
         for (key, value) in lines {
             // configparser continuation lines: every further line indented.
-            let _ = writeln!(text, "{key}={}", value.replace('\n', "\n  "));
+            let _ = writeln!(section, "{key}={}", value.replace('\n', "\n  "));
         }
+        text.push_str(&section);
+        texts.insert(name, section);
     }
-    Ok(Rendered { text, files })
+    Ok(Rendered { text, files, sections: texts })
 }
 
 #[cfg(test)]
