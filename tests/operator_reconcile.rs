@@ -426,3 +426,87 @@ async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
     assert!(config_maps.get_opt("nodepool").await.expect("get").is_some(), "the user's ConfigMap stays");
     operator.abort();
 }
+
+/// An external ZooKeeper: no managed one is made; its client TLS Secret is copied to the one every
+/// pod mounts, zuul.conf and the launcher shards point at its hosts, and a Secret lacking a key
+/// is reported by name.
+#[tokio::test]
+async fn an_external_zookeeper_is_used_as_given() {
+    init_logging();
+    let client = admin_client().await;
+    install_crd(&client).await;
+    let ns = unique_name("kp-op-ext");
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    create(&namespaces, json!({"metadata": {"name": ns}})).await;
+    let _guard = NamespaceGuard(ns.clone());
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
+    let zuuls: Api<Zuul> = Api::namespaced(client.clone(), &ns);
+    create(&secrets, json!({"metadata": {"name": "zuul-db"}, "stringData": {"dburi": "mysql+pymysql://z:p@db/z"}}))
+        .await;
+    create(&secrets, json!({"metadata": {"name": "zk-tls"}, "stringData": {"ca.crt": "CA", "tls.crt": "CERT"}})).await;
+    create(
+        &config_maps,
+        json!({"metadata": {"name": "nodepool"}, "data": {"nodepool.yaml": nodepool_yaml(&["remote"])}}),
+    )
+    .await;
+
+    let (operator_client, _rbac) = operator_client(&client, &ns).await;
+    let operator = tokio::spawn(run(
+        operator_client,
+        Config {
+            namespace: Some(ns.clone()),
+            kubepool_image: "localhost/kubepool:test".into(),
+            resync: Duration::from_secs(300),
+        },
+    ));
+    let zuul: Zuul = serde_json::from_value(json!({
+        "apiVersion": "operator.zuul-ci.org/v1alpha2",
+        "kind": "Zuul",
+        "metadata": {"name": "x"},
+        "spec": {
+            "database": {"secretName": "zuul-db"},
+            "zookeeper": {"hosts": "zk-a:2281,zk-b:2281/zuul", "secretName": "zk-tls"},
+            "launcher": {"config": "nodepool"},
+        },
+    }))
+    .expect("zuul");
+    zuuls.create(&PostParams::default(), &zuul).await.expect("create the Zuul");
+
+    // The Secret lacks tls.key: named in the status.
+    let (degraded, _) = eventually("Degraded for the missing key", LIMIT, || async {
+        condition(&zuuls.get("x").await.expect("get"), "Degraded").filter(|c| c.0 == "True")
+    })
+    .await;
+    assert_eq!(degraded.2, "spec.zookeeper.secretName: Secret zk-tls has no key tls.key");
+
+    let key = json!({"stringData": {"tls.key": "KEY"}});
+    secrets.patch("zk-tls", &PatchParams::default(), &Patch::Merge(&key)).await.expect("add the key");
+    eventually("Degraded cleared", LIMIT, || async {
+        condition(&zuuls.get("x").await.expect("get"), "Degraded").filter(|c| c.0 == "False")
+    })
+    .await;
+    let copied = secrets.get("x-zookeeper-client-tls").await.expect("client TLS");
+    assert_eq!(
+        ["ca.crt", "tls.crt", "tls.key"].map(|k| secret_text(&copied, k)),
+        ["CA", "CERT", "KEY"],
+        "the given TLS material is what pods mount"
+    );
+    assert!(sets.get_opt("x-zookeeper").await.expect("get").is_none(), "no managed ZooKeeper");
+    assert!(secrets.get_opt("x-zookeeper-ca").await.expect("get").is_none(), "no CA made");
+    let conf = secret_text(&secrets.get("x-zuul-config").await.expect("get"), "zuul.conf");
+    assert!(conf.contains("hosts=zk-a:2281,zk-b:2281/zuul\n"), "{conf}");
+    let shard: Value =
+        serde_json::from_str(&secret_text(&secrets.get("x-launcher-remote").await.expect("shard"), "nodepool.yaml"))
+            .expect("JSON");
+    assert_eq!(
+        shard["zookeeper-servers"],
+        json!([{"host": "zk-a", "port": 2281, "chroot": "/zuul"}, {"host": "zk-b", "port": 2281, "chroot": "/zuul"}])
+    );
+    // The only provider has a context (another cluster): no ClusterRoleBinding.
+    let bindings: Api<ClusterRoleBinding> = Api::all(client.clone());
+    assert!(bindings.get_opt(&format!("kubepool-launcher-{ns}-x")).await.expect("get").is_none());
+    zuuls.delete("x", &DeleteParams::background()).await.expect("delete");
+    operator.abort();
+}
