@@ -487,6 +487,20 @@ async fn an_external_zookeeper_is_used_as_given() {
         condition(&zuuls.get("x").await.expect("get"), "Degraded").filter(|c| c.0 == "False")
     })
     .await;
+    // A malformed item the schema lets through is reported; the Zuul stays readable.
+    let bad = json!({"spec": {"imagePullSecrets": ["ok", 3]}});
+    zuuls.patch("x", &PatchParams::default(), &Patch::Merge(&bad)).await.expect("bad pull secret");
+    let (degraded, _) = eventually("Degraded for a malformed pull secret", LIMIT, || async {
+        condition(&zuuls.get("x").await.expect("get"), "Degraded").filter(|c| c.0 == "True")
+    })
+    .await;
+    assert_eq!(degraded.2, "spec.imagePullSecrets[1]: expected a Secret name or {name: <Secret name>}, got 3");
+    let fixed = json!({"spec": {"imagePullSecrets": ["ok", {"name": "also-ok"}]}});
+    zuuls.patch("x", &PatchParams::default(), &Patch::Merge(&fixed)).await.expect("fix pull secrets");
+    eventually("Degraded cleared again", LIMIT, || async {
+        condition(&zuuls.get("x").await.expect("get"), "Degraded").filter(|c| c.0 == "False")
+    })
+    .await;
     let copied = secrets.get("x-zookeeper-client-tls").await.expect("client TLS");
     assert_eq!(
         ["ca.crt", "tls.crt", "tls.key"].map(|k| secret_text(&copied, k)),

@@ -169,8 +169,14 @@ impl Inputs<'_> {
         if let Some(resources) = c.options.and_then(|o| o.resources.as_ref()) {
             container["resources"] = serde_json::to_value(resources).unwrap_or_default();
         }
-        let pull_secrets: Vec<Value> =
-            self.spec.image_pull_secrets.iter().flatten().map(|s| json!({"name": s.name()})).collect();
+        let pull_secrets: Vec<Value> = self
+            .spec
+            .image_pull_secrets
+            .iter()
+            .flatten()
+            .filter_map(|s| s.name())
+            .map(|name| json!({"name": name}))
+            .collect();
         let config_hash = hash(hashed.iter().map(String::as_str));
         let template = json!({
             "metadata": {"labels": self.names.labels(c.name), "annotations": {CONFIG_HASH: config_hash}},

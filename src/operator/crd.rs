@@ -122,13 +122,17 @@ pub enum PullSecret {
         /// The Secret's name.
         name: String,
     },
+    /// Anything else the schema lets through (its items are free-form): kept, so one bad item
+    /// does not make the whole Zuul unreadable, and reported in the status.
+    Invalid(serde_json::Value),
 }
 
 impl PullSecret {
-    /// The Secret's name, whichever form was written.
-    pub fn name(&self) -> &str {
+    /// The Secret's name, whichever form was written (None for an invalid item).
+    pub fn name(&self) -> Option<&str> {
         match self {
-            PullSecret::Name(name) | PullSecret::Object { name } => name,
+            PullSecret::Name(name) | PullSecret::Object { name } => Some(name),
+            PullSecret::Invalid(_) => None,
         }
     }
 }

@@ -156,6 +156,15 @@ pub async fn read(client: &kube::Client, zuul: &Zuul, names: &Names) -> Result<R
     let spec = &zuul.spec;
     let mut read = Read::default();
 
+    for (index, pull_secret) in spec.image_pull_secrets.iter().flatten().enumerate() {
+        if let super::crd::PullSecret::Invalid(value) = pull_secret {
+            return Err(InputError::Invalid {
+                field: format!("spec.imagePullSecrets[{index}]"),
+                message: format!("expected a Secret name or {{name: <Secret name>}}, got {value}"),
+            });
+        }
+    }
+
     for name in connection_secrets(spec) {
         if let Some(data) = reader.secret(&name).await? {
             read.secrets.insert(name, data);

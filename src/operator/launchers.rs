@@ -202,8 +202,14 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
         if let Some(resources) = launcher.and_then(|l| l.resources.as_ref()) {
             container["resources"] = serde_json::to_value(resources).unwrap_or_default();
         }
-        let pull_secrets: Vec<Value> =
-            inputs.spec.image_pull_secrets.iter().flatten().map(|s| json!({"name": s.name()})).collect();
+        let pull_secrets: Vec<Value> = inputs
+            .spec
+            .image_pull_secrets
+            .iter()
+            .flatten()
+            .filter_map(|s| s.name())
+            .map(|name| json!({"name": name}))
+            .collect();
         let mut deployment = object(
             names,
             "apps/v1",
