@@ -269,8 +269,9 @@ pub fn render(spec: &ZuulSpec, inputs: &Inputs<'_>) -> Result<Rendered, ConfErro
     for (name, lines) in sections {
         let mut section = format!("\n[{name}]\n");
         for (key, value) in lines {
-            // configparser continuation lines: every further line indented.
-            let _ = writeln!(section, "{key}={}", value.replace('\n', "\n  "));
+            // Zuul reads zuul.conf with configparser's interpolation: a literal `%` is `%%`. A
+            // value's further lines are continuation lines, indented.
+            let _ = writeln!(section, "{key}={}", value.replace('%', "%%").replace('\n', "\n  "));
         }
         text.push_str(&section);
         texts.insert(name, section);
