@@ -127,14 +127,12 @@ async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
 
     // The operator runs with the shipped RBAC only (deploy/operator/rbac.yaml), not as admin.
     let (operator_client, _rbac) = operator_client(&client, &ns).await;
-    let operator = tokio::spawn(run(
-        operator_client,
-        Config {
-            namespace: Some(ns.clone()),
-            kubepool_image: "localhost/kubepool:test".into(),
-            resync: Duration::from_secs(300),
-        },
-    ));
+    let config = Config {
+        namespace: Some(ns.clone()),
+        kubepool_image: "localhost/kubepool:test".into(),
+        resync: Duration::from_secs(300),
+    };
+    let mut operator = tokio::spawn(run(operator_client.clone(), config.clone()));
 
     let zuul: Zuul = serde_json::from_value(json!({
         "apiVersion": "operator.zuul-ci.org/v1alpha2",
@@ -263,6 +261,34 @@ async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
     })
     .await;
     eprintln!("hand edit reverted in {took:?}");
+
+    // The operator restarts: what it made is kept (its state is in the cluster): the CA, the
+    // keystore password and zuul.conf are not rewritten and no pod rolls.
+    let versions = |names: [&'static str; 4]| {
+        let secrets = secrets.clone();
+        async move {
+            let mut out = Vec::new();
+            for name in names {
+                out.push(secrets.get(name).await.expect("get").resource_version().unwrap_or_default());
+            }
+            out
+        }
+    };
+    let kept = ["z-zookeeper-ca", "z-zookeeper-client-tls", "z-keystore", "z-zuul-config"];
+    let before_restart = versions(kept).await;
+    let scheduler_before_restart = sts_hash(&sets, "z-scheduler").await;
+    operator.abort();
+    let _ = operator.await;
+    operator = tokio::spawn(run(operator_client.clone(), config.clone()));
+    // A change only a full pass applies, so the new operator has run one.
+    let web = json!({"spec": {"web": {"count": 2}}});
+    zuuls.patch("z", &PatchParams::default(), &Patch::Merge(&web)).await.expect("web count");
+    eventually("two web replicas after the restart", LIMIT, || async {
+        (deployments.get("z-web").await.expect("get").spec.and_then(|s| s.replicas) == Some(2)).then_some(())
+    })
+    .await;
+    assert_eq!(versions(kept).await, before_restart, "a restarted operator rewrites none of its Secrets");
+    assert_eq!(sts_hash(&sets, "z-scheduler").await, scheduler_before_restart, "and rolls no pod");
 
     // Counts: executor 1 → 2.
     let scale = json!({"spec": {"executor": {"count": 2}}});
@@ -446,6 +472,8 @@ async fn an_external_zookeeper_is_used_as_given() {
     create(&secrets, json!({"metadata": {"name": "zuul-db"}, "stringData": {"dburi": "mysql+pymysql://z:p@db/z"}}))
         .await;
     create(&secrets, json!({"metadata": {"name": "zk-tls"}, "stringData": {"ca.crt": "CA", "tls.crt": "CERT"}})).await;
+    create(&secrets, json!({"metadata": {"name": "kube-config"}, "stringData": {"kube.config": "apiVersion: v1\n"}}))
+        .await;
     create(
         &config_maps,
         json!({"metadata": {"name": "nodepool"}, "data": {"nodepool.yaml": nodepool_yaml(&["remote"])}}),
@@ -469,6 +497,7 @@ async fn an_external_zookeeper_is_used_as_given() {
             "database": {"secretName": "zuul-db"},
             "zookeeper": {"hosts": "zk-a:2281,zk-b:2281/zuul", "secretName": "zk-tls"},
             "launcher": {"config": "nodepool"},
+            "externalConfig": {"kubernetes": {"secretName": "kube-config"}},
         },
     }))
     .expect("zuul");
@@ -518,6 +547,22 @@ async fn an_external_zookeeper_is_used_as_given() {
         shard["zookeeper-servers"],
         json!([{"host": "zk-a", "port": 2281, "chroot": "/zuul"}, {"host": "zk-b", "port": 2281, "chroot": "/zuul"}])
     );
+    // externalConfig.kubernetes: mounted at /etc/kubernetes in the launchers, KUBECONFIG set;
+    // not in the Zuul components.
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let launcher = deployments.get("x-launcher-remote").await.expect("launcher");
+    let container = launcher.spec.and_then(|s| s.template.spec).expect("pod").containers[0].clone();
+    assert!(container.volume_mounts.iter().flatten().any(|m| m.mount_path == "/etc/kubernetes"));
+    assert!(
+        container
+            .env
+            .iter()
+            .flatten()
+            .any(|e| e.name == "KUBECONFIG" && e.value.as_deref() == Some("/etc/kubernetes/kube.config"))
+    );
+    let web = deployments.get("x-web").await.expect("web");
+    let web_mounts = web.spec.and_then(|s| s.template.spec).expect("pod").containers[0].volume_mounts.clone();
+    assert!(!web_mounts.iter().flatten().any(|m| m.mount_path == "/etc/kubernetes"), "only launchers get it");
     // The only provider has a context (another cluster): no ClusterRoleBinding.
     let bindings: Api<ClusterRoleBinding> = Api::all(client.clone());
     assert!(bindings.get_opt(&format!("kubepool-launcher-{ns}-x")).await.expect("get").is_none());
