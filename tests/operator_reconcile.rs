@@ -32,7 +32,7 @@ fn nodepool_yaml(providers: &[&str]) -> String {
     for name in providers {
         text.push_str(&format!(
             "  - name: {name}\n    driver: kubernetes\n{}    pools:\n      - name: main\n        labels:\n          - name: pod\n            type: pod\n            image: debian\n",
-            if *name == "remote" { "    context: elsewhere\n" } else { "" }
+            if *name == "local" { "" } else { "    context: elsewhere\n" }
         ));
     }
     text
@@ -391,15 +391,18 @@ async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
     })
     .await;
 
-    // A provider removed from the nodepool config loses its launcher and its shard.
+    // A provider removed from the nodepool config: its launcher drains. The managed ZooKeeper
+    // cannot be asked from this host (no pod runs here), so the launcher stays, draining; the
+    // whole drain is the external-ZooKeeper test's.
     let one = json!({"data": {"nodepool.yaml": nodepool_yaml(&["local"])}});
     config_maps.patch("nodepool", &PatchParams::default(), &Patch::Merge(&one)).await.expect("drop a provider");
-    eventually("launcher of the removed provider gone", LIMIT, || async {
-        let gone = deployments.get_opt("z-launcher-remote").await.expect("get").is_none()
-            && secrets.get_opt("z-launcher-remote").await.expect("get").is_none();
-        gone.then_some(())
+    eventually("the removed provider's launcher draining", LIMIT, || async {
+        let shard = secret_text(&secrets.get("z-launcher-remote").await.expect("get"), "nodepool.yaml");
+        let shard: Value = serde_json::from_str(&shard).ok()?;
+        (shard["providers"][0]["pools"][0]["max-servers"] == 0).then_some(())
     })
     .await;
+    assert!(deployments.get_opt("z-launcher-remote").await.expect("get").is_some(), "kept while it may hold nodes");
     assert!(deployments.get_opt("z-launcher-local").await.expect("get").is_some());
 
     // Invalid specs: named in the status, and nothing is torn down.
@@ -471,12 +474,17 @@ async fn an_external_zookeeper_is_used_as_given() {
     let zuuls: Api<Zuul> = Api::namespaced(client.clone(), &ns);
     create(&secrets, json!({"metadata": {"name": "zuul-db"}, "stringData": {"dburi": "mysql+pymysql://z:p@db/z"}}))
         .await;
-    create(&secrets, json!({"metadata": {"name": "zk-tls"}, "stringData": {"ca.crt": "CA", "tls.crt": "CERT"}})).await;
+    // The test bed's own ZooKeeper (TLS), in a chroot of this test's.
+    let read = |var: &str| std::fs::read_to_string(common::required_env(var)).expect("read TLS file");
+    let (ca, cert, key) = (read("KUBEPOOL_TEST_ZK_CA"), read("KUBEPOOL_TEST_ZK_CERT"), read("KUBEPOOL_TEST_ZK_KEY"));
+    let chroot = format!("/{}", unique_name("kp-op-drain"));
+    let hosts = format!("{}{chroot}", common::required_env("KUBEPOOL_TEST_ZK_TLS"));
+    create(&secrets, json!({"metadata": {"name": "zk-tls"}, "stringData": {"ca.crt": ca, "tls.crt": cert}})).await;
     create(&secrets, json!({"metadata": {"name": "kube-config"}, "stringData": {"kube.config": "apiVersion: v1\n"}}))
         .await;
     create(
         &config_maps,
-        json!({"metadata": {"name": "nodepool"}, "data": {"nodepool.yaml": nodepool_yaml(&["remote"])}}),
+        json!({"metadata": {"name": "nodepool"}, "data": {"nodepool.yaml": nodepool_yaml(&["remote", "gone"])}}),
     )
     .await;
 
@@ -495,7 +503,7 @@ async fn an_external_zookeeper_is_used_as_given() {
         "metadata": {"name": "x"},
         "spec": {
             "database": {"secretName": "zuul-db"},
-            "zookeeper": {"hosts": "zk-a:2281,zk-b:2281/zuul", "secretName": "zk-tls"},
+            "zookeeper": {"hosts": hosts, "secretName": "zk-tls"},
             "launcher": {"config": "nodepool"},
             "externalConfig": {"kubernetes": {"secretName": "kube-config"}},
         },
@@ -510,7 +518,7 @@ async fn an_external_zookeeper_is_used_as_given() {
     .await;
     assert_eq!(degraded.2, "spec.zookeeper.secretName: Secret zk-tls has no key tls.key");
 
-    let key = json!({"stringData": {"tls.key": "KEY"}});
+    let key = json!({"stringData": {"tls.key": key}});
     secrets.patch("zk-tls", &PatchParams::default(), &Patch::Merge(&key)).await.expect("add the key");
     eventually("Degraded cleared", LIMIT, || async {
         condition(&zuuls.get("x").await.expect("get"), "Degraded").filter(|c| c.0 == "False")
@@ -533,19 +541,23 @@ async fn an_external_zookeeper_is_used_as_given() {
     let copied = secrets.get("x-zookeeper-client-tls").await.expect("client TLS");
     assert_eq!(
         ["ca.crt", "tls.crt", "tls.key"].map(|k| secret_text(&copied, k)),
-        ["CA", "CERT", "KEY"],
+        [ca.clone(), cert.clone(), read("KUBEPOOL_TEST_ZK_KEY")],
         "the given TLS material is what pods mount"
     );
     assert!(sets.get_opt("x-zookeeper").await.expect("get").is_none(), "no managed ZooKeeper");
     assert!(secrets.get_opt("x-zookeeper-ca").await.expect("get").is_none(), "no CA made");
     let conf = secret_text(&secrets.get("x-zuul-config").await.expect("get"), "zuul.conf");
-    assert!(conf.contains("hosts=zk-a:2281,zk-b:2281/zuul\n"), "{conf}");
+    assert!(conf.contains(&format!("hosts={hosts}\n")), "{conf}");
     let shard: Value =
         serde_json::from_str(&secret_text(&secrets.get("x-launcher-remote").await.expect("shard"), "nodepool.yaml"))
             .expect("JSON");
+    let (host, port) = common::required_env("KUBEPOOL_TEST_ZK_TLS")
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_string(), p.to_string()))
+        .expect("host:port");
     assert_eq!(
         shard["zookeeper-servers"],
-        json!([{"host": "zk-a", "port": 2281, "chroot": "/zuul"}, {"host": "zk-b", "port": 2281, "chroot": "/zuul"}])
+        json!([{"host": host, "port": port.parse::<u16>().expect("port"), "chroot": chroot}])
     );
     // externalConfig.kubernetes: mounted at /etc/kubernetes in the launchers, KUBECONFIG set;
     // not in the Zuul components.
@@ -563,9 +575,40 @@ async fn an_external_zookeeper_is_used_as_given() {
     let web = deployments.get("x-web").await.expect("web");
     let web_mounts = web.spec.and_then(|s| s.template.spec).expect("pod").containers[0].volume_mounts.clone();
     assert!(!web_mounts.iter().flatten().any(|m| m.mount_path == "/etc/kubernetes"), "only launchers get it");
-    // The only provider has a context (another cluster): no ClusterRoleBinding.
+    // Every provider has a context (another cluster): no ClusterRoleBinding.
     let bindings: Api<ClusterRoleBinding> = Api::all(client.clone());
     assert!(bindings.get_opt(&format!("kubepool-launcher-{ns}-x")).await.expect("get").is_none());
+
+    // Drain: provider `gone` holds a node in the Zuul's ZooKeeper when it leaves the config; its
+    // launcher runs a draining shard until the node is gone, then goes.
+    let mut zk_options = common::zookeeper_options(true);
+    zk_options.chroot = Some(chroot.clone());
+    let store = kubepool::zk::Store::new(kubepool::zk::connect(&zk_options).await.expect("ZooKeeper"));
+    let mut node = kubepool::zk::Node::new("pod");
+    node.provider = Some("gone".into());
+    node.state = kubepool::zk::NodeState::InUse;
+    let node = store.create_node(&node).await.expect("a node of provider gone");
+    let one = json!({"data": {"nodepool.yaml": nodepool_yaml(&["remote"])}});
+    config_maps.patch("nodepool", &PatchParams::default(), &Patch::Merge(&one)).await.expect("drop provider gone");
+    eventually("the launcher of gone draining", LIMIT, || async {
+        let shard = secret_text(&secrets.get("x-launcher-gone").await.expect("get"), "nodepool.yaml");
+        let shard: Value = serde_json::from_str(&shard).ok()?;
+        (shard["providers"][0]["pools"][0]["max-servers"] == 0).then_some(())
+    })
+    .await;
+    // A pass comes every 10 s while a launcher drains: one more keeps it.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    assert!(deployments.get_opt("x-launcher-gone").await.expect("get").is_some(), "kept while its node exists");
+    store.delete_node(&node.id).await.expect("the node goes");
+    let (_, took) = eventually("the drained launcher gone", LIMIT, || async {
+        let gone = deployments.get_opt("x-launcher-gone").await.expect("get").is_none()
+            && secrets.get_opt("x-launcher-gone").await.expect("get").is_none();
+        gone.then_some(())
+    })
+    .await;
+    eprintln!("drained launcher deleted {took:?} after its last node");
+    assert!(deployments.get_opt("x-launcher-remote").await.expect("get").is_some());
+    assert!(event_reasons(&ns).iter().any(|r| r == "Drained"));
     zuuls.delete("x", &DeleteParams::background()).await.expect("delete");
     operator.abort();
 }

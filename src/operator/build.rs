@@ -2,6 +2,7 @@
 
 use super::components::{self, FileRef};
 use super::crd::Zuul;
+use super::drain::{ZooKeeperAccess, draining_shard, shard_provider};
 use super::inputs::Read;
 use super::launchers::{self, Shard, ShardError};
 use super::names::Names;
@@ -40,6 +41,10 @@ pub struct Desired {
     /// Cluster-scoped children (labelled with the Zuul's namespace, name and uid).
     pub cluster: Vec<Value>,
     pub shards: Vec<Shard>,
+    /// Launchers of providers no longer in the config, running a draining shard.
+    pub draining: Vec<Shard>,
+    /// The Zuul's ZooKeeper, as the launchers reach it.
+    pub zookeeper: ZooKeeperAccess,
 }
 
 /// Whether a shard's provider talks to this cluster with the launcher's own ServiceAccount.
@@ -60,10 +65,13 @@ pub fn build(zuul: &Zuul, names: &Names, read: &Read, settings: &Settings) -> Re
     let spec = &zuul.spec;
     let mut objects = Vec::new();
 
-    let (zookeeper_hosts, client_cert) = match &read.external_zookeeper {
+    let (zookeeper_hosts, client_cert, zookeeper) = match &read.external_zookeeper {
         Some((hosts, data)) => {
             objects.push(secret(names, &names.child("zookeeper-client-tls"), "zookeeper", data));
-            (hosts.clone(), data.get("tls.crt").cloned().unwrap_or_default())
+            let get = |key: &str| data.get(key).cloned().unwrap_or_default();
+            let access =
+                ZooKeeperAccess { hosts: hosts.clone(), ca: get("ca.crt"), cert: get("tls.crt"), key: get("tls.key") };
+            (hosts.clone(), get("tls.crt"), access)
         }
         None => {
             let replicas = zookeeper::replicas(spec.zookeeper.as_ref());
@@ -72,7 +80,13 @@ pub fn build(zuul: &Zuul, names: &Names, read: &Read, settings: &Settings) -> Re
             let material = tls::ensure(read.tls.clone(), &server_names)?;
             objects.extend(zookeeper::tls_secrets(names, &material));
             objects.extend(zookeeper::objects(names, spec.zookeeper.as_ref(), &material, &settings.pdb_api));
-            (zookeeper::hosts(names), material.client.pair.cert.clone())
+            let access = ZooKeeperAccess {
+                hosts: zookeeper::hosts(names),
+                ca: material.client.ca_cert.clone(),
+                cert: material.client.pair.cert.clone(),
+                key: material.client.pair.key.clone(),
+            };
+            (zookeeper::hosts(names), material.client.pair.cert.clone(), access)
         }
     };
 
@@ -110,19 +124,28 @@ pub fn build(zuul: &Zuul, names: &Names, read: &Read, settings: &Settings) -> Re
         Some((source, text)) => launchers::shard(source, text, &zookeeper_hosts)?,
         None => Vec::new(),
     };
+    let draining: Vec<Shard> = read
+        .existing_shards
+        .iter()
+        .filter(|(key, _)| !shards.iter().any(|s| &s.key == key))
+        .filter_map(|(key, text)| {
+            Some(Shard { provider: shard_provider(text)?, key: key.clone(), text: draining_shard(text)? })
+        })
+        .collect();
+    let all: Vec<Shard> = shards.iter().chain(&draining).cloned().collect();
     let external: BTreeMap<String, FileRef> = read.external.clone();
     objects.extend(launchers::objects(&launchers::Inputs {
         names,
         spec,
-        shards: &shards,
+        shards: &all,
         default_image: &settings.kubepool_image,
         external: &external,
         zk_client_cert: &client_cert,
     }));
     let mut cluster = Vec::new();
-    if shards.iter().any(in_cluster) {
+    if all.iter().any(in_cluster) {
         let uid = zuul.metadata.uid.clone().unwrap_or_default();
         cluster.push(launchers::cluster_role_binding(names, &uid));
     }
-    Ok(Desired { objects, cluster, shards })
+    Ok(Desired { objects, cluster, shards, draining, zookeeper })
 }

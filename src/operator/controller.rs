@@ -9,6 +9,7 @@
 use super::apply::{self, ApplyError};
 use super::build::{self, BuildError, Settings};
 use super::crd::Zuul;
+use super::drain::nodes_by_provider;
 use super::inputs::{self, InputError};
 use super::launchers::{NAMESPACE_LABEL, UID_ANNOTATION};
 use super::names::{MANAGED_BY, MANAGER, Names};
@@ -115,6 +116,8 @@ async fn reconcile(zuul: Arc<Zuul>, ctx: Arc<Context>) -> Result<Action, Reconci
     };
     let running_tenant = tenant_hash_of(&ctx.client, &names).await;
     let owner = owner_reference(&zuul);
+    let mut desired = desired;
+    let draining = drain(&ctx, &zuul, &names, &mut desired).await;
     let applied = match apply::apply(&ctx.client, Some(&namespace), Some(&owner), &desired.objects).await {
         Ok(applied) => applied,
         Err(error) => {
@@ -143,7 +146,45 @@ async fn reconcile(zuul: Arc<Zuul>, ctx: Arc<Context>) -> Result<Action, Reconci
     let ready = rollouts.iter().all(status::Rollout::done);
     status::write(&ctx.client, &zuul, &Outcome::Applied(rollouts)).await.map_err(ReconcileError::Status)?;
     tracing::debug!(ready, objects = desired.objects.len(), "reconciled");
-    Ok(Action::requeue(if ready { Duration::from_secs(300) } else { Duration::from_secs(30) }))
+    let next = if draining {
+        Duration::from_secs(10)
+    } else if ready {
+        Duration::from_secs(300)
+    } else {
+        Duration::from_secs(30)
+    };
+    Ok(Action::requeue(next))
+}
+
+/// Takes the launchers of removed providers that have no node left out of `desired` (the orphan
+/// pass then deletes them); returns whether any is still draining.
+async fn drain(ctx: &Context, zuul: &Zuul, names: &Names, desired: &mut build::Desired) -> bool {
+    if desired.draining.is_empty() {
+        return false;
+    }
+    let counts = match nodes_by_provider(&desired.zookeeper).await {
+        Ok(counts) => counts,
+        Err(error) => {
+            tracing::warn!(%error, "cannot count the nodes of removed providers; their launchers stay");
+            return true;
+        }
+    };
+    let mut still = false;
+    for shard in &desired.draining {
+        let left = counts.get(&shard.provider).copied().unwrap_or(0);
+        let name = names.child(&format!("launcher-{}", shard.key));
+        if left > 0 {
+            tracing::info!(provider = shard.provider, left, "draining the launcher of a removed provider");
+            still = true;
+            continue;
+        }
+        desired.objects.retain(|o| {
+            !(o["metadata"]["name"] == name.as_str() && (o["kind"] == "Deployment" || o["kind"] == "Secret"))
+        });
+        let note = format!("provider {} has no node left: its launcher {name} goes", shard.provider);
+        event(ctx, zuul, EventType::Normal, "Drained", note).await;
+    }
+    still
 }
 
 /// Records an invalid spec in the status and an Event; nothing is applied or deleted, so what

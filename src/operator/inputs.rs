@@ -8,7 +8,7 @@ use super::names::Names;
 use super::tls::{Existing, Leaf, Pair};
 use super::zuulconf::{SecretData, connection_secrets};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::Api;
+use kube::{Api, ResourceExt};
 use std::collections::BTreeMap;
 
 /// A reference in the spec that does not resolve, or an API failure while reading.
@@ -56,6 +56,8 @@ pub struct Read {
     /// An external ZooKeeper: its hosts and client TLS (`ca.crt`, `tls.crt`, `tls.key`).
     pub external_zookeeper: Option<(String, BTreeMap<String, String>)>,
     pub keystore_password: Option<String>,
+    /// The launcher shards in place now: (shard key, nodepool.yaml text).
+    pub existing_shards: Vec<(String, String)>,
 }
 
 struct Reader {
@@ -239,6 +241,22 @@ pub async fn read(client: &kube::Client, zuul: &Zuul, names: &Names) -> Result<R
             server: server.as_ref().and_then(leaf),
             client: client.as_ref().and_then(leaf),
         };
+    }
+    let launcher_shards = kube::api::ListParams::default().labels(&format!(
+        "{},{}=launcher",
+        names.selector(),
+        super::names::COMPONENT_LABEL
+    ));
+    let shards = reader.secrets.list(&launcher_shards).await.map_err(|source| InputError::Api {
+        kind: "Secret",
+        name: "launcher shards".into(),
+        source,
+    })?;
+    for shard in shards.items {
+        let key = shard.labels().get(super::names::PROVIDER_LABEL).cloned();
+        if let (Some(key), Some(text)) = (key, secret_text(&shard).remove("nodepool.yaml")) {
+            read.existing_shards.push((key, text));
+        }
     }
     read.keystore_password =
         reader.secret(&names.child("keystore")).await?.and_then(|data| data.get("password").cloned());
