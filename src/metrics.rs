@@ -45,6 +45,33 @@ pub struct PoolLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PausedLabels {
+    pub provider: String,
+    pub pool: String,
+    pub reason: String,
+}
+
+/// Why a pool takes no requests for a while.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PauseReason {
+    /// Its provider's cluster does not answer.
+    ProviderUnreachable,
+    /// It is at its quota until nodes are returned.
+    Quota,
+}
+
+impl PauseReason {
+    pub const ALL: [PauseReason; 2] = [PauseReason::ProviderUnreachable, PauseReason::Quota];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PauseReason::ProviderUnreachable => "provider-unreachable",
+            PauseReason::Quota => "quota",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabels {
     pub provider: String,
     pub state: String,
@@ -77,6 +104,8 @@ pub struct Metrics {
     pub zookeeper_connected: Gauge,
     /// 1 while the pool is registered and taking requests, 0 while it is not.
     pub pool_serving: Family<PoolLabels, Gauge>,
+    /// 1 for the reason a pool is paused (`provider-unreachable`, `quota`), 0 for the others.
+    pub pool_paused: Family<PausedLabels, Gauge>,
     /// What `/ready` answers from (the gauges cannot be read back by key set).
     readiness: Arc<std::sync::Mutex<Readiness>>,
 }
@@ -107,6 +136,8 @@ impl Metrics {
         let api_errors = Family::<ErrorLabels, Counter>::default();
         let zookeeper_connected = Gauge::default();
         let pool_serving = Family::<PoolLabels, Gauge>::default();
+        let pool_paused = Family::<PausedLabels, Gauge>::default();
+        registry.register("pool_paused", "Whether the pool is paused, by reason", pool_paused.clone());
         registry.register(
             "zookeeper_connected",
             "Whether the launcher has a ZooKeeper session",
@@ -129,6 +160,7 @@ impl Metrics {
             launch_errors,
             zookeeper_connected,
             pool_serving,
+            pool_paused,
             readiness: Arc::default(),
         }
     }
@@ -153,6 +185,14 @@ impl Metrics {
             } else {
                 readiness.serving.remove(&key);
             }
+        }
+    }
+
+    /// `provider`'s `pool` is paused for `reason`, or not paused (`None`).
+    pub fn set_pool_paused(&self, provider: &str, pool: &str, reason: Option<PauseReason>) {
+        for each in PauseReason::ALL {
+            let labels = PausedLabels { provider: provider.into(), pool: pool.into(), reason: each.as_str().into() };
+            self.pool_paused.get_or_create(&labels).set(i64::from(reason == Some(each)));
         }
     }
 

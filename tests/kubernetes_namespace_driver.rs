@@ -231,3 +231,89 @@ async fn both_token_sources_authenticate_as_the_node_account_and_die_with_the_no
         }
     }
 }
+
+/// A namespace with a service account `node` and a token for it, but no rights yet.
+async fn namespace_with_unbound_account(
+    cluster: &kubepool::k8s::ClusterInfo,
+    name: &str,
+) -> kubepool::drivers::kubernetes::token::Credentials {
+    use k8s_openapi::api::authentication::v1::TokenRequest;
+    use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+    let namespaces: kube::Api<Namespace> = kube::Api::all(cluster.client.clone());
+    let namespace: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).expect("ns");
+    namespaces.create(&Default::default(), &namespace).await.expect("create namespace");
+    let accounts: kube::Api<ServiceAccount> = kube::Api::namespaced(cluster.client.clone(), name);
+    let account: ServiceAccount =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "node"}})).expect("sa");
+    accounts.create(&Default::default(), &account).await.expect("create service account");
+    let token = accounts
+        .create_token_request("node", &Default::default(), &TokenRequest::default())
+        .await
+        .expect("token request")
+        .status
+        .expect("token")
+        .token;
+    kubepool::drivers::kubernetes::token::Credentials {
+        token,
+        ca_crt_base64: cluster.ca_crt_base64.clone().expect("the test bed's kubeconfig carries its CA"),
+    }
+}
+
+async fn grant_pod_creation(cluster: &kubepool::k8s::ClusterInfo, namespace: &str) {
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    let roles: kube::Api<Role> = kube::Api::namespaced(cluster.client.clone(), namespace);
+    let role: Role = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "pods"},
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}],
+    }))
+    .expect("role");
+    roles.create(&Default::default(), &role).await.expect("create role");
+    let bindings: kube::Api<RoleBinding> = kube::Api::namespaced(cluster.client.clone(), namespace);
+    let binding: RoleBinding = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "pods"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pods"},
+        "subjects": [{"kind": "ServiceAccount", "name": "node", "namespace": namespace}],
+    }))
+    .expect("binding");
+    bindings.create(&Default::default(), &binding).await.expect("create role binding");
+}
+
+/// The readiness check of namespace nodes waits for the node's own credentials to be allowed
+/// to create a pod (here: a RoleBinding made 2 s late), and gives up at its deadline while they
+/// are not. The dry run leaves no pod behind.
+#[tokio::test]
+async fn a_namespace_node_is_ready_only_once_its_credentials_get_a_pod_admitted() {
+    use kubepool::drivers::pod_launch::wait_pods_admitted;
+    use std::time::Duration;
+    use tokio::time::Instant;
+    let cluster = kubepool::k8s::connect(None).await.expect("cluster");
+
+    let refused = common::unique_name("kp-admit-no");
+    let _guard = common::NamespaceGuard(refused.clone());
+    let credentials = namespace_with_unbound_account(&cluster, &refused).await;
+    let outcome = wait_pods_admitted(&cluster, &refused, &credentials, Instant::now() + Duration::from_secs(3)).await;
+    let error = outcome.expect_err("no right to create pods: not ready");
+    assert!(error.to_string().contains("cannot create pods yet"), "{error}");
+
+    let late = common::unique_name("kp-admit-late");
+    let _guard = common::NamespaceGuard(late.clone());
+    let credentials = namespace_with_unbound_account(&cluster, &late).await;
+    let granted = std::sync::Arc::new(std::sync::Mutex::new(None::<Instant>));
+    let grant = {
+        let (cluster, late, granted) = (cluster.clone(), late.clone(), granted.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            *granted.lock().expect("lock") = Some(Instant::now());
+            grant_pod_creation(&cluster, &late).await;
+        })
+    };
+    wait_pods_admitted(&cluster, &late, &credentials, Instant::now() + Duration::from_secs(60))
+        .await
+        .expect("admitted once the binding exists");
+    let ready_at = Instant::now();
+    grant.await.expect("grant");
+    let granting_from = granted.lock().expect("lock").expect("granted");
+    assert!(granting_from <= ready_at, "ready before its credentials could create a pod");
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(cluster.client.clone(), &late);
+    assert!(pods.list(&Default::default()).await.expect("pods").items.is_empty(), "the dry run made a pod");
+}

@@ -217,6 +217,9 @@ async fn at_quota_the_pool_pauses_and_serves_the_rest_when_nodes_return() {
     let third = zk.store.get_request(&ids[2]).await.expect("read").expect("request").value;
     assert_eq!(third.state, RequestState::Requested);
     assert_eq!(cloud.live().len(), 2, "max-servers 2");
+    let metrics = launcher.metrics.encode();
+    let paused = metrics.lines().find(|l| l.starts_with("kubepool_pool_paused{") && l.contains(r#"reason="quota""#));
+    assert!(paused.is_some_and(|l| l.ends_with(" 1")), "the metric says why: {metrics}");
     return_nodes(&zk.store, &ids[..1], &first.nodes).await;
     let third = settled(&zk.store, &ids[2]).await;
     assert_eq!(third.state, RequestState::Fulfilled);
@@ -474,6 +477,11 @@ async fn a_provider_that_does_not_answer_pauses_only_its_own_pools() {
     let serving = metrics.lines().find(|l| l.starts_with(r#"kubepool_pool_serving{provider="down","#));
     assert!(serving.is_some_and(|l| l.ends_with(" 0")), "{metrics}");
     assert!(metrics.contains(r#"kubepool_provider_connected{provider="down"} 0"#), "{metrics}");
+    // The metric says why.
+    let paused = metrics.lines().find(|l| {
+        l.starts_with(r#"kubepool_pool_paused{provider="down","#) && l.contains(r#"reason="provider-unreachable""#)
+    });
+    assert!(paused.is_some_and(|l| l.ends_with(" 1")), "{metrics}");
     assert!(launcher.metrics.ready().is_ok(), "still ready: the other provider serves");
     // The other provider serves as usual; the paused one's request waits (not declined).
     let waiting = submit_label(&zk.store, "down-label").await;

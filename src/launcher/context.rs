@@ -11,6 +11,8 @@ use tokio::sync::watch;
 
 pub struct Context {
     pub store: Store,
+    /// The requests, nodes and pool components as the watches last reported them.
+    pub cache: crate::zk::ZkCache,
     /// This machine's host name (component registration, pool-worker ids).
     pub hostname: String,
     pub metrics: Metrics,

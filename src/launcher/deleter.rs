@@ -58,17 +58,16 @@ async fn pass(
     deletions: &mut JoinSet<()>,
 ) -> Result<(), ZkError> {
     let store = &ctx.store;
-    let nodes = store.list_nodes().await?;
+    let nodes = ctx.cache.nodes(store).await?;
     let mut counts = std::collections::BTreeMap::new();
     for node in nodes.iter().filter(|n| n.value.provider.as_deref().is_some_and(|p| ctx.driver(p).is_some())) {
         let key = (node.value.provider.clone().unwrap_or_default(), node.value.state.as_str().to_string());
         *counts.entry(key).or_insert(0) += 1;
     }
     ctx.metrics.set_nodes(&counts);
-    // Read after the nodes: a node listed as allocated was allocated to a request that existed
-    // before this read, so a request missing here is really gone. One read instead of one per
-    // allocated ready node.
-    let requests: HashSet<String> = store.request_ids().await?.into_iter().collect();
+    // Candidates only: a request missing here is read again under the node's lock (the cache
+    // may have the node's allocation before the request's creation).
+    let requests: HashSet<String> = ctx.cache.requests(store).await?.into_iter().map(|r| r.id).collect();
     for node in nodes {
         let Some(provider) = node.value.provider.clone() else { continue };
         // A node one of our request handlers holds is theirs, also while its lock is being
@@ -95,7 +94,11 @@ async fn pass(
         };
         // Only if it is still allocated to the request seen gone: meanwhile it may have been
         // released and reused by a newer request (request ids are never reused).
-        if orphaned_ready
+        let request_gone = match current.value.allocated_to.as_deref() {
+            Some(request) if orphaned_ready => store.get_request(request).await?.is_none(),
+            _ => false,
+        };
+        if request_gone
             && current.value.state == NodeState::Ready
             && current.value.allocated_to == node.value.allocated_to
         {

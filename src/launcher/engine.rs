@@ -152,6 +152,7 @@ pub async fn run(setup: Setup, shutdown: impl Future<Output = ()>) -> Result<(),
     let (stop_tx, stop_rx) = watch::channel(false);
     let ctx = Arc::new(Context {
         store: Store::new(first),
+        cache: Default::default(),
         hostname: setup.hostname,
         metrics: setup.metrics,
         drivers: setup.drivers.into(),
@@ -181,6 +182,7 @@ pub async fn run(setup: Setup, shutdown: impl Future<Output = ()>) -> Result<(),
             Stop::Requested => break,
             Stop::SessionLost => {
                 metrics.set_zookeeper_connected(false);
+                ctx.cache.invalidate();
                 // Its ephemeral znode died with the session.
                 registration.take();
                 warn!("ZooKeeper session lost; opening a new one (work in flight goes on)");
@@ -267,21 +269,32 @@ async fn serve_session(
                 Some(reload) => workers.apply(ctx, reload),
                 None => *reloads = None,
             },
+            // The cache is brought up to date before the workers are woken, so a worker woken
+            // by an event sees it.
             event = watcher.next() => match event {
-                Ok(WatchEvent::Node { .. }) | Ok(WatchEvent::NodeLock { .. }) => {
+                Ok(event @ (WatchEvent::Node { .. } | WatchEvent::NodeLock { .. })) => {
+                    ctx.cache.apply(&ctx.store, &event).await;
                     ctx.nodes_changed.raise();
                     ctx.changed.raise();
                 }
                 Ok(WatchEvent::Disconnected) => {
                     ctx.metrics.set_zookeeper_connected(false);
+                    // Events may be lost until the next resync (ZOOKEEPER-4698).
+                    ctx.cache.invalidate();
                     warn!("ZooKeeper connection lost; waiting for the session to come back");
                 }
                 Ok(WatchEvent::Resync) => {
                     ctx.metrics.set_zookeeper_connected(true);
+                    if let Err(error) = ctx.cache.rebuild(&ctx.store).await {
+                        warn!(%error, "cannot read ZooKeeper into the cache; workers read ZooKeeper directly until the next resync");
+                    }
                     ctx.changed.raise();
                     ctx.nodes_changed.raise();
                 }
-                Ok(_) => ctx.changed.raise(),
+                Ok(event) => {
+                    ctx.cache.apply(&ctx.store, &event).await;
+                    ctx.changed.raise();
+                }
                 Err(error) => {
                     warn!(%error, "ZooKeeper watches ended");
                     return Stop::SessionLost;

@@ -408,8 +408,7 @@ async fn settle(
         current.value.nodes.clear();
         current.value.set_state(RequestState::Requested);
     } else {
-        let registered: Vec<PoolComponent> =
-            store.list_pool_components().await.map(|v| v.into_iter().map(|c| c.value).collect()).unwrap_or_default();
+        let registered: Vec<PoolComponent> = ctx.cache.pool_components(store).await.unwrap_or_default();
         decline_request(&mut current.value, worker_id, &registered);
         info!(reasons = ?failed, state = ?current.value.state, "declined request after failed launches");
         ctx.metrics.request_outcome(

@@ -62,7 +62,7 @@ pub async fn run(ctx: Arc<Context>) {
 
 async fn pass(ctx: &Context) -> Result<(), ZkError> {
     let store = &ctx.store;
-    let requests = store.list_requests().await?;
+    let requests = ctx.cache.requests(store).await?;
     // Finished min-ready requests: release their nodes into the pool, then remove them.
     for request in requests.iter().filter(|r| r.value.requestor.as_deref() == Some(REQUESTOR)) {
         match request.value.state {
@@ -77,9 +77,17 @@ async fn pass(ctx: &Context) -> Result<(), ZkError> {
             _ => {}
         }
     }
+    let policies = ctx.policies();
+    let nodes = ctx.cache.nodes(store).await?;
+    let requests = ctx.cache.requests(store).await?;
+    if shortfall(&policies.min_ready, &nodes, &requests).is_empty() {
+        return Ok(());
+    }
+    // Counted again from ZooKeeper itself before requesting: the cache may not yet hold a
+    // request this worker made in its previous pass.
     let nodes = store.list_nodes().await?;
     let requests = store.list_requests().await?;
-    for (label, missing) in shortfall(&ctx.policies().min_ready, &nodes, &requests) {
+    for (label, missing) in shortfall(&policies.min_ready, &nodes, &requests) {
         for _ in 0..missing {
             let mut request = NodeRequest::new(vec![label.clone()]);
             request.reuse = false;

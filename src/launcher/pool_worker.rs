@@ -8,6 +8,7 @@ use super::decide::{Verdict, decide};
 use super::handler::{self, Accepted, Slot};
 use super::plan::PoolPlan;
 use super::quota;
+use crate::metrics::PauseReason;
 use crate::zk::{
     ComponentRegistration, Node, NodeRequest, NodeState, PoolComponent, RequestState, Versioned, Wait, ZkError,
     model::now,
@@ -113,6 +114,12 @@ impl PoolWorker {
                     warn!(parent: &span, %error, "request pass failed; trying again on the next change");
                 }
                 self.ctx.metrics.set_pool_serving(&self.plan.provider, &self.plan.pool, outage.is_none());
+                let reason = match (&outage, self.paused) {
+                    (Some(_), _) => Some(PauseReason::ProviderUnreachable),
+                    (None, true) => Some(PauseReason::Quota),
+                    (None, false) => None,
+                };
+                self.ctx.metrics.set_pool_paused(&self.plan.provider, &self.plan.pool, reason);
                 if self.paused != was_paused {
                     let why = match (&outage, self.paused) {
                         (Some(reason), _) => format!("paused: the provider does not answer ({reason})"),
@@ -200,8 +207,20 @@ impl PoolWorker {
 
     async fn pass_locked(&mut self, handlers: &mut JoinSet<()>) -> Result<(), ZkError> {
         let store = &self.ctx.store;
-        let requests = store.list_requests().await?;
-        let registered: Vec<PoolComponent> = store.list_pool_components().await?.into_iter().map(|c| c.value).collect();
+        let requests = self.ctx.cache.requests(store).await?;
+        let registered: Vec<PoolComponent> = self.ctx.cache.pool_components(store).await?;
+        let open = |request: &Versioned<NodeRequest>| {
+            request.value.state == RequestState::Requested
+                && !self.is_in_flight(&request.id)
+                && !matches!(decide(&self.plan, &self.id, false, &request.value, &registered), Verdict::Yield(_))
+        };
+        if !requests.iter().any(open) {
+            // Nothing for this pool to take or decline: no need to count its nodes.
+            self.paused = false;
+            return Ok(());
+        }
+        // Quota is counted from ZooKeeper itself, not the cache: another launcher's nodes made
+        // just before it released the quota lock may not have reached the cache yet.
         let nodes = store.list_nodes().await?;
         let mut used = quota::used_by_pool(&nodes, &self.plan.provider, &self.plan.pool);
         let mut paused = false;

@@ -9,6 +9,7 @@
 //! * [`ComponentRegistration`]: launcher and pool components (§2.6).
 //! * [`Watcher`]: change events from persistent recursive watches.
 
+mod cache;
 mod components;
 mod connect;
 pub mod lock;
@@ -18,6 +19,7 @@ pub mod reach;
 mod store;
 mod watch;
 
+pub use cache::ZkCache;
 pub use components::{Component, ComponentRegistration, LauncherComponent, MODEL_API};
 pub use connect::{Backoff, ConnectOptions, TlsFiles, connect, connect_patiently};
 pub use lock::{HeldLock, Wait};

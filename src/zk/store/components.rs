@@ -11,4 +11,9 @@ impl Store {
     pub async fn list_pool_components(&self) -> Result<Vec<Versioned<PoolComponent>>, ZkError> {
         self.read_all(POOL_COMPONENT_ROOT, PoolComponent::from_json).await
     }
+
+    /// One pool component by znode name; `None` if it is gone.
+    pub async fn get_pool_component(&self, name: &str) -> Result<Option<Versioned<PoolComponent>>, ZkError> {
+        self.read(POOL_COMPONENT_ROOT, name, PoolComponent::from_json).await
+    }
 }
