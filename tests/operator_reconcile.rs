@@ -612,3 +612,89 @@ async fn an_external_zookeeper_is_used_as_given() {
     zuuls.delete("x", &DeleteParams::background()).await.expect("delete");
     operator.abort();
 }
+
+/// The upstream zuul-operator's own example CR, unchanged: without a database it is reported
+/// (this operator does not manage one yet); with one, its Secret-form references work: the tenant
+/// config and the nodepool.yaml from Secrets, the executor's SSH key mounted in executors only.
+#[tokio::test]
+async fn the_upstream_example_cr_reconciles() {
+    init_logging();
+    let client = admin_client().await;
+    install_crd(&client).await;
+    let ns = unique_name("kp-op-up");
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    create(&namespaces, json!({"metadata": {"name": ns}})).await;
+    let _guard = NamespaceGuard(ns.clone());
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let zuuls: Api<Zuul> = Api::namespaced(client.clone(), &ns);
+    // The Secrets upstream's example names.
+    create(&secrets, json!({"metadata": {"name": "executor-ssh-key"}, "stringData": {"sshkey": "KEY"}})).await;
+    create(
+        &secrets,
+        json!({"metadata": {"name": "zuul-yaml-conf"}, "stringData": {"main.yaml": "- tenant: {name: t}\n"}}),
+    )
+    .await;
+    create(
+        &secrets,
+        json!({"metadata": {"name": "nodepool-yaml-conf"}, "stringData": {"nodepool.yaml": nodepool_yaml(&["up"])}}),
+    )
+    .await;
+    create(
+        &secrets,
+        json!({"metadata": {"name": "nodepool-kube-config"}, "stringData": {"kube.config": "apiVersion: v1\n"}}),
+    )
+    .await;
+    let (operator_client, _rbac) = operator_client(&client, &ns).await;
+    let operator = tokio::spawn(run(
+        operator_client,
+        Config {
+            namespace: Some(ns.clone()),
+            kubepool_image: "localhost/kubepool:test".into(),
+            resync: Duration::from_secs(300),
+        },
+    ));
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/operator-data/upstream-v1alpha2-zuul-cr.yaml");
+    let out = std::process::Command::new(common::kubectl())
+        .args(["create", "-n", &ns, "-f"])
+        .arg(&path)
+        .output()
+        .expect("kubectl");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let (degraded, _) = eventually("Degraded without a database", LIMIT, || async {
+        condition(&zuuls.get("zuul").await.expect("get"), "Degraded").filter(|c| c.0 == "True")
+    })
+    .await;
+    assert_eq!(degraded.2, "spec.database.secretName: required: this operator does not manage a database yet");
+
+    create(&secrets, json!({"metadata": {"name": "zuul-db"}, "stringData": {"dburi": "postgresql://z:p@db/z"}})).await;
+    let database = json!({"spec": {"database": {"secretName": "zuul-db"}}});
+    zuuls.patch("zuul", &PatchParams::default(), &Patch::Merge(&database)).await.expect("add a database");
+    eventually("applied", LIMIT, || async {
+        condition(&zuuls.get("zuul").await.expect("get"), "Degraded").filter(|c| c.0 == "False")
+    })
+    .await;
+    let scheduler =
+        sets.get("zuul-scheduler").await.expect("scheduler").spec.and_then(|s| s.template.spec).expect("pod");
+    assert_eq!(scheduler.containers[0].image.as_deref(), Some("quay.io/zuul-ci/zuul-scheduler:latest"));
+    let tenant = scheduler.volumes.iter().flatten().find(|v| v.name == "tenant").expect("tenant volume");
+    assert_eq!(tenant.secret.as_ref().and_then(|s| s.secret_name.as_deref()), Some("zuul-yaml-conf"));
+    let mounts = |pod: &k8s_openapi::api::core::v1::PodSpec| -> Vec<String> {
+        pod.containers[0].volume_mounts.iter().flatten().map(|m| m.mount_path.clone()).collect()
+    };
+    assert!(!mounts(&scheduler).contains(&"/etc/zuul/sshkey".to_string()), "the SSH key is for executors only");
+    let executor = sets.get("zuul-executor").await.expect("executor").spec.and_then(|s| s.template.spec).expect("pod");
+    assert!(mounts(&executor).contains(&"/etc/zuul/sshkey".to_string()));
+    let conf = secret_text(&secrets.get("zuul-zuul-config").await.expect("get"), "zuul.conf");
+    assert!(
+        conf.contains("private_key_file=/etc/zuul/sshkey/sshkey") && conf.contains("[connection opendev]"),
+        "{conf}"
+    );
+    assert_eq!(sets.get("zuul-merger").await.expect("merger").spec.and_then(|s| s.replicas), Some(1));
+    assert!(deployments.get_opt("zuul-launcher-up").await.expect("get").is_some(), "the launcher from a Secret config");
+    zuuls.delete("zuul", &DeleteParams::background()).await.expect("delete");
+    operator.abort();
+}
