@@ -147,3 +147,55 @@ pub async fn write(client: &kube::Client, zuul: &Zuul, outcome: &Outcome) -> Res
         other => other.map(|_| ()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workload(kind: &str, generation: i64, replicas: i64, status: Value) -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "apps/v1", "kind": kind,
+            "metadata": {"name": format!("z-{}", kind.to_ascii_lowercase()), "generation": generation},
+            "spec": {"replicas": replicas},
+            "status": status,
+        }))
+        .expect("object")
+    }
+
+    #[test]
+    fn ready_when_every_workload_runs_its_latest_spec_with_all_replicas_ready() {
+        let done = [
+            workload(
+                "StatefulSet",
+                2,
+                2,
+                json!({"observedGeneration": 2, "readyReplicas": 2, "updatedReplicas": 2, "currentRevision": "a", "updateRevision": "a"}),
+            ),
+            workload("Deployment", 1, 1, json!({"observedGeneration": 1, "readyReplicas": 1, "updatedReplicas": 1})),
+        ];
+        let rollouts = rollouts(&done);
+        assert!(rollouts.iter().all(Rollout::done));
+        let conditions = conditions(&Outcome::Applied(rollouts), 7);
+        assert_eq!(
+            conditions.iter().map(|c| (c.0.as_str(), c.1.as_str(), c.2.as_str(), c.4)).collect::<Vec<_>>(),
+            [
+                ("Ready", "True", "AllComponentsReady", 7),
+                ("Progressing", "False", "RolloutComplete", 7),
+                ("Degraded", "False", "AsExpected", 7)
+            ]
+        );
+    }
+
+    #[test]
+    fn progressing_while_a_rollout_is_behind_naming_it() {
+        let behind = [
+            // Old generation observed, and a revision still rolling.
+            workload("StatefulSet", 3, 2, json!({"observedGeneration": 2, "readyReplicas": 2, "updatedReplicas": 2})),
+            workload("Deployment", 1, 2, json!({"observedGeneration": 1, "readyReplicas": 1, "updatedReplicas": 2})),
+        ];
+        let conditions = conditions(&Outcome::Applied(rollouts(&behind)), 1);
+        assert_eq!((conditions[0].1.as_str(), conditions[0].2.as_str()), ("False", "ComponentsNotReady"));
+        assert_eq!(conditions[0].3, "waiting for z-statefulset 2/2, z-deployment 1/2");
+        assert_eq!(conditions[1].1, "True");
+    }
+}
