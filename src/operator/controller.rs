@@ -100,10 +100,10 @@ async fn reconcile(zuul: Arc<Zuul>, ctx: Arc<Context>) -> Result<Action, Reconci
     let names = Names::new(&zuul.name_any(), &namespace);
     let read = match inputs::read(&ctx.client, &zuul, &names).await {
         Ok(read) => read,
-        Err(InputError::Api { kind, name, source }) => return Err(InputError::Api { kind, name, source }.into()),
+        Err(error @ InputError::Api { .. }) => return Err(error.into()),
         Err(error) => return invalid(&ctx, &zuul, error.reason(), error.to_string()).await,
     };
-    let desired = match build::build(&zuul, &names, &read, &ctx.settings) {
+    let mut desired = match build::build(&zuul, &names, &read, &ctx.settings) {
         Ok(desired) => desired,
         Err(error) => {
             let reason = match error {
@@ -116,7 +116,6 @@ async fn reconcile(zuul: Arc<Zuul>, ctx: Arc<Context>) -> Result<Action, Reconci
     };
     let running_tenant = tenant_hash_of(&ctx.client, &names).await;
     let owner = owner_reference(&zuul);
-    let mut desired = desired;
     let draining = drain(&ctx, &zuul, &names, &mut desired).await;
     let applied = match apply::apply(&ctx.client, Some(&namespace), Some(&owner), &desired.objects).await {
         Ok(applied) => applied,
