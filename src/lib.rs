@@ -14,6 +14,7 @@ pub mod k8s;
 pub mod launcher;
 pub mod metrics;
 pub mod operations;
+pub mod operator;
 pub mod telemetry;
 pub mod zk;
 

@@ -9,6 +9,7 @@ mod executor;
 mod info;
 mod launcher;
 mod list;
+mod operator;
 mod port_forward;
 mod zk_args;
 
@@ -51,6 +52,8 @@ pub enum Command {
     Exec(exec::ExecArgs),
     /// Serve the console logs of kubepool's connection plugin with the zuul_console protocol.
     ConsoleServer(console_server::ConsoleServerArgs),
+    /// The Zuul Operator: a `Zuul` custom resource becomes a running Zuul.
+    Operator(operator::OperatorArgs),
     /// The per-user agent `kubepool exec` starts on demand (keeps API connections warm).
     #[command(hide = true)]
     Agent(agent::AgentArgs),
@@ -83,6 +86,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::PortForward(args) => port_forward::run(args).await,
             Command::Agent(args) => agent::run(args).await,
             Command::ConsoleServer(args) => console_server::run(args).await,
+            Command::Operator(args) => operator::run(args).await,
             Command::Exec(_) => unreachable!("handled above"),
         };
         match result {

@@ -154,6 +154,12 @@ for pair in "$PAUSE_IMAGE=pause.tar" "$NOSHELL_IMAGE=noshell.tar" "$NODE_IMAGE=n
     $CTR images import "$IMAGES/$tar" >/dev/null
   fi
 done
+# The Zuul Operator e2e's images, when tests/cluster/build-zuul-images.sh has built them.
+for tar in "$IMAGES"/zuul-*.tar "$IMAGES"/zookeeper-*.tar; do
+  [ -f "$tar" ] || continue
+  log "importing $(basename "$tar")"
+  $CTR images import "$tar" >/dev/null
+done
 
 # ---------------------------------------------------------------- kube-apiserver
 # Admission: pods that request the extended resource kubepool.test/quota-limited are refused by

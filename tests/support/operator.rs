@@ -1,0 +1,153 @@
+//! Shared by the operator tests: the Zuul CRD installed on the test bed, and a poll-until helper.
+
+#![allow(dead_code)]
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::wait::{await_condition, conditions};
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+pub const CRD_NAME: &str = "zuuls.operator.zuul-ci.org";
+
+/// Installs the Zuul CRD by server-side apply (as `kubectl apply --server-side` would) and waits
+/// until the API server serves it. Every operator test applies the same CRD, so parallel runs
+/// agree.
+pub async fn install_crd(client: &kube::Client) {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd = <kubepool::operator::Zuul as kube::CustomResourceExt>::crd();
+    crds.patch(CRD_NAME, &PatchParams::apply("kubepool-operator-test").force(), &Patch::Apply(&crd))
+        .await
+        .expect("server-side apply of the Zuul CRD");
+    tokio::time::timeout(Duration::from_secs(30), await_condition(crds, CRD_NAME, conditions::is_crd_established()))
+        .await
+        .expect("CRD established within 30 s")
+        .expect("watch the CRD");
+}
+
+/// Polls `probe` every 250 ms until it returns `Some`, for at most `limit`; panics naming `what`.
+/// Returns the value and how long it took.
+pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut probe: F) -> (T, Duration)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = probe().await {
+            return (value, start.elapsed());
+        }
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Deletes the cluster-scoped RBAC objects [`operator_client`] made, when dropped.
+pub struct ClusterRbacGuard(pub String);
+
+impl Drop for ClusterRbacGuard {
+    fn drop(&mut self) {
+        for kind in ["clusterrolebinding", "clusterrole"] {
+            let _ = std::process::Command::new(super::common::kubectl())
+                .args(["delete", kind, &self.0, "--ignore-not-found", "--wait=false"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// The objects of a shipped multi-document manifest, as JSON (kubectl reads it, offline).
+pub fn manifest_objects(relative: &str) -> Vec<serde_json::Value> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+    let out = std::process::Command::new(super::common::kubectl())
+        .args(["create", "--dry-run=client", "-o", "json", "-f"])
+        .arg(&path)
+        .output()
+        .expect("run kubectl");
+    assert!(out.status.success(), "kubectl reads {relative}: {}", String::from_utf8_lossy(&out.stderr));
+    // One JSON document per object (kubectl 1.20), or a List.
+    let mut objects = Vec::new();
+    for document in serde_json::Deserializer::from_slice(&out.stdout).into_iter::<serde_json::Value>() {
+        let document = document.expect("kubectl prints JSON");
+        match document.get("items") {
+            Some(serde_json::Value::Array(items)) => objects.extend(items.iter().cloned()),
+            _ => objects.push(document),
+        }
+    }
+    objects
+}
+
+/// A client with exactly the rights `deploy/operator/rbac.yaml` gives the operator: a
+/// ServiceAccount in `namespace` bound to a copy of the shipped `kubepool-operator` ClusterRole
+/// (named for the test, so parallel runs do not share it). The shipped `kubepool-launcher`
+/// ClusterRole is applied as is (same content from every run).
+pub async fn operator_client(admin: &kube::Client, namespace: &str) -> (kube::Client, ClusterRbacGuard) {
+    use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+    use kube::api::PostParams;
+    use serde_json::json;
+
+    let objects = manifest_objects("deploy/operator/rbac.yaml");
+    let role = |name: &str| {
+        objects
+            .iter()
+            .find(|o| o["kind"] == "ClusterRole" && o["metadata"]["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("deploy/operator/rbac.yaml has no ClusterRole {name}"))
+    };
+    let roles: Api<ClusterRole> = Api::all(admin.clone());
+    let launcher = role("kubepool-launcher");
+    roles
+        .patch("kubepool-launcher", &PatchParams::apply("kubepool-operator-test").force(), &Patch::Apply(&launcher))
+        .await
+        .expect("apply the kubepool-launcher ClusterRole");
+    let name = format!("kubepool-operator-{namespace}");
+    let guard = ClusterRbacGuard(name.clone());
+    let mut operator_role = role("kubepool-operator");
+    operator_role["metadata"] = json!({"name": name});
+    let operator_role: ClusterRole = serde_json::from_value(operator_role).expect("ClusterRole");
+    roles.create(&PostParams::default(), &operator_role).await.expect("create the operator's ClusterRole");
+    let binding: ClusterRoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": "kubepool-operator", "namespace": namespace}],
+    }))
+    .expect("binding");
+    Api::<ClusterRoleBinding>::all(admin.clone())
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("bind the operator's ClusterRole");
+    let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), namespace);
+    let account: ServiceAccount =
+        serde_json::from_value(json!({"metadata": {"name": "kubepool-operator"}})).expect("account");
+    accounts.create(&PostParams::default(), &account).await.expect("create the operator's ServiceAccount");
+    let secrets: Api<Secret> = Api::namespaced(admin.clone(), namespace);
+    let token: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "kubepool-operator-token",
+                     "annotations": {"kubernetes.io/service-account.name": "kubepool-operator"}},
+        "type": "kubernetes.io/service-account-token",
+    }))
+    .expect("token secret");
+    secrets.create(&PostParams::default(), &token).await.expect("create the operator's token Secret");
+    let credentials = kubepool::drivers::kubernetes::token::wait_for_credentials(
+        &secrets,
+        "kubepool-operator-token",
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("the operator's token");
+    let cluster = kubepool::k8s::connect(None).await.expect("cluster");
+    let client = kubepool::k8s::NodeCredentials {
+        server: cluster.server.clone(),
+        namespace: namespace.to_string(),
+        token: credentials.token.clone(),
+        ca_crt_base64: Some(credentials.ca_crt_base64.clone()),
+        skip_tls_verify: cluster.skip_tls_verify,
+    }
+    .client()
+    .await
+    .expect("the operator's client")
+    .client;
+    (client, guard)
+}
