@@ -18,7 +18,7 @@ export DEBIAN_FRONTEND=noninteractive
 # ---------------------------------------------------------------- packages
 PKGS="dpkg-dev make golang-go golang-github-modern-go-reflect2-dev rsync jq etcd-server containerd runc
       containernetworking-plugins openssl debootstrap umoci busybox-static skopeo iptables iproute2 curl
-      ca-certificates zookeeper default-jre-headless dnsmasq-base"
+      ca-certificates zookeeper default-jre-headless dnsmasq-base binutils"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
