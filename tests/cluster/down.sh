@@ -21,8 +21,8 @@ stop() { # name
 stop dns-sync
 stop dnsmasq
 stop kube-proxy
-# The DNAT that sends pods' API server traffic to loopback (up.sh, "in-cluster workloads").
-iptables -t nat -S PREROUTING 2>/dev/null | grep -- "--comment kubepool-testbed-apiserver" | sed 's/^-A /-D /' |
+# The DNAT that sends pods' API server and ZooKeeper traffic to loopback (up.sh, "in-cluster workloads").
+iptables -t nat -S PREROUTING 2>/dev/null | grep -- "--comment kubepool-testbed-from-pods" | sed 's/^-A /-D /' |
   while read -r rule; do eval "iptables -t nat $rule" || true; done
 # Remove kube-proxy's iptables chains and rules (KUBE-SERVICES, KUBE-NODEPORTS, ...) and put the
 # host's route_localnet back.

@@ -68,6 +68,8 @@ write_env() {
     echo "export KUBEPOOL_TEST_ZK_CA=$PKI/zk-ca.crt"
     echo "export KUBEPOOL_TEST_ZK_CERT=$PKI/zk-client.crt"
     echo "export KUBEPOOL_TEST_ZK_KEY=$PKI/zk-client.key"
+    [ -n "$kubeconfig" ] && echo "export KUBEPOOL_TEST_ZK_FROM_PODS=${POD_BRIDGE_IP%/*}:$ZK_PORT"
+    [ -n "$kubeconfig" ] && echo "export KUBEPOOL_TEST_ZK_TLS_FROM_PODS=${POD_BRIDGE_IP%/*}:$ZK_TLS_PORT"
     [ -n "$kubeconfig" ] && echo "export KUBEPOOL_TEST_IMAGE=$NODE_IMAGE"
     [ -n "$kubeconfig" ] && echo "export KUBEPOOL_TEST_KUBECTL=$KUBECTL"
   } > "$ENV_FILE"
@@ -302,9 +304,12 @@ subsets:
 - addresses: [{ip: ${POD_BRIDGE_IP%/*}}]
   ports: [{name: https, port: $APISERVER_PORT, protocol: TCP}]
 YAML
-for dst in "$SERVICE_APISERVER_IP 443" "${POD_BRIDGE_IP%/*} $APISERVER_PORT"; do
+# ZooKeeper's plain and TLS ports are reachable from pods the same way, on the bridge address
+# (its server certificate names 127.0.0.1 only: a client that checks host names refuses it there).
+for dst in "$SERVICE_APISERVER_IP 443 $APISERVER_PORT" "${POD_BRIDGE_IP%/*} $APISERVER_PORT $APISERVER_PORT" \
+           "${POD_BRIDGE_IP%/*} $ZK_PORT $ZK_PORT" "${POD_BRIDGE_IP%/*} $ZK_TLS_PORT $ZK_TLS_PORT"; do
   set -- $dst
-  rule="-i $POD_BRIDGE -d $1/32 -p tcp --dport $2 -m comment --comment kubepool-testbed-apiserver -j DNAT --to-destination 127.0.0.1:$APISERVER_PORT"
+  rule="-i $POD_BRIDGE -d $1/32 -p tcp --dport $2 -m comment --comment kubepool-testbed-from-pods -j DNAT --to-destination 127.0.0.1:$3"
   iptables -t nat -C PREROUTING $rule 2>/dev/null || iptables -t nat -I PREROUTING 1 $rule
 done
 # 2. Cluster DNS: dnsmasq answers on the bridge address (the kubelet's clusterDNS) from the hosts
