@@ -25,6 +25,11 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true, env = "KUBEPOOL_LOG_FORMAT")]
     pub log_format: LogFormat,
 
+    /// Require a ZooKeeper TLS server's certificate to name the host it is reached by. Off by
+    /// default, as in Zuul and Nodepool, which verify the chain to zookeeper-tls' CA only.
+    #[arg(long, global = true, env = "KUBEPOOL_ZOOKEEPER_TLS_VERIFY_HOSTNAME")]
+    pub zookeeper_tls_verify_hostname: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -58,6 +63,7 @@ pub enum Command {
 
 /// Runs the chosen subcommand and turns its result into an exit status.
 pub fn run(cli: Cli) -> ExitCode {
+    crate::zk::set_verify_tls_hostname(cli.zookeeper_tls_verify_hostname);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

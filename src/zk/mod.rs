@@ -17,7 +17,7 @@ mod store;
 mod watch;
 
 pub use components::{Component, ComponentRegistration, LauncherComponent, MODEL_API};
-pub use connect::{ConnectOptions, TlsFiles, connect};
+pub use connect::{ConnectOptions, TlsFiles, connect, connect_verifying, set_verify_tls_hostname};
 pub use lock::{HeldLock, Wait};
 pub use model::{ComponentState, Node, NodeRequest, NodeState, PoolComponent, RequestState};
 pub use paths::RequestId;
