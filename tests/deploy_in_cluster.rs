@@ -13,6 +13,7 @@ mod launcher_support;
 mod zk_support;
 
 use base64::Engine;
+use futures::StreamExt;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -35,19 +36,21 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn kubectl(args: &[&str], stdin: Option<&str>) -> Result<String, String> {
-    let mut child = Command::new(common::kubectl())
+/// Runs kubectl without blocking the test's runtime (the ZooKeeper sessions run on it too).
+async fn kubectl(args: &[&str], stdin: Option<&str>) -> Result<String, String> {
+    let mut child = tokio::process::Command::new(common::kubectl())
         .args(args)
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("run kubectl: {e}"))?;
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        use std::io::Write;
-        pipe.write_all(text.as_bytes()).map_err(|e| format!("kubectl stdin: {e}"))?;
+        use tokio::io::AsyncWriteExt;
+        pipe.write_all(text.as_bytes()).await.map_err(|e| format!("kubectl stdin: {e}"))?;
     }
-    let output = child.wait_with_output().map_err(|e| format!("kubectl: {e}"))?;
+    let output = child.wait_with_output().await.map_err(|e| format!("kubectl: {e}"))?;
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
@@ -66,14 +69,14 @@ fn image() -> String {
 }
 
 /// The shipped manifests as JSON objects.
-fn shipped() -> Vec<Value> {
+async fn shipped() -> Vec<Value> {
     let mut args = vec!["create".to_string(), "--dry-run=client".into(), "-o".into(), "json".into()];
     for file in MANIFESTS {
         args.extend(["-f".to_string(), repo().join("deploy").join(file).display().to_string()]);
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     // One JSON object per manifest, one after the other (a List when a file holds several).
-    let text = kubectl(&args, None).expect("read deploy/");
+    let text = kubectl(&args, None).await.expect("read deploy/");
     let mut objects = Vec::new();
     for value in serde_json::Deserializer::from_str(&text).into_iter::<Value>() {
         let value = value.expect("kubectl JSON");
@@ -86,8 +89,8 @@ fn shipped() -> Vec<Value> {
 }
 
 /// The rules of the shipped ClusterRole.
-fn shipped_rules() -> Vec<Value> {
-    let role = shipped().into_iter().find(|o| o["kind"] == "ClusterRole").expect("a ClusterRole");
+async fn shipped_rules() -> Vec<Value> {
+    let role = shipped().await.into_iter().find(|o| o["kind"] == "ClusterRole").expect("a ClusterRole");
     role["rules"].as_array().expect("rules").clone()
 }
 
@@ -118,7 +121,7 @@ impl Deployed {
     async fn start(zk: &TestZk, image: &str, replicas: i64, without_rule: Option<usize>) -> Result<Self, String> {
         let namespace = common::unique_name("kubepool-test-deploy");
         let deployed = Deployed { namespace: namespace.clone(), pool: common::unique_name("kpd") };
-        kubectl(&["create", "namespace", &namespace], None)?;
+        kubectl(&["create", "namespace", &namespace], None).await?;
         let ca = common::required_env("KUBEPOOL_TEST_ZK_CA");
         let cert = common::required_env("KUBEPOOL_TEST_ZK_CERT");
         let key = common::required_env("KUBEPOOL_TEST_ZK_KEY");
@@ -135,8 +138,9 @@ impl Deployed {
                 &format!("--from-file=tls.key={key}"),
             ],
             None,
-        )?;
-        let mut items = shipped();
+        )
+        .await?;
+        let mut items = shipped().await;
         for item in &mut items {
             let kind = item["kind"].as_str().unwrap_or_default().to_string();
             match kind.as_str() {
@@ -166,36 +170,42 @@ impl Deployed {
             }
         }
         let list = json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string();
-        kubectl(&["apply", "-f", "-"], Some(&list))?;
-        kubectl(&["-n", &namespace, "rollout", "status", "deployment/kubepool-launcher", "--timeout=180s"], None)?;
+        kubectl(&["apply", "-f", "-"], Some(&list)).await?;
+        kubectl(&["-n", &namespace, "rollout", "status", "deployment/kubepool-launcher", "--timeout=180s"], None)
+            .await?;
         Ok(deployed)
     }
 
     /// Stops the launchers (they let go of their ZooKeeper locks), so the test's chroot can go.
-    fn stop(&self) {
-        let _ = kubectl(&["-n", &self.namespace, "scale", "deployment/kubepool-launcher", "--replicas=0"], None);
-        let _ =
-            kubectl(&["-n", &self.namespace, "wait", "--for=delete", "pod", "-l", SELECTOR, "--timeout=120s"], None);
+    async fn stop(&self) {
+        let _ = kubectl(&["-n", &self.namespace, "scale", "deployment/kubepool-launcher", "--replicas=0"], None).await;
+        let wait = ["-n", &self.namespace, "wait", "--for=delete", "pod", "-l", SELECTOR, "--timeout=120s"];
+        let _ = kubectl(&wait, None).await;
     }
 
-    fn logs(&self) -> String {
-        kubectl(&["-n", &self.namespace, "logs", "-l", SELECTOR, "--tail=-1", "--prefix"], None).unwrap_or_else(|e| e)
+    async fn logs(&self) -> String {
+        let args = ["-n", &self.namespace, "logs", "-l", SELECTOR, "--tail=-1", "--prefix"];
+        kubectl(&args, None).await.unwrap_or_else(|e| e)
     }
 
     /// GET `path` of the metrics Service, through the API server's service proxy.
-    fn through_service(&self, path: &str) -> Result<String, String> {
+    async fn through_service(&self, path: &str) -> Result<String, String> {
         let raw = format!("/api/v1/namespaces/{}/services/kubepool-metrics:metrics/proxy{path}", self.namespace);
-        kubectl(&["get", "--raw", &raw], None)
+        kubectl(&["get", "--raw", &raw], None).await
     }
 }
 
 impl Drop for Deployed {
     fn drop(&mut self) {
         let name = format!("kubepool-kubernetes-{}", self.namespace);
-        let _ = kubectl(&["delete", "clusterrolebinding,clusterrole", &name, "--wait=false"], None);
-        let _ = kubectl(&["delete", "namespace", &self.namespace, "--wait=false"], None);
         let selector = format!("nodepool_pool_name={}", self.pool);
-        let _ = kubectl(&["delete", "namespace", "-l", &selector, "--wait=false"], None);
+        for args in [
+            vec!["delete", "clusterrolebinding,clusterrole", &name, "--wait=false"],
+            vec!["delete", "namespace", &self.namespace, "--wait=false"],
+            vec!["delete", "namespace", "-l", &selector, "--wait=false"],
+        ] {
+            let _ = Command::new(common::kubectl()).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        }
     }
 }
 
@@ -256,7 +266,7 @@ async fn zuul_session(zk: &TestZk, deployed: &Deployed) -> Vec<String> {
     let id = launcher_support::submit(zk, &["huge-pod"]).await;
     match wait_for_state(zk, &id, Duration::from_secs(60)).await {
         Some(request) if request.state == kubepool::zk::RequestState::Failed => {
-            if !deployed.logs().contains("FailedScheduling:") {
+            if !deployed.logs().await.contains("FailedScheduling:") {
                 wrong.push("huge-pod: no scheduler event in the launch error".to_string());
             }
         }
@@ -279,7 +289,7 @@ async fn zuul_session(zk: &TestZk, deployed: &Deployed) -> Vec<String> {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-    let logs = deployed.logs();
+    let logs = deployed.logs().await;
     if logs.contains("could not delete the pods of the namespace first") {
         wrong.push("a returned node's pods were not deleted before its namespace".to_string());
     }
@@ -290,7 +300,7 @@ async fn zuul_session(zk: &TestZk, deployed: &Deployed) -> Vec<String> {
     wrong
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shipped_deployment_serves_zuul_with_only_the_shipped_cluster_role() {
     let image = image();
     let zk = TestZk::new().await;
@@ -299,43 +309,46 @@ async fn the_shipped_deployment_serves_zuul_with_only_the_shipped_cluster_role()
     eprintln!("image {image}: two launchers ready {:.1} s after the apply", started.elapsed().as_secs_f64());
 
     let wrong = zuul_session(&zk, &deployed).await;
-    assert!(wrong.is_empty(), "{wrong:#?}\n{}", deployed.logs());
+    assert!(wrong.is_empty(), "{wrong:#?}\n{}", deployed.logs().await);
 
-    assert_eq!(deployed.through_service("/healthz").expect("/healthz through the Service"), "ok\n");
-    let metrics = deployed.through_service("/metrics").expect("/metrics through the Service");
+    assert_eq!(deployed.through_service("/healthz").await.expect("/healthz through the Service"), "ok\n");
+    let metrics = deployed.through_service("/metrics").await.expect("/metrics through the Service");
     assert!(metrics.contains(&format!("kubepool_node_requests_total{{provider=\"{PROVIDER}\"")), "{metrics}");
     // Every launcher line is JSON (the Deployment asks for it) and none carries a credential.
-    let logs = deployed.logs();
+    let logs = deployed.logs().await;
     for line in logs.lines() {
         let json = line.split_once(' ').map(|(_, rest)| rest).unwrap_or(line);
         assert!(serde_json::from_str::<Value>(json).is_ok(), "not a JSON line: {line}");
     }
-    deployed.stop();
+    deployed.stop().await;
     drop(deployed);
     zk.cleanup().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rule_of_the_shipped_cluster_role_is_needed() {
     let image = image();
-    let rules = shipped_rules();
-    let runs = (0..rules.len()).map(|index| {
+    let rules = shipped_rules().await;
+    // Four at a time: each is a launcher pod and its nodes on a 2-core test bed.
+    let runs = futures::stream::iter((0..rules.len()).map(|index| {
         let image = image.clone();
         async move {
             let zk = TestZk::new().await;
             let wrong = match Deployed::start(&zk, &image, 1, Some(index)).await {
                 Ok(deployed) => {
                     let wrong = zuul_session(&zk, &deployed).await;
-                    deployed.stop();
+                    deployed.stop().await;
                     wrong
                 }
                 Err(error) => vec![format!("not deployed: {error}")],
             };
             zk.cleanup().await;
-            wrong
+            (index, wrong)
         }
-    });
-    let outcomes = futures::future::join_all(runs).await;
+    }));
+    let mut outcomes: Vec<(usize, Vec<String>)> = runs.buffer_unordered(4).collect().await;
+    outcomes.sort_by_key(|(index, _)| *index);
+    let outcomes: Vec<Vec<String>> = outcomes.into_iter().map(|(_, wrong)| wrong).collect();
     let mut unneeded = Vec::new();
     for (rule, wrong) in rules.iter().zip(&outcomes) {
         eprintln!("without {rule}:\n  {}", wrong.join("\n  "));
