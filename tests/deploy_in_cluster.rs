@@ -95,11 +95,15 @@ async fn shipped_rules() -> Vec<Value> {
 }
 
 fn nodepool_yaml(zk: &TestZk, pool: &str) -> String {
-    let server = common::required_env("KUBEPOOL_TEST_ZK_FROM_PODS");
+    // ZooKeeper's TLS port as pods reach it: at an address its certificate does not name, which
+    // Zuul's (and now kubepool's) TLS accepts. The files are the shipped Secret mount's.
+    let server = common::required_env("KUBEPOOL_TEST_ZK_TLS_FROM_PODS");
     let (host, port) = server.rsplit_once(':').expect("host:port");
     let image = common::test_image();
     format!(
         "zookeeper-servers:\n  - host: {host}\n    port: {port}\n    chroot: {chroot}\n\
+         zookeeper-tls:\n  ca: /etc/nodepool/zookeeper-tls/ca.crt\n  cert: /etc/nodepool/zookeeper-tls/tls.crt\n\
+         \x20 key: /etc/nodepool/zookeeper-tls/tls.key\n\
          labels:\n  - name: ns-label\n  - name: pod-label\n  - name: huge-pod\n\
          providers:\n  - name: {PROVIDER}\n    driver: kubernetes\n    pools:\n      - name: {pool}\n        max-servers: 10\n\
          \x20       labels:\n\
