@@ -23,7 +23,9 @@ pub fn init(format: LogFormat) -> Result<(), String> {
         // retries and those the launcher handles; kubepool reports what matters itself.
         _ => EnvFilter::new("info,kube_client::client::builder=off"),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a person at a terminal: never into files, pipes or journald.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     let result = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),

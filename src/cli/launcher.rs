@@ -51,6 +51,7 @@ pub enum NodeToken {
 }
 
 pub async fn run(args: LauncherArgs) -> Result<(), Error> {
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), config = %args.config.display(), "kubepool launcher starting");
     let config = config::load(&args.config)?;
     let shutdown = shutdown_signal()?;
     let metrics = Metrics::new();

@@ -64,6 +64,7 @@ pub enum Command {
 /// Runs the chosen subcommand and turns its result into an exit status.
 pub fn run(cli: Cli) -> ExitCode {
     crate::zk::set_verify_tls_hostname(cli.zookeeper_tls_verify_hostname);
+    let log_format = cli.log_format;
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -93,9 +94,13 @@ pub fn run(cli: Cli) -> ExitCode {
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,
+            // One line per fatal error: a log record for log collectors, a plain line for a
+            // person (the log's own format, not both).
             Err(error) => {
-                tracing::error!("{error}");
-                eprintln!("kubepool: {}", error_chain(&error));
+                match log_format {
+                    LogFormat::Json => tracing::error!("{}", error_chain(&error)),
+                    LogFormat::Text => eprintln!("kubepool: {}", error_chain(&error)),
+                }
                 ExitCode::FAILURE
             }
         }
