@@ -61,6 +61,50 @@ pub enum Command {
     Agent(agent::AgentArgs),
 }
 
+/// Parses the command line. As with `nodepool -c FILE list`, the config file may come before the
+/// subcommand: it is moved to the subcommand that reads it.
+pub fn parse() -> Cli {
+    Cli::parse_from(config_after_subcommand(std::env::args_os().collect()))
+}
+
+/// `kubepool [global options] -c FILE SUBCOMMAND...` → `kubepool [global options] SUBCOMMAND... -c FILE`,
+/// when the (innermost) subcommand has a `--config`; any other command line is left as it is.
+pub fn config_after_subcommand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    let root = Cli::command();
+    // Global options before the subcommand, and where a leading -c/--config is.
+    let mut index = 1;
+    let mut config: Option<Vec<std::ffi::OsString>> = None;
+    while index < args.len() {
+        let arg = args[index].to_string_lossy().into_owned();
+        if config.is_none() && (arg == "-c" || arg == "--config") && index + 1 < args.len() {
+            config = Some(args.drain(index..index + 2).collect());
+        } else if config.is_none() && (arg.starts_with("--config=") || (arg.starts_with("-c") && arg.len() > 2)) {
+            config = Some(args.drain(index..index + 1).collect());
+        } else if arg == "--log-format" {
+            index += 2;
+        } else if arg.starts_with('-') {
+            index += 1;
+        } else {
+            break;
+        }
+    }
+    let Some(config) = config else { return args };
+    // Walk down the subcommands named next; insert after the innermost.
+    let mut command = &root;
+    while let Some(sub) = args.get(index).and_then(|a| command.find_subcommand(a)) {
+        command = sub;
+        index += 1;
+    }
+    if command.get_arguments().any(|a| a.get_long() == Some("config")) {
+        args.splice(index..index, config);
+    } else {
+        // Put it back where it was: clap reports it as the error it is.
+        args.splice(1..1, config);
+    }
+    args
+}
+
 /// Runs the chosen subcommand and turns its result into an exit status.
 pub fn run(cli: Cli) -> ExitCode {
     crate::zk::set_verify_tls_hostname(cli.zookeeper_tls_verify_hostname);
@@ -120,4 +164,44 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn moved(line: &str) -> String {
+        let args = line.split(' ').map(std::ffi::OsString::from).collect();
+        config_after_subcommand(args).iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn a_config_before_the_subcommand_moves_to_the_subcommand() {
+        assert_eq!(moved("kubepool -c F list"), "kubepool list -c F");
+        assert_eq!(moved("kubepool --config F list --detail"), "kubepool list --config F --detail");
+        assert_eq!(moved("kubepool --config=F launcher"), "kubepool launcher --config=F");
+        assert_eq!(
+            moved("kubepool --log-format json -c F config validate"),
+            "kubepool --log-format json config validate -c F"
+        );
+        assert_eq!(moved("kubepool -cF info"), "kubepool info -cF");
+    }
+
+    #[test]
+    fn other_command_lines_are_left_alone() {
+        for line in ["kubepool list -c F", "kubepool -c F exec pod", "kubepool launcher", "kubepool -c"] {
+            assert_eq!(moved(line), line);
+        }
+    }
+
+    #[test]
+    fn a_moved_config_is_the_subcommands_config() {
+        let cli = Cli::parse_from(config_after_subcommand(
+            ["kubepool", "-c", "/x/nodepool.yaml", "launcher"].map(std::ffi::OsString::from).to_vec(),
+        ));
+        match cli.command {
+            Command::Launcher(args) => assert_eq!(args.config, std::path::PathBuf::from("/x/nodepool.yaml")),
+            other => panic!("{other:?}"),
+        }
+    }
 }
