@@ -188,7 +188,16 @@ fn providers(root: &Node) -> (Vec<Provider>, Vec<IgnoredProvider>) {
             Err(_) => {}
         }
     }
-    (served, ignored)
+    // Nodepool keeps providers in a dict by name: of two with the same name, the last one wins.
+    let mut kept: Vec<Provider> = Vec::new();
+    for provider in served.into_iter().rev() {
+        if kept.iter().any(|p| p.name == provider.name) {
+            warn!(provider = %provider.name, "duplicate provider name: the last provider of that name is used, as in Nodepool");
+        } else {
+            kept.insert(0, provider);
+        }
+    }
+    (kept, ignored)
 }
 
 fn provider(node: &Node, name: String, driver: Driver) -> Provider {

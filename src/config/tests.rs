@@ -178,3 +178,22 @@ fn environment_substitution_only_for_nodepool_variables() {
     let vars = [("NODEPOOL_ZK".to_string(), "zk1".to_string()), ("HOME".to_string(), "/root".to_string())];
     assert_eq!(substitute_env_vars("%(NODEPOOL_ZK) %(HOME)", vars), "zk1 %(HOME)");
 }
+
+#[test]
+fn of_providers_with_the_same_name_the_last_one_is_used_as_in_nodepool() {
+    let config = load_text(include_str!("../../tests/config-corpus/duplicate-provider-names.yaml"));
+    assert_eq!(config.providers.len(), 1);
+    assert_eq!(config.providers[0].pools.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["second"]);
+}
+
+#[test]
+fn an_unset_nodepool_variable_is_named_with_its_key_path() {
+    let lines = errors("zookeeper-servers:\n  - host: zk\n    chroot: /a/%(NODEPOOL_KUBEPOOL_TEST_UNSET)s\n");
+    assert_eq!(
+        lines,
+        [
+            "nodepool.yaml:3:16: zookeeper-servers[0].chroot: environment variable NODEPOOL_KUBEPOOL_TEST_UNSET is not set \
+          (%(NODEPOOL_KUBEPOOL_TEST_UNSET) is replaced by its value)"
+        ]
+    );
+}

@@ -85,6 +85,7 @@ pub fn provider_kind(node: &Node, path: &str) -> Result<ProviderKind, Diagnostic
 pub fn validate(root: &Node) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     check::check(root, &schema::TOP_LEVEL, "", &mut out);
+    diskimage_parents(root, &mut out);
     if let Some(providers) = root.get("providers").and_then(Node::as_seq) {
         for (i, provider) in providers.iter().enumerate() {
             let path = item("providers", i);
@@ -96,4 +97,23 @@ pub fn validate(root: &Node) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// A diskimage's `parent` must be another diskimage (Nodepool: "diskimage X has non-existant
+/// parent: Y").
+fn diskimage_parents(root: &Node, out: &mut Vec<Diagnostic>) {
+    let Some(images) = root.get("diskimages").and_then(Node::as_seq) else { return };
+    let names: Vec<&str> = images.iter().filter_map(|i| i.get("name").and_then(Node::as_str)).collect();
+    for (i, image) in images.iter().enumerate() {
+        let Some(parent) = image.get("parent") else { continue };
+        let Some(name) = parent.as_str() else { continue }; // a wrong type is the schema's finding
+        if !names.contains(&name) {
+            let path = child(&item("diskimages", i), "parent");
+            out.push(Diagnostic::at(
+                parent.pos,
+                &path,
+                format!("diskimage parent {name:?} is not a diskimage of this file"),
+            ));
+        }
+    }
 }
