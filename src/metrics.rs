@@ -39,6 +39,12 @@ pub struct LaunchLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolLabels {
+    pub provider: String,
+    pub pool: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabels {
     pub provider: String,
     pub state: String,
@@ -54,7 +60,7 @@ pub struct ErrorLabels {
 #[derive(Clone)]
 pub struct Metrics {
     registry: Arc<Registry>,
-    /// 1 while the provider's cluster answered at start-up, 0 if not.
+    /// 1 while the provider's cluster answers, 0 while it does not (its pools are paused).
     pub provider_connected: Family<ProviderLabels, Gauge>,
     /// Node requests finished, by provider and outcome (`fulfilled`, `declined`, `failed`).
     pub requests: Family<OutcomeLabels, Counter>,
@@ -67,6 +73,19 @@ pub struct Metrics {
     pub api_errors: Family<ErrorLabels, Counter>,
     /// Failed launch attempts, by provider and kind (`transient`, `quota`, `permanent`).
     pub launch_errors: Family<ErrorLabels, Counter>,
+    /// 1 while the launcher has a ZooKeeper session, 0 while it is opening a new one.
+    pub zookeeper_connected: Gauge,
+    /// 1 while the pool is registered and taking requests, 0 while it is not.
+    pub pool_serving: Family<PoolLabels, Gauge>,
+    /// What `/ready` answers from (the gauges cannot be read back by key set).
+    readiness: Arc<std::sync::Mutex<Readiness>>,
+}
+
+/// The state `/ready` reports.
+#[derive(Debug, Default)]
+struct Readiness {
+    zookeeper: bool,
+    serving: std::collections::BTreeSet<(String, String)>,
 }
 
 impl Default for Metrics {
@@ -86,6 +105,14 @@ impl Metrics {
         let nodes = Family::<StateLabels, Gauge>::default();
         let launch_errors = Family::<ErrorLabels, Counter>::default();
         let api_errors = Family::<ErrorLabels, Counter>::default();
+        let zookeeper_connected = Gauge::default();
+        let pool_serving = Family::<PoolLabels, Gauge>::default();
+        registry.register(
+            "zookeeper_connected",
+            "Whether the launcher has a ZooKeeper session",
+            zookeeper_connected.clone(),
+        );
+        registry.register("pool_serving", "Whether the pool is registered and taking requests", pool_serving.clone());
         registry.register("provider_connected", "Whether the provider's cluster answered", provider_connected.clone());
         registry.register("node_requests", "Node requests handled, by outcome", requests.clone());
         registry.register("launch_seconds", "Seconds from node creation to ready", launch_seconds.clone());
@@ -100,7 +127,48 @@ impl Metrics {
             nodes,
             api_errors,
             launch_errors,
+            zookeeper_connected,
+            pool_serving,
+            readiness: Arc::default(),
         }
+    }
+
+    /// The launcher has (true) or is waiting for (false) a ZooKeeper session.
+    pub fn set_zookeeper_connected(&self, up: bool) {
+        self.zookeeper_connected.set(i64::from(up));
+        if let Ok(mut readiness) = self.readiness.lock() {
+            readiness.zookeeper = up;
+        }
+    }
+
+    /// `provider`'s `pool` is (true) or is not (false) taking requests.
+    pub fn set_pool_serving(&self, provider: &str, pool: &str, serving: bool) {
+        self.pool_serving
+            .get_or_create(&PoolLabels { provider: provider.into(), pool: pool.into() })
+            .set(i64::from(serving));
+        if let Ok(mut readiness) = self.readiness.lock() {
+            let key = (provider.to_string(), pool.to_string());
+            if serving {
+                readiness.serving.insert(key);
+            } else {
+                readiness.serving.remove(&key);
+            }
+        }
+    }
+
+    /// `Ok(what)` when the launcher is ready to serve (a ZooKeeper session and at least one pool
+    /// taking requests), else `Err(why not)`.
+    pub fn ready(&self) -> Result<String, String> {
+        let Ok(readiness) = self.readiness.lock() else { return Err("readiness state poisoned".into()) };
+        if !readiness.zookeeper {
+            return Err("no ZooKeeper session".into());
+        }
+        if readiness.serving.is_empty() {
+            return Err("no pool is taking requests".into());
+        }
+        let pools: Vec<String> =
+            readiness.serving.iter().map(|(provider, pool)| format!("{provider}/{pool}")).collect();
+        Ok(format!("serving {}", pools.join(" ")))
     }
 
     pub fn request_outcome(&self, provider: &str, outcome: &str) {
@@ -177,8 +245,14 @@ pub async fn serve(addr: SocketAddr, metrics: Metrics) -> std::io::Result<(Socke
 fn respond(request: &Request<Incoming>, metrics: &Metrics) -> Response<Full<Bytes>> {
     let (status, content_type, body) = match request.uri().path() {
         "/metrics" => (StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", metrics.encode()),
+        // Alive: the process answers (a liveness probe; it never restarts a launcher that is
+        // waiting out a ZooKeeper or cluster outage).
         "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_string()),
-        _ => (StatusCode::NOT_FOUND, "text/plain", "not found: try /metrics\n".to_string()),
+        "/ready" => match metrics.ready() {
+            Ok(what) => (StatusCode::OK, "text/plain", format!("ready: {what}\n")),
+            Err(why) => (StatusCode::SERVICE_UNAVAILABLE, "text/plain", format!("not ready: {why}\n")),
+        },
+        _ => (StatusCode::NOT_FOUND, "text/plain", "not found: try /metrics, /ready or /healthz\n".to_string()),
     };
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
@@ -201,6 +275,22 @@ mod tests {
         assert!(text.contains(r#"kubepool_node_requests_total{provider="k8s",outcome="fulfilled"} 1"#), "{text}");
         assert!(text.contains(r#"kubepool_launch_seconds_count{provider="k8s",label="ns"} 1"#), "{text}");
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn ready_needs_a_session_and_a_serving_pool() {
+        let metrics = Metrics::new();
+        assert_eq!(metrics.ready(), Err("no ZooKeeper session".into()));
+        metrics.set_zookeeper_connected(true);
+        assert_eq!(metrics.ready(), Err("no pool is taking requests".into()));
+        metrics.set_pool_serving("k8s", "main", true);
+        assert_eq!(metrics.ready(), Ok("serving k8s/main".into()));
+        metrics.set_zookeeper_connected(false);
+        assert!(metrics.ready().is_err());
+        metrics.set_zookeeper_connected(true);
+        metrics.set_pool_serving("k8s", "main", false);
+        assert!(metrics.ready().is_err());
+        assert!(metrics.encode().contains(r#"kubepool_pool_serving{provider="k8s",pool="main"} 0"#));
     }
 
     #[tokio::test]

@@ -133,3 +133,61 @@ async fn quota_holds_a_request_until_a_node_is_returned() {
         .expect("delete the second namespace");
     zk.cleanup().await;
 }
+
+/// Ready means usable: in a burst of 20, each namespace node's own credentials get a pod
+/// admitted the moment its request is fulfilled (Nodepool's pods were refused by ServiceAccount
+/// admission in such bursts: "No API token found for service account default"). The pods are
+/// bound to a node that does not exist, so the kubelet never runs them.
+#[tokio::test]
+async fn in_a_burst_every_namespace_node_admits_a_pod_the_moment_it_is_fulfilled() {
+    use k8s_openapi::api::core::v1::Pod;
+    use kubepool::zk::NodeRequest;
+    let zk = TestZk::new().await;
+    let launcher = Launcher::start(&zk, 20, None).await;
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        let request = NodeRequest::new(vec!["k8s-namespace".into()]);
+        ids.push(zk.store.create_request("100", &request, false).await.expect("submit").id);
+    }
+    let mut waiting: std::collections::BTreeSet<String> = ids.iter().cloned().collect();
+    let mut nodes = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    while !waiting.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "still waiting for {waiting:?}");
+        for id in waiting.clone() {
+            let request = zk.store.get_request(&id).await.expect("read").expect("request").value;
+            match request.state {
+                RequestState::Fulfilled => {}
+                RequestState::Failed => panic!("request {id} failed"),
+                _ => continue,
+            }
+            waiting.remove(&id);
+            let node = zk.store.get_node(&request.nodes[0]).await.expect("read").expect("node").value;
+            let port = node.connection_port.clone();
+            let credentials = kubepool::k8s::NodeCredentials {
+                server: port["host"].as_str().expect("host").to_string(),
+                namespace: port["namespace"].as_str().expect("namespace").to_string(),
+                token: port["token"].as_str().expect("token").to_string(),
+                ca_crt_base64: port["ca_crt"].as_str().map(str::to_string),
+                skip_tls_verify: port["skiptls"].as_bool().unwrap_or(false),
+            };
+            let client = credentials.client().await.expect("client from the node's credentials");
+            let pods: kube::Api<Pod> = kube::Api::namespaced(client.client, &credentials.namespace);
+            let pod: Pod = serde_json::from_value(serde_json::json!({
+                "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "first"},
+                "spec": {"nodeName": "kubepool-nowhere", "containers": [{"name": "c", "image": common::test_image(), "imagePullPolicy": "Never"}]},
+            }))
+            .expect("pod");
+            // One try, no retry: the node is usable the moment it is handed out.
+            pods.create(&kube::api::PostParams::default(), &pod)
+                .await
+                .unwrap_or_else(|e| panic!("node {} refused its first pod: {e}", request.nodes[0]));
+            nodes.push(request.nodes[0].clone());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    zk_support::zuul_returns(&zk.store, &ids, &nodes).await;
+    wait_until_gone(&zk.store, &nodes, Duration::from_secs(240)).await;
+    launcher.stop().await;
+    zk.cleanup().await;
+}

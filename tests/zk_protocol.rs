@@ -459,12 +459,12 @@ async fn watcher_reports_request_node_lock_and_pool_changes() {
     expect_event(&mut watcher, WatchEvent::Node { id: node.id.clone(), change: Change::Deleted }).await;
 
     let pool = PoolComponent::running("watched", POOL_ID, "k8s", "main");
-    let registration = ComponentRegistration::register(other.client(), &pool).await.expect("register");
+    let registration = ComponentRegistration::register(&other.client(), &pool).await.expect("register");
     let name = paths::last_segment(&registration.path).to_string();
     expect_event(&mut watcher, WatchEvent::PoolComponent { name, change: Change::Created }).await;
 
     other.delete_request(&request.id).await.expect("delete");
     expect_event(&mut watcher, WatchEvent::Request { id: request.id.clone(), change: Change::Deleted }).await;
-    registration.remove(other.client()).await.expect("unregister");
+    registration.remove(&other.client()).await.expect("unregister");
     zk.cleanup().await;
 }

@@ -165,6 +165,12 @@ pub trait Driver: Send + Sync {
 
     /// What one node of `label` in `pool` counts against quota, or `None` for an unknown label.
     fn quota(&self, pool: &str, label: &str) -> Option<Resources>;
+
+    /// Does the provider's cloud answer now? `Err(why)` when it does not: the launcher then
+    /// pauses this provider's pools (and only these) until it answers again.
+    async fn check_health(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ pub async fn run(args: ExecArgs) -> ExitCode {
     match exec(args).await {
         Ok(code) => ExitCode::from((code & 0xff) as u8),
         Err(error) => {
-            eprintln!("kubepool exec: {}", super::error_chain(&error));
+            eprintln!("kubepool exec: {}", crate::error::chain(&error));
             ExitCode::from(EXIT_UNKNOWN as u8)
         }
     }

@@ -38,7 +38,14 @@ pub struct LauncherArgs {
           value_parser = clap::value_parser!(u64).range(1..), env = "KUBEPOOL_NODE_TOKEN_HOURS")]
     pub node_token_hours: u64,
 
-    /// Serve Prometheus metrics on this address at /metrics (e.g. 127.0.0.1:9105); off if unset.
+    /// After SIGTERM or SIGINT: how many seconds the work in flight may take before the launcher
+    /// exits anyway (a second signal exits at once). What is left is recovered by the next
+    /// launcher's cleanup pass. The default fits Kubernetes' 30 s termination grace.
+    #[arg(long, default_value_t = 25, env = "KUBEPOOL_SHUTDOWN_GRACE")]
+    pub shutdown_grace: u64,
+
+    /// Serve Prometheus metrics on this address at /metrics, readiness at /ready and liveness at
+    /// /healthz (e.g. 127.0.0.1:9105); off if unset.
     #[arg(long, env = "KUBEPOOL_METRICS_ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
 }
@@ -65,6 +72,8 @@ pub async fn run(args: LauncherArgs) -> Result<(), Error> {
     };
     let options = launcher::Options {
         cleanup_interval: Duration::from_secs(args.cleanup_interval_seconds.max(1)),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        config_file: Some(args.config.clone()),
         cluster: launcher::setup::ClusterSettings {
             api_qps: args.api_qps,
             api_burst: args.api_burst,
@@ -79,7 +88,9 @@ pub async fn run(args: LauncherArgs) -> Result<(), Error> {
     launcher::run(&config, options, metrics, shutdown).await
 }
 
-/// Completes on the first SIGINT or SIGTERM.
+/// Completes on the first SIGINT or SIGTERM. A second one exits the process at once (status
+/// 130 or 143, as a shell reports a signal): whatever was in flight is recovered by the next
+/// launcher, as after a crash.
 pub(super) fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, Error> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|source| Error::Signal { signal: "SIGINT", source })?;
@@ -87,8 +98,16 @@ pub(super) fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>,
         signal(SignalKind::terminate()).map_err(|source| Error::Signal { signal: "SIGTERM", source })?;
     Ok(async move {
         tokio::select! {
-            _ = interrupt.recv() => tracing::info!("SIGINT received"),
-            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+            _ = interrupt.recv() => tracing::info!("SIGINT received; stopping (a second signal exits at once)"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received; stopping (a second signal exits at once)"),
         }
+        tokio::spawn(async move {
+            let code = tokio::select! {
+                _ = interrupt.recv() => 130,
+                _ = terminate.recv() => 143,
+            };
+            tracing::warn!("second signal: exiting now; the next launcher recovers the work in flight");
+            std::process::exit(code);
+        });
     })
 }

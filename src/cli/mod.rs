@@ -142,28 +142,13 @@ pub fn run(cli: Cli) -> ExitCode {
             // person (the log's own format, not both).
             Err(error) => {
                 match log_format {
-                    LogFormat::Json => tracing::error!("{}", error_chain(&error)),
-                    LogFormat::Text => eprintln!("kubepool: {}", error_chain(&error)),
+                    LogFormat::Json => tracing::error!("{}", crate::error::chain(&error)),
+                    LogFormat::Text => eprintln!("kubepool: {}", crate::error::chain(&error)),
                 }
                 ExitCode::FAILURE
             }
         }
     })
-}
-
-/// The error and its sources, joined with ": ".
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

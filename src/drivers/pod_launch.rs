@@ -90,6 +90,69 @@ pub async fn wait_exec_works(
     pod_start::wait_until_exec_works(&Api::namespaced(node_client.client, namespace), pod, container, deadline).await
 }
 
+/// How often a refused admission check is tried again (the refusals it waits out last a few
+/// hundred milliseconds: the service-account controller, the RBAC authorizer's cache).
+const ADMISSION_RETRY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Waits until the node's *own* credentials can create a pod in `namespace`, by a server-side
+/// dry run: it passes authentication, RBAC and every admission plugin (ServiceAccount admission
+/// among them, which refuses pods until the namespace's `default` account — and before
+/// Kubernetes 1.24 its token — exists) and leaves nothing behind. A namespace node is ready
+/// only then: a job that creates a pod at once must not be refused. Refusals other than
+/// those (a quota or policy of the cluster's own) are no reason to hold the node back.
+pub async fn wait_pods_admitted(
+    cluster: &ClusterInfo,
+    namespace: &str,
+    credentials: &Credentials,
+    deadline: Instant,
+) -> Result<(), LaunchError> {
+    wait_for_default_account(&cluster.client, namespace, deadline).await?;
+    let node_client = NodeCredentials {
+        server: cluster.server.clone(),
+        namespace: namespace.to_string(),
+        token: credentials.token.clone(),
+        ca_crt_base64: Some(credentials.ca_crt_base64.clone()),
+        skip_tls_verify: cluster.skip_tls_verify,
+    }
+    .client()
+    .await
+    .map_err(|e| LaunchError::Transient(format!("client with the node's credentials: {e}")))?;
+    let pods: Api<Pod> = Api::namespaced(node_client.client, namespace);
+    let probe: Pod = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "kubepool-admission-check"},
+        "spec": {"containers": [{"name": "check", "image": "kubepool-admission-check", "imagePullPolicy": "Never"}]},
+    }))
+    .map_err(|e| LaunchError::Permanent(format!("admission check pod: {e}")))?;
+    let dry_run = kube::api::PostParams { dry_run: true, ..Default::default() };
+    loop {
+        let refusal = match pods.create(&dry_run, &probe).await {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(status)) if not_yet_admitted(status.code, &status.message) => status.message,
+            Err(kube::Error::Api(status)) => {
+                debug!(namespace, code = status.code, message = %status.message, "admission check refused for another reason; the node is usable");
+                return Ok(());
+            }
+            Err(error) => error.to_string(),
+        };
+        if Instant::now() + ADMISSION_RETRY >= deadline {
+            return Err(LaunchError::Transient(format!("the node's credentials cannot create pods yet: {refusal}")));
+        }
+        debug!(namespace, %refusal, "pods not admitted yet");
+        tokio::time::sleep(ADMISSION_RETRY).await;
+    }
+}
+
+/// A refusal that goes away by itself shortly after a namespace and its credentials are made.
+fn not_yet_admitted(code: u16, message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    code == 401
+        || (code == 403 && (message.contains("cannot create resource") || message.contains("service account")))
+        || message.contains("no api token found")
+        || message.contains("serviceaccount \"default\" not found")
+}
+
 /// Adds the pod's recent warning events to a launch error's reason.
 async fn with_events(error: LaunchError, events: &Api<Event>, pod: &str) -> LaunchError {
     let events = pod_start::warning_events(events, pod).await;
@@ -101,5 +164,30 @@ async fn with_events(error: LaunchError, events: &Api<Event>, pod: &str) -> Laun
         LaunchError::Permanent(why) => LaunchError::Permanent(why + &suffix),
         LaunchError::Transient(why) => LaunchError::Transient(why + &suffix),
         LaunchError::Quota(why) => LaunchError::Quota(why + &suffix),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::not_yet_admitted;
+
+    #[test]
+    fn passing_refusals_are_told_from_lasting_ones() {
+        // Kubernetes 1.20's ServiceAccount admission and RBAC, and Nodepool's burst failure.
+        assert!(not_yet_admitted(
+            403,
+            r#"pods "x" is forbidden: error looking up service account ns/default: serviceaccount "default" not found"#
+        ));
+        assert!(not_yet_admitted(
+            403,
+            r#"pods is forbidden: User "system:serviceaccount:ns:ns" cannot create resource "pods" in API group "" in the namespace "ns""#
+        ));
+        assert!(not_yet_admitted(
+            500,
+            "No API token found for service account \"default\", retry after the token is automatically created"
+        ));
+        assert!(not_yet_admitted(401, "Unauthorized"));
+        assert!(!not_yet_admitted(403, r#"pods "x" is forbidden: exceeded quota: compute, requested: pods=1"#));
+        assert!(!not_yet_admitted(422, "Pod is invalid"));
     }
 }

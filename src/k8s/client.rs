@@ -90,3 +90,17 @@ fn client_for(mut config: Config, discipline: ApiDiscipline) -> Result<ClusterIn
         .build();
     Ok(ClusterInfo { client, server, skip_tls_verify, ca_crt_base64, node_token: super::TokenSource::default() })
 }
+
+/// How long a health check may take before the cluster counts as not answering.
+pub const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl ClusterInfo {
+    /// `GET /version` within [`HEALTH_TIMEOUT`]: does the API server answer?
+    pub async fn check_health(&self) -> Result<(), String> {
+        match tokio::time::timeout(HEALTH_TIMEOUT, self.client.apiserver_version()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(format!("GET /version on {}: {error}", self.server)),
+            Err(_) => Err(format!("GET /version on {}: no answer within {} s", self.server, HEALTH_TIMEOUT.as_secs())),
+        }
+    }
+}

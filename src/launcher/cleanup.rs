@@ -55,6 +55,10 @@ pub async fn lost_requests(ctx: &Context) -> Result<(), ZkError> {
     }
     let nodes = store.list_nodes().await?;
     for request in pending {
+        // Our own handler holds it (its lock is being taken again on a new session).
+        if ctx.is_held(&request.id) {
+            continue;
+        }
         let Some(lock) = store.lock_request(&request.id, Wait::No).await? else { continue };
         let Some(mut current) = store.get_request(&request.id).await? else {
             lock.release().await?;
@@ -64,7 +68,9 @@ pub async fn lost_requests(ctx: &Context) -> Result<(), ZkError> {
             lock.release().await?;
             continue;
         }
-        for node in nodes.iter().filter(|n| n.value.allocated_to.as_deref() == Some(request.id.as_str())) {
+        for node in
+            nodes.iter().filter(|n| n.value.allocated_to.as_deref() == Some(request.id.as_str()) && !ctx.is_held(&n.id))
+        {
             let Some(node_lock) = store.lock_node(&node.id, Wait::No).await? else { continue };
             if let Some(mut n) = store.get_node(&node.id).await?
                 && n.value.allocated_to.as_deref() == Some(request.id.as_str())
@@ -96,13 +102,14 @@ pub async fn expire(ctx: &Context) -> Result<(), ZkError> {
     let now = crate::zk::model::now();
     for node in store.list_nodes().await? {
         if node.value.provider.as_deref().is_none_or(|p| ctx.driver(p).is_none())
-            || ctx.policies.expired(&node.value, now).is_none()
+            || ctx.is_held(&node.id)
+            || ctx.policies().expired(&node.value, now).is_none()
         {
             continue;
         }
         let Some(lock) = store.lock_node(&node.id, Wait::No).await? else { continue };
         if let Some(mut current) = store.get_node(&node.id).await?
-            && let Some(reason) = ctx.policies.expired(&current.value, now)
+            && let Some(reason) = ctx.policies().expired(&current.value, now)
         {
             info!(node = %current.id, %reason, "node expired; deleting");
             current.value.set_state(NodeState::Deleting);
@@ -121,7 +128,7 @@ pub async fn leaks(
 ) -> Result<BTreeSet<(String, String)>, ZkError> {
     let known: HashSet<String> = ctx.store.node_ids().await?.into_iter().collect();
     let mut suspects = BTreeSet::new();
-    for (provider, driver) in &ctx.drivers {
+    for (provider, driver) in ctx.drivers() {
         let resources = match driver.list_resources().await {
             Ok(resources) => resources,
             Err(error) => {

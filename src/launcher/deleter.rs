@@ -71,7 +71,12 @@ async fn pass(
     let requests: HashSet<String> = store.request_ids().await?.into_iter().collect();
     for node in nodes {
         let Some(provider) = node.value.provider.clone() else { continue };
-        if ctx.driver(&provider).is_none() || in_flight.lock().map(|s| s.contains(&node.id)).unwrap_or(true) {
+        // A node one of our request handlers holds is theirs, also while its lock is being
+        // taken again on a new session.
+        if ctx.driver(&provider).is_none()
+            || ctx.is_held(&node.id)
+            || in_flight.lock().map(|s| s.contains(&node.id)).unwrap_or(true)
+        {
             continue;
         }
         let orphaned_ready = node.value.state == NodeState::Ready

@@ -4,11 +4,13 @@
 
 use super::context::Context;
 use super::plan::PoolPlan;
-use crate::zk::{HeldLock, Node, NodeRequest, NodeState, PoolComponent, RequestState, Versioned, model::now};
+use crate::zk::{
+    HeldLock, Node, NodeRequest, NodeState, PoolComponent, RequestState, Store, Versioned, Wait, ZkError, model::now,
+};
 use async_trait::async_trait;
 use kubepool_driver_api::{LaunchError, LaunchProgress, LaunchedNode, NodeSpec, RequestAttributes};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 use tracing::{Instrument, debug, info, info_span, warn};
 
@@ -21,22 +23,86 @@ pub struct Accepted {
 
 /// A node allocated to the request, locked by us.
 pub struct Slot {
-    node: Arc<Mutex<Versioned<Node>>>,
-    lock: HeldLock,
+    node: Arc<Mutex<Held<Node>>>,
     /// An existing ready node (nothing to launch).
     reused: bool,
 }
 
 impl Slot {
     pub fn reused(node: Versioned<Node>, lock: HeldLock) -> Self {
-        Self { node: Arc::new(Mutex::new(node)), lock, reused: true }
+        Self { node: Arc::new(Mutex::new(Held { item: node, lock })), reused: true }
     }
     pub fn building(node: Versioned<Node>, lock: HeldLock) -> Self {
-        Self { node: Arc::new(Mutex::new(node)), lock, reused: false }
+        Self { node: Arc::new(Mutex::new(Held { item: node, lock })), reused: false }
     }
     /// A node that has to be launched (not reused).
     pub fn is_new(&self) -> bool {
         !self.reused
+    }
+}
+
+/// How long a handler waits to re-take a lock on a new session.
+const RELOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// A znode we hold locked, with what we last read or wrote of it.
+pub struct Held<T> {
+    pub item: Versioned<T>,
+    pub lock: HeldLock,
+}
+
+impl Held<Node> {
+    /// Before a write: is the node still ours on the store's current session? The lock of a
+    /// lost session is void, so the lock is taken again and the node re-read. It is ours if it
+    /// still exists, is still allocated to `request` and in the state we left it in; otherwise a
+    /// cleanup pass (ours or another launcher's) took it over, and we must not write it (its
+    /// cluster objects go to whoever deletes the node, or to the leak sweep).
+    async fn ensure_ours(&mut self, store: &Store, request: &str) -> Result<bool, ZkError> {
+        if self.lock.session_id() == store.session_id() {
+            return Ok(true);
+        }
+        let Some(lock) = store.lock_node(&self.item.id, Wait::Upto(RELOCK_WAIT)).await? else {
+            return Ok(false);
+        };
+        match store.get_node(&self.item.id).await? {
+            Some(current)
+                if current.value.allocated_to.as_deref() == Some(request)
+                    && current.value.state == self.item.value.state =>
+            {
+                info!(node = %self.item.id, "node lock taken again on the new ZooKeeper session");
+                // Our value is the newer one (a write may have been lost with the session).
+                self.item.version = current.version;
+                std::mem::replace(&mut self.lock, lock).abandon();
+                Ok(true)
+            }
+            _ => {
+                lock.release().await?;
+                Ok(false)
+            }
+        }
+    }
+}
+
+impl Held<NodeRequest> {
+    /// [`Held::<Node>::ensure_ours`] for the request: still there and `pending`, locked by us.
+    async fn ensure_ours(&mut self, store: &Store) -> Result<bool, ZkError> {
+        if self.lock.session_id() == store.session_id() {
+            return Ok(true);
+        }
+        let Some(lock) = store.lock_request(&self.item.id, Wait::Upto(RELOCK_WAIT)).await? else {
+            return Ok(false);
+        };
+        match store.get_request(&self.item.id).await? {
+            Some(current) if current.value.state == RequestState::Pending => {
+                info!("request lock taken again on the new ZooKeeper session");
+                self.item.version = current.version;
+                std::mem::replace(&mut self.lock, lock).abandon();
+                Ok(true)
+            }
+            _ => {
+                lock.release().await?;
+                Ok(false)
+            }
+        }
     }
 }
 
@@ -45,6 +111,8 @@ enum Outcome {
     Ready,
     Failed(String),
     Aborted(String),
+    /// The node was taken over while its ZooKeeper session was lost: not ours to settle.
+    Lost,
 }
 
 /// Launches the request's new nodes and settles the request. Errors are logged: whatever is
@@ -52,6 +120,12 @@ enum Outcome {
 pub async fn run(ctx: Arc<Context>, plan: PoolPlan, worker_id: String, accepted: Accepted) {
     let started = Instant::now();
     let attributes = request_attributes(&accepted.request);
+    let request_id = accepted.request.id.clone();
+    let mut held_ids = vec![request_id.clone()];
+    for slot in &accepted.slots {
+        held_ids.push(slot.node.lock().await.item.id.clone());
+    }
+    ctx.hold(held_ids.clone(), true);
     let launches = accepted.slots.iter().map(|slot| {
         let ctx = ctx.clone();
         let plan = plan.clone();
@@ -62,7 +136,7 @@ pub async fn run(ctx: Arc<Context>, plan: PoolPlan, worker_id: String, accepted:
             if reused {
                 return Outcome::Ready;
             }
-            let id = node.lock().await.id.clone();
+            let id = node.lock().await.item.id.clone();
             // Counted in by the pool worker when it accepted the request.
             let outcome = launch_node(&ctx, &plan, attributes, node).instrument(info_span!("node", id = %id)).await;
             ctx.count_launches(&plan.provider, -1);
@@ -71,6 +145,7 @@ pub async fn run(ctx: Arc<Context>, plan: PoolPlan, worker_id: String, accepted:
     });
     let outcomes = futures::future::join_all(launches).await;
     settle(&ctx, &plan, &worker_id, accepted, outcomes, started).await;
+    ctx.hold(held_ids, false);
 }
 
 fn request_attributes(request: &Versioned<NodeRequest>) -> RequestAttributes {
@@ -90,18 +165,30 @@ fn request_attributes(request: &Versioned<NodeRequest>) -> RequestAttributes {
 /// Records a launch's external id in the node record as soon as the driver knows it.
 struct RecordProgress<'a> {
     ctx: &'a Context,
-    node: Arc<Mutex<Versioned<Node>>>,
+    node: Arc<Mutex<Held<Node>>>,
+    request: &'a str,
 }
 
 #[async_trait]
 impl LaunchProgress for RecordProgress<'_> {
     async fn external_id(&self, external_id: &str) {
         let mut node = self.node.lock().await;
-        if node.value.external_id.as_deref() == Some(external_id) {
+        if node.item.value.external_id.as_deref() == Some(external_id) {
             return;
         }
-        node.value.external_id = Some(external_id.to_string());
-        if let Err(error) = self.ctx.store.update_node(&mut node).await {
+        node.item.value.external_id = Some(external_id.to_string());
+        match node.ensure_ours(&self.ctx.store, self.request).await {
+            Ok(true) => {}
+            Ok(false) => {
+                warn!("node taken over while the ZooKeeper session was lost; not recording its external id");
+                return;
+            }
+            Err(error) => {
+                warn!(%error, "cannot record the external id (the leak sweep finds it by label)");
+                return;
+            }
+        }
+        if let Err(error) = self.ctx.store.update_node(&mut node.item).await {
             warn!(%error, "cannot record the external id (the leak sweep finds it by label)");
         }
     }
@@ -111,26 +198,27 @@ async fn launch_node(
     ctx: &Context,
     plan: &PoolPlan,
     request: RequestAttributes,
-    node: Arc<Mutex<Versioned<Node>>>,
+    node: Arc<Mutex<Held<Node>>>,
 ) -> Outcome {
-    let Some(driver) = ctx.driver(&plan.provider).cloned() else {
+    let Some(driver) = ctx.driver(&plan.provider) else {
         return Outcome::Failed(format!("no driver for provider {}", plan.provider));
     };
+    let request_id = request.id.clone();
     let (spec, created) = {
         let n = node.lock().await;
-        let label = n.value.label().unwrap_or_default().to_string();
+        let label = n.item.value.label().unwrap_or_default().to_string();
         (
             NodeSpec {
-                node_id: n.id.clone(),
+                node_id: n.item.id.clone(),
                 provider: plan.provider.clone(),
                 pool: plan.pool.clone(),
                 label,
                 request,
             },
-            n.value.created_time,
+            n.item.value.created_time,
         )
     };
-    let progress = RecordProgress { ctx, node: node.clone() };
+    let progress = RecordProgress { ctx, node: node.clone(), request: &request_id };
     let attempts = plan.launch_retries.max(1);
     let mut attempt = 0;
     let outcome = loop {
@@ -153,10 +241,21 @@ async fn launch_node(
         }
     };
     let mut n = node.lock().await;
+    match n.ensure_ours(&ctx.store, &request_id).await {
+        Ok(true) => {}
+        Ok(false) => {
+            warn!("node taken over while the ZooKeeper session was lost; leaving it to its new owner");
+            return Outcome::Lost;
+        }
+        Err(error) => {
+            warn!(%error, "cannot take the node's lock again");
+            return Outcome::Failed(format!("cannot lock the node again: {error}"));
+        }
+    }
     let result = match outcome {
         Ok(launched) => {
-            apply(&mut n.value, launched, ctx.driver_cloud(&plan.provider));
-            n.value.set_state(NodeState::Ready);
+            apply(&mut n.item.value, launched, ctx.driver_cloud(&plan.provider));
+            n.item.value.set_state(NodeState::Ready);
             if let Some(created) = created {
                 ctx.metrics.launch_seconds(&plan.provider, &spec.label, (now() - created).max(0.0));
             }
@@ -165,16 +264,16 @@ async fn launch_node(
         }
         Err(LaunchError::Quota(reason)) => {
             warn!(%reason, "launch aborted by the cloud's quota");
-            n.value.set_state(NodeState::Aborted);
+            n.item.value.set_state(NodeState::Aborted);
             Outcome::Aborted(reason)
         }
         Err(error) => {
             warn!(attempts = attempt, %error, "launch failed");
-            n.value.set_state(NodeState::Failed);
+            n.item.value.set_state(NodeState::Failed);
             Outcome::Failed(error.to_string())
         }
     };
-    if let Err(error) = ctx.store.update_node(&mut n).await {
+    if let Err(error) = ctx.store.update_node(&mut n.item).await {
         warn!(%error, "cannot store the node's state");
         return Outcome::Failed(format!("cannot store the node: {error}"));
     }
@@ -216,8 +315,25 @@ async fn settle(
     started: Instant,
 ) {
     let Accepted { request, lock, slots } = accepted;
+    let request_id = request.id.clone();
     let store = &ctx.store;
-    let current = match store.get_request(&request.id).await {
+    let mut held = Held { item: request, lock };
+    match held.ensure_ours(store).await {
+        Ok(true) => {}
+        Ok(false) => {
+            info!("request taken over while the ZooKeeper session was lost; releasing its nodes");
+            held.lock.abandon();
+            release_nodes(ctx, &request_id, slots, |_| true).await;
+            return;
+        }
+        Err(error) => {
+            warn!(%error, "cannot take the request's lock again; leaving it to the cleanup worker");
+            held.lock.abandon();
+            return;
+        }
+    }
+    let Held { item: _, lock } = held;
+    let current = match store.get_request(&request_id).await {
         Ok(current) => current,
         Err(error) => {
             // Leave the locks to the session: the cleanup worker recovers a lost request.
@@ -227,18 +343,35 @@ async fn settle(
     };
     let Some(mut current) = current else {
         info!("request was withdrawn while its nodes launched; releasing them");
-        release_nodes(ctx, slots, |_| true).await;
+        release_nodes(ctx, &request_id, slots, |_| true).await;
         let _ = lock.release().await;
         return;
     };
     let all_ready = outcomes.iter().all(|o| matches!(o, Outcome::Ready));
     if all_ready {
         let mut ids = Vec::with_capacity(slots.len());
+        let mut all_ours = true;
         for slot in &slots {
-            ids.push(slot.node.lock().await.id.clone());
+            let mut node = slot.node.lock().await;
+            all_ours &= node.ensure_ours(store, &request_id).await.unwrap_or(false);
+            ids.push(node.item.id.clone());
+        }
+        if !all_ours {
+            info!("a reused node was taken over while the ZooKeeper session was lost; handing the request back");
+            release_nodes(ctx, &request_id, slots, |node| node.state == NodeState::Ready).await;
+            current.value.nodes.clear();
+            current.value.set_state(RequestState::Requested);
+            if let Err(error) = store.update_request(&mut current).await {
+                warn!(%error, "cannot store the request");
+            }
+            let _ = lock.release().await;
+            return;
         }
         for slot in slots {
-            let _ = slot.lock.release().await;
+            let node = Arc::into_inner(slot.node).map(Mutex::into_inner);
+            if let Some(node) = node {
+                let _ = node.lock.release().await;
+            }
         }
         current.value.nodes = ids;
         current.value.set_state(RequestState::Fulfilled);
@@ -261,16 +394,17 @@ async fn settle(
         })
         .collect();
     // Ready nodes go back to the pool for reuse; failed and aborted ones to the deleter.
-    release_nodes(ctx, slots, |node| node.state == NodeState::Ready).await;
+    release_nodes(ctx, &request_id, slots, |node| node.state == NodeState::Ready).await;
     if failed.is_empty() {
         let aborted: Vec<&str> = outcomes
             .iter()
             .filter_map(|o| match o {
                 Outcome::Aborted(reason) => Some(reason.as_str()),
+                Outcome::Lost => Some("node taken over while the ZooKeeper session was lost"),
                 _ => None,
             })
             .collect();
-        info!(reasons = ?aborted, "nodes aborted by quota; handing the request back");
+        info!(reasons = ?aborted, "nodes aborted or lost; handing the request back");
         current.value.nodes.clear();
         current.value.set_state(RequestState::Requested);
     } else {
@@ -289,19 +423,25 @@ async fn settle(
     let _ = lock.release().await;
 }
 
-/// Unlocks the slots' nodes; those for which `deallocate` holds lose their allocation.
-async fn release_nodes(ctx: &Context, slots: Vec<Slot>, deallocate: impl Fn(&Node) -> bool) {
+/// Unlocks the slots' nodes; those for which `deallocate` holds lose their allocation. A node
+/// taken over while the session was lost is left to its new owner.
+async fn release_nodes(ctx: &Context, request: &str, slots: Vec<Slot>, deallocate: impl Fn(&Node) -> bool) {
     for slot in slots {
-        {
-            let mut node = slot.node.lock().await;
-            if deallocate(&node.value) && node.value.allocated_to.is_some() {
-                node.value.allocated_to = None;
-                if let Err(error) = ctx.store.update_node(&mut node).await {
-                    warn!(node = %node.id, %error, "cannot release the node");
-                }
+        let Some(mut node) = Arc::into_inner(slot.node).map(Mutex::into_inner) else { continue };
+        match node.ensure_ours(&ctx.store, request).await {
+            Ok(true) => {}
+            Ok(false) | Err(_) => {
+                node.lock.abandon();
+                continue;
             }
         }
-        let _ = slot.lock.release().await;
+        if deallocate(&node.item.value) && node.item.value.allocated_to.is_some() {
+            node.item.value.allocated_to = None;
+            if let Err(error) = ctx.store.update_node(&mut node.item).await {
+                warn!(node = %node.item.id, %error, "cannot release the node");
+            }
+        }
+        let _ = node.lock.release().await;
     }
     ctx.nodes_changed.raise();
 }
@@ -313,11 +453,11 @@ pub async fn hand_back(ctx: &Context, accepted: Accepted) {
     for slot in &slots {
         let mut node = slot.node.lock().await;
         if !slot.reused {
-            node.value.set_state(NodeState::Failed);
-            let _ = ctx.store.update_node(&mut node).await;
+            node.item.value.set_state(NodeState::Failed);
+            let _ = ctx.store.update_node(&mut node.item).await;
         }
     }
-    release_nodes(ctx, slots, |node| node.state == NodeState::Ready).await;
+    release_nodes(ctx, &request.id, slots, |node| node.state == NodeState::Ready).await;
     request.value.nodes.clear();
     request.value.set_state(RequestState::Requested);
     if let Err(error) = ctx.store.update_request(&mut request).await {

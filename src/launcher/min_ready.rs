@@ -43,7 +43,7 @@ pub fn shortfall(
 }
 
 pub async fn run(ctx: Arc<Context>) {
-    if ctx.policies.min_ready.is_empty() {
+    if ctx.policies().min_ready.is_empty() {
         return;
     }
     let mut changed = ctx.changed.subscribe();
@@ -79,7 +79,7 @@ async fn pass(ctx: &Context) -> Result<(), ZkError> {
     }
     let nodes = store.list_nodes().await?;
     let requests = store.list_requests().await?;
-    for (label, missing) in shortfall(&ctx.policies.min_ready, &nodes, &requests) {
+    for (label, missing) in shortfall(&ctx.policies().min_ready, &nodes, &requests) {
         for _ in 0..missing {
             let mut request = NodeRequest::new(vec![label.clone()]);
             request.reuse = false;

@@ -1,9 +1,10 @@
 //! The launcher: where ZooKeeper and the drivers meet.
 //!
-//! [`run`] connects to ZooKeeper and to every provider's cluster ([`setup`]), registers the
-//! launcher component, and runs the [`engine`]: a pool worker per pool ([`pool_worker`],
-//! [`decide`], [`handler`]), the deleted-node worker ([`deleter`]) and the cleanup worker
-//! ([`cleanup`]), until SIGINT or SIGTERM.
+//! [`run`] sets up every provider's driver ([`setup`]) and runs the [`engine`], which keeps a
+//! ZooKeeper session (a new one whenever one expires), registers the launcher component and
+//! runs a pool worker per pool ([`pool_worker`], [`decide`], [`handler`]), the deleted-node
+//! worker ([`deleter`]), the cleanup worker ([`cleanup`]) and a health watcher per provider
+//! ([`health`]), applying config reloads ([`reload`]), until SIGINT or SIGTERM.
 
 pub mod cleanup;
 pub mod context;
@@ -11,21 +12,24 @@ pub mod decide;
 pub mod deleter;
 pub mod engine;
 pub mod handler;
+pub mod health;
 pub mod min_ready;
 pub mod plan;
 pub mod policies;
 pub mod pool_worker;
 pub mod quota;
+pub mod reload;
 pub mod setup;
 pub mod signal;
 
 use crate::Error;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::zk::{self, ComponentRegistration, ConnectOptions, LauncherComponent, TlsFiles};
+use crate::zk::{ConnectOptions, TlsFiles};
 use std::future::Future;
+use std::path::PathBuf;
 use std::time::Duration;
-use tracing::{info, warn};
+use tracing::info;
 
 /// ZooKeeper connection options from the config's `zookeeper-*` keys.
 pub fn zookeeper_options(config: &Config) -> ConnectOptions {
@@ -52,6 +56,10 @@ pub struct Options {
     pub cleanup_interval: Duration,
     /// How each provider's cluster is used: request rate, where node tokens come from.
     pub cluster: setup::ClusterSettings,
+    /// How long work in flight may take after shutdown starts.
+    pub shutdown_grace: Duration,
+    /// The file the config came from: reloaded when it changes and on SIGHUP.
+    pub config_file: Option<PathBuf>,
 }
 
 /// Runs the launcher until `shutdown` completes.
@@ -61,40 +69,29 @@ pub async fn run(
     metrics: Metrics,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
-    let zk_options = zookeeper_options(config);
-    let zk = zk::connect(&zk_options).await?;
-    info!(
-        servers = %zk_options.servers.join(","),
-        tls = zk_options.tls.is_some(),
-        session_id = ?zk.session_id(),
-        "connected to ZooKeeper"
-    );
-    let providers = setup::providers(config, &metrics, &options.cluster).await?;
-    if providers.pools.is_empty() {
-        warn!("no pool to serve (no kubernetes provider with namespace labels)");
-    }
-    let mut policies = policies::Policies::from_config(config);
-    // min-ready only for labels a pool of ours serves (another launcher serves the others).
-    policies.min_ready.retain(|label, _| providers.pools.iter().any(|p| p.labels.contains_key(label)));
-    let registration = ComponentRegistration::register(&zk, &LauncherComponent::running(hostname())).await?;
-    info!(component = %registration.path, pools = providers.pools.len(), "launcher registered");
+    let parts = reload::engine_parts(config, &metrics, &options.cluster).await?;
+    let reloads = options.config_file.map(|path| {
+        let (sender, receiver) = tokio::sync::mpsc::channel(1);
+        tokio::spawn(reload::watch(path, config.clone(), metrics.clone(), options.cluster, sender));
+        receiver
+    });
     let setup = engine::Setup {
-        zk: zk.clone(),
+        zookeeper: zookeeper_options(config),
         hostname: hostname(),
         metrics,
-        drivers: providers.drivers,
-        clouds: providers.clouds,
-        pools: providers.pools,
+        drivers: parts.drivers,
+        clouds: parts.clouds,
+        pools: parts.pools,
         cleanup_interval: options.cleanup_interval,
-        policies,
+        policies: parts.policies,
+        shutdown_grace: options.shutdown_grace,
+        reloads,
     };
-    let result = engine::run(setup, async {
+    engine::run(setup, async {
         shutdown.await;
         info!("shutting down");
     })
-    .await;
-    registration.remove(&zk).await?;
-    result?;
+    .await?;
     info!("stopped");
     Ok(())
 }

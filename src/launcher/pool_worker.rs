@@ -15,6 +15,7 @@ use crate::zk::{
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{Instrument, debug, info, info_span, warn};
 
@@ -33,13 +34,33 @@ pub struct PoolWorker {
     /// Requests this worker is handling now.
     in_flight: Arc<Mutex<HashSet<String>>>,
     paused: bool,
+    /// New settings from a config reload; `None` once the pool was removed from the config.
+    updates: watch::Receiver<Option<PoolPlan>>,
 }
 
 impl PoolWorker {
-    pub fn new(ctx: Arc<Context>, plan: PoolPlan) -> Self {
+    /// A worker for `plan`; `updates` brings the pool's settings after a config reload (its
+    /// current value is `plan`).
+    pub fn new(ctx: Arc<Context>, plan: PoolPlan, updates: watch::Receiver<Option<PoolPlan>>) -> Self {
         let id =
             format!("{}-PoolWorker.{}-{}-{}", ctx.hostname, plan.provider, plan.pool, uuid::Uuid::new_v4().simple());
-        Self { ctx, plan, id, in_flight: Arc::default(), paused: false }
+        Self { ctx, plan, id, in_flight: Arc::default(), paused: false, updates }
+    }
+
+    /// Applies a config reload's news: `false` if the pool was removed.
+    async fn apply_update(&mut self, registration: Option<&mut ComponentRegistration>) -> bool {
+        // The latest value, whether or not a wait already marked it seen.
+        let Some(plan) = self.updates.borrow_and_update().clone() else { return false };
+        if plan != self.plan {
+            info!(labels = ?plan.labels.keys().collect::<Vec<_>>(), "pool settings changed by a config reload; new launches use them");
+            self.plan = plan;
+            if let Some(registration) = registration
+                && let Err(error) = registration.update(&self.ctx.store.client(), &self.component()).await
+            {
+                warn!(%error, "cannot update the pool component");
+            }
+        }
+        true
     }
 
     pub fn id(&self) -> &str {
@@ -54,24 +75,54 @@ impl PoolWorker {
         component
     }
 
-    /// Serves until shutdown; then waits for the requests in flight to finish.
+    /// Serves until shutdown; then waits for the requests in flight to finish. The pool
+    /// component is registered on every new ZooKeeper session before the pool takes requests.
     pub async fn run(mut self) -> Result<(), ZkError> {
         let span = info_span!("pool", provider = %self.plan.provider, pool = %self.plan.pool);
-        let mut registration = ComponentRegistration::register(self.ctx.store.client(), &self.component())
-            .instrument(span.clone())
-            .await?;
-        info!(parent: &span, id = %self.id, labels = ?self.plan.labels.keys().collect::<Vec<_>>(), "pool worker registered");
+        let mut registration: Option<ComponentRegistration> = None;
         let mut handlers = JoinSet::new();
         let mut changed = self.ctx.changed.subscribe();
+        let mut removed = false;
         while !self.ctx.is_stopping() {
-            let was_paused = self.paused;
-            if let Err(error) = self.pass(&mut handlers).instrument(span.clone()).await {
-                warn!(parent: &span, %error, "request pass failed; trying again on the next change");
+            if !self.apply_update(registration.as_mut()).instrument(span.clone()).await {
+                removed = true;
+                break;
             }
-            if self.paused != was_paused {
-                info!(parent: &span, paused = self.paused, "pool {}", if self.paused { "paused at quota" } else { "resumed" });
-                if let Err(error) = registration.update(self.ctx.store.client(), &self.component()).await {
-                    warn!(parent: &span, %error, "cannot update the pool component");
+            let client = self.ctx.store.client();
+            if registration.as_ref().is_none_or(|r| !r.is_on(&client)) {
+                self.ctx.metrics.set_pool_serving(&self.plan.provider, &self.plan.pool, false);
+                match ComponentRegistration::register(&client, &self.component()).instrument(span.clone()).await {
+                    Ok(registered) => {
+                        info!(parent: &span, id = %self.id, labels = ?self.plan.labels.keys().collect::<Vec<_>>(), "pool worker registered");
+                        registration = Some(registered);
+                        self.ctx.metrics.set_pool_serving(&self.plan.provider, &self.plan.pool, true);
+                    }
+                    Err(error) => {
+                        debug!(parent: &span, %error, "cannot register the pool component yet; waiting for ZooKeeper");
+                        registration = None;
+                    }
+                }
+            }
+            if let Some(registration) = registration.as_mut() {
+                let was_paused = self.paused;
+                // A provider whose cloud does not answer takes no requests (see `health`).
+                let outage = self.ctx.health.problem(&self.plan.provider);
+                if outage.is_some() {
+                    self.paused = true;
+                } else if let Err(error) = self.pass(&mut handlers).instrument(span.clone()).await {
+                    warn!(parent: &span, %error, "request pass failed; trying again on the next change");
+                }
+                self.ctx.metrics.set_pool_serving(&self.plan.provider, &self.plan.pool, outage.is_none());
+                if self.paused != was_paused {
+                    let why = match (&outage, self.paused) {
+                        (Some(reason), _) => format!("paused: the provider does not answer ({reason})"),
+                        (None, true) => "paused at quota".to_string(),
+                        (None, false) => "resumed".to_string(),
+                    };
+                    info!(parent: &span, paused = self.paused, "pool {why}");
+                    if let Err(error) = registration.update(&self.ctx.store.client(), &self.component()).await {
+                        warn!(parent: &span, %error, "cannot update the pool component");
+                    }
                 }
             }
             while let Some(done) = handlers.try_join_next() {
@@ -79,15 +130,50 @@ impl PoolWorker {
                     warn!(parent: &span, %error, "request handler task failed");
                 }
             }
+            let updated = async {
+                if self.updates.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
             tokio::select! {
                 _ = changed.changed() => {}
                 _ = tokio::time::sleep(IDLE_PASS) => {}
                 _ = self.ctx.stopped() => {}
+                _ = updated => {}
             }
         }
-        info!(parent: &span, in_flight = handlers.len(), "pool worker stopping; finishing requests in flight");
+        self.ctx.metrics.set_pool_serving(&self.plan.provider, &self.plan.pool, false);
+        info!(parent: &span, in_flight = handlers.len(), removed, "pool worker stopping; finishing requests in flight");
+        // Unregistered first: other launchers' pools stop waiting for this one's verdicts.
+        if let Some(registration) = registration {
+            registration.remove(&self.ctx.store.client()).await?;
+        }
         while handlers.join_next().await.is_some() {}
-        registration.remove(self.ctx.store.client()).await?;
+        if removed {
+            self.retire_ready_nodes().instrument(span).await?;
+        }
+        Ok(())
+    }
+
+    /// The pool was removed from the config: its ready, unallocated nodes are deleted (nodes in
+    /// use are deleted when they are returned, as always).
+    async fn retire_ready_nodes(&self) -> Result<(), ZkError> {
+        let store = &self.ctx.store;
+        for node in store.list_nodes().await? {
+            if !self.is_reusable(&node.value) {
+                continue;
+            }
+            let Some(lock) = store.lock_node(&node.id, Wait::No).await? else { continue };
+            if let Some(mut current) = store.get_node(&node.id).await?
+                && self.is_reusable(&current.value)
+            {
+                info!(node = %current.id, "pool removed from the config: deleting its ready node");
+                current.value.set_state(NodeState::Deleting);
+                store.update_node(&mut current).await?;
+            }
+            lock.release().await?;
+        }
+        self.ctx.nodes_changed.raise();
         Ok(())
     }
 
@@ -98,7 +184,7 @@ impl PoolWorker {
     /// launcher).
     async fn pass(&mut self, handlers: &mut JoinSet<()>) -> Result<(), ZkError> {
         let dir = crate::zk::paths::pool_quota_lock(&self.plan.provider, &self.plan.pool);
-        let lock = match crate::zk::lock::lock(self.ctx.store.client(), &dir, Wait::Upto(QUOTA_LOCK_WAIT)).await {
+        let lock = match crate::zk::lock::lock(&self.ctx.store.client(), &dir, Wait::Upto(QUOTA_LOCK_WAIT)).await {
             Ok(Some(lock)) => lock,
             Ok(None) | Err(ZkError::LockTimeout { .. }) => {
                 debug!("another launcher holds this pool's quota lock; next pass");
@@ -146,7 +232,7 @@ impl PoolWorker {
                     if let Some(added) = tenant.and_then(|t| tenant_added.get(t)) {
                         tenant_needed.add(added);
                     }
-                    let over_tenant = self.ctx.policies.tenant_exceeded(tenant, &nodes, &tenant_needed);
+                    let over_tenant = self.ctx.policies().tenant_exceeded(tenant, &nodes, &tenant_needed);
                     if !over_tenant.is_empty() {
                         debug!(request = %request.id, tenant, ?over_tenant, "tenant at its resource limits; waiting");
                         continue;

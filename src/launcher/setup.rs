@@ -56,12 +56,18 @@ pub async fn providers(config: &Config, metrics: &Metrics, settings: &ClusterSet
             };
             let mut cluster = k8s::connect_with(provider.context.as_deref(), discipline).await?;
             cluster.node_token = settings.node_token;
-            let version = cluster.client.apiserver_version().await.map_err(|source| k8s::K8sError::Api {
-                what: "GET /version",
-                server: cluster.server.clone(),
-                source,
-            })?;
-            info!(server = %cluster.server, version = %version.git_version, "connected to the cluster");
+            // A cluster that does not answer now is no reason to stop serving the others: its
+            // pools stay paused until it answers (launcher::health).
+            let connected = match cluster.check_health().await {
+                Ok(()) => {
+                    info!(server = %cluster.server, "connected to the cluster");
+                    true
+                }
+                Err(reason) => {
+                    warn!(server = %cluster.server, %reason, "the cluster does not answer; its pools wait until it does");
+                    false
+                }
+            };
             match cluster.node_token {
                 k8s::TokenSource::Request { .. } if cluster.ca_crt_base64.is_none() => warn!(
                     "the kubeconfig names no CA for this cluster: node tokens come from token Secrets (which carry it)"
@@ -71,7 +77,10 @@ pub async fn providers(config: &Config, metrics: &Metrics, settings: &ClusterSet
                 }
                 k8s::TokenSource::Secret => info!("node tokens come from token Secrets"),
             }
-            metrics.provider_connected.get_or_create(&ProviderLabels { provider: provider.name.clone() }).set(1);
+            metrics
+                .provider_connected
+                .get_or_create(&ProviderLabels { provider: provider.name.clone() })
+                .set(i64::from(connected));
             if provider.max_concurrency == 0 {
                 warn!("max-concurrency is 0: this provider handles no requests");
             }

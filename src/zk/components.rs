@@ -79,6 +79,8 @@ impl Component for PoolComponent {
 pub struct ComponentRegistration {
     pub path: String,
     version: i32,
+    /// The session that owns the ephemeral znode.
+    session_id: i64,
 }
 
 impl ComponentRegistration {
@@ -97,7 +99,12 @@ impl ComponentRegistration {
             .map_err(ZkError::op("create", &prefix))?;
         let path = format!("{prefix}{sequence}");
         tracing::info!(%path, "registered component");
-        Ok(Self { path, version: stat.version })
+        Ok(Self { path, version: stat.version, session_id: client.session_id().0 })
+    }
+
+    /// Is this registration owned by `client`'s session (false after that session expired)?
+    pub fn is_on(&self, client: &Client) -> bool {
+        self.session_id == client.session_id().0
     }
 
     /// Rewrites the component in place with a version check (NP `BaseComponent.__setattr__`).

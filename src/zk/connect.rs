@@ -108,6 +108,73 @@ pub async fn connect_verifying(options: &ConnectOptions, verify_hostname: bool) 
     client.chroot(chroot.as_str()).map_err(|_| ZkError::InvalidChroot(chroot.clone()))
 }
 
+/// Capped exponential backoff between connection attempts: 1 s, 2 s, 4 s … 30 s, each with up
+/// to 10 % jitter so that launchers restarted together do not retry in lock step.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    pub const FIRST: Duration = Duration::from_secs(1);
+    pub const CAP: Duration = Duration::from_secs(30);
+
+    pub fn new() -> Self {
+        Self { next: Self::FIRST }
+    }
+
+    /// The wait before the next attempt.
+    pub fn next_delay(&mut self) -> Duration {
+        let base = self.next;
+        self.next = (self.next * 2).min(Self::CAP);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+        base + base.mul_f64(f64::from(nanos % 1000) / 10_000.0)
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Errors no retry can mend: the configuration itself is wrong.
+fn is_permanent(error: &ZkError) -> bool {
+    matches!(error, ZkError::NoServers | ZkError::InvalidChroot(_) | ZkError::TlsMaterial { .. })
+}
+
+/// Connects, retrying with [`Backoff`] for as long as it takes. Each failed attempt is logged
+/// with its real cause per server ([`super::reach::diagnose`]): the client library reports
+/// them all as time-outs. Only a configuration that can never work is returned as an error.
+pub async fn connect_patiently(options: &ConnectOptions) -> Result<Client, ZkError> {
+    let mut backoff = Backoff::new();
+    let mut attempt: u64 = 0;
+    loop {
+        attempt += 1;
+        let error = match connect(options).await {
+            Ok(client) => {
+                if attempt > 1 {
+                    tracing::info!(attempt, "connected to ZooKeeper after {} failed attempts", attempt - 1);
+                }
+                return Ok(client);
+            }
+            Err(error) if is_permanent(&error) => return Err(error),
+            Err(error) => error,
+        };
+        let causes = super::reach::diagnose(options, &crate::error::chain(&error)).await;
+        let delay = backoff.next_delay();
+        let causes: Vec<String> = causes.iter().map(ToString::to_string).collect();
+        tracing::warn!(
+            attempt,
+            retry_in_seconds = delay.as_secs_f64(),
+            cause = %causes.join("; "),
+            "cannot reach ZooKeeper; retrying"
+        );
+        tokio::time::sleep(delay).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +199,16 @@ mod tests {
         assert_eq!(options(&["a:2181"], Some("np")).chroot_path().as_deref(), Some("/np"));
         assert_eq!(options(&["a:2181"], Some("/")).chroot_path(), None);
         assert_eq!(options(&["a:2181"], None).chroot_path(), None);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        let mut backoff = Backoff::new();
+        let delays: Vec<Duration> = (0..8).map(|_| backoff.next_delay()).collect();
+        for (delay, base) in delays.iter().zip([1, 2, 4, 8, 16, 30, 30, 30]) {
+            let base = Duration::from_secs(base);
+            assert!(*delay >= base && *delay <= base.mul_f64(1.1), "{delay:?} for {base:?}");
+        }
     }
 
     #[test]

@@ -88,10 +88,21 @@ impl HeldLock {
         &self.node
     }
 
+    /// The session the lock was taken on: it is void once the store moved to another one.
+    pub fn session_id(&self) -> i64 {
+        self.client.session_id().0
+    }
+
     /// Does the contender znode still exist (false after the session was lost)?
     pub async fn is_still_held(&self) -> Result<bool, ZkError> {
         let stat = self.client.check_stat(&self.node).await.map_err(ZkError::op("stat", &self.node))?;
         Ok(stat.is_some())
+    }
+
+    /// Lets go of a lock whose session is gone (its contender went with the session): nothing
+    /// to delete, nothing to warn about.
+    pub fn abandon(mut self) {
+        self.released = true;
     }
 
     /// Releases the lock by deleting the own contender; already gone counts as released.

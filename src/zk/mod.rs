@@ -1,6 +1,7 @@
 //! Nodepool's ZooKeeper protocol (reference §2). Knows nothing of Kubernetes.
 //!
-//! * [`connect`]: a session (plain or TLS, chroot).
+//! * [`connect`]: a session (plain or TLS, chroot); [`connect_patiently`] retries forever and
+//!   [`reach`] says why a server cannot be reached.
 //! * [`paths`]: the znode tree (§2.1) and request ids with Nodepool's order (§2.2).
 //! * [`model`]: the JSON of requests, nodes and pool components (§2.4–§2.7).
 //! * [`lock`]: kazoo's lock recipe, shared with Nodepool and Zuul (§2.3).
@@ -13,11 +14,14 @@ mod connect;
 pub mod lock;
 pub mod model;
 pub mod paths;
+pub mod reach;
 mod store;
 mod watch;
 
 pub use components::{Component, ComponentRegistration, LauncherComponent, MODEL_API};
-pub use connect::{ConnectOptions, TlsFiles, connect, connect_verifying, set_verify_tls_hostname};
+pub use connect::{
+    Backoff, ConnectOptions, TlsFiles, connect, connect_patiently, connect_verifying, set_verify_tls_hostname,
+};
 pub use lock::{HeldLock, Wait};
 pub use model::{ComponentState, Node, NodeRequest, NodeState, PoolComponent, RequestState};
 pub use paths::RequestId;

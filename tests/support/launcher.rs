@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use crate::common;
-use crate::zk_support::{TestZk, run_peer};
+use crate::zk_support::{TestZk, run_peer, surviving};
 use kubepool::drivers::kubernetes::{KubernetesDriver, LabelKind, LabelSpec, PoolSpec, Timeouts};
 use kubepool::launcher::engine::{self, Setup};
 use kubepool::launcher::plan::PoolPlan;
@@ -91,7 +91,7 @@ impl Launcher {
         };
         let metrics = kubepool::metrics::Metrics::new();
         let setup = Setup {
-            zk: zk.second_session().await,
+            zookeeper: zk.options(),
             hostname: "e2e-host".into(),
             metrics: metrics.clone(),
             drivers: BTreeMap::from([(PROVIDER.to_string(), Arc::new(driver) as Arc<dyn Driver>)]),
@@ -99,6 +99,8 @@ impl Launcher {
             pools: vec![plan],
             cleanup_interval,
             policies,
+            shutdown_grace: Duration::from_secs(120),
+            reloads: None,
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(engine::run(setup, async {
@@ -117,7 +119,7 @@ impl Launcher {
         let settings = kubepool::launcher::setup::ClusterSettings::default();
         let providers = kubepool::launcher::setup::providers(&config, &metrics, &settings).await.expect("providers");
         let setup = Setup {
-            zk: zk.second_session().await,
+            zookeeper: zk.options(),
             hostname: "e2e-host".into(),
             metrics: metrics.clone(),
             drivers: providers.drivers,
@@ -125,6 +127,8 @@ impl Launcher {
             pools: providers.pools,
             cleanup_interval: Duration::from_secs(60),
             policies: Default::default(),
+            shutdown_grace: Duration::from_secs(120),
+            reloads: None,
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(engine::run(setup, async {
@@ -157,7 +161,11 @@ pub async fn submit(zk: &TestZk, labels: &[&str]) -> String {
 pub async fn wait_for_state(store: &Store, id: &str, timeout: Duration) -> kubepool::zk::NodeRequest {
     let deadline = Instant::now() + timeout;
     loop {
-        let request = store.get_request(id).await.expect("read request").expect("request exists").value;
+        let request = surviving(store, |s| async move { s.get_request(id).await })
+            .await
+            .expect("read request")
+            .expect("request exists")
+            .value;
         if matches!(request.state, RequestState::Fulfilled | RequestState::Failed) {
             return request;
         }
@@ -169,7 +177,7 @@ pub async fn wait_for_state(store: &Store, id: &str, timeout: Duration) -> kubep
 pub async fn wait_until_gone(store: &Store, node_ids: &[String], timeout: Duration) {
     let deadline = Instant::now() + timeout;
     loop {
-        let ids = store.node_ids().await.expect("node ids");
+        let ids = surviving(store, |s| async move { s.node_ids().await }).await.expect("node ids");
         if node_ids.iter().all(|id| !ids.contains(id)) {
             return;
         }

@@ -13,6 +13,28 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
+/// Runs `op` on `store`. If the store's session has expired (on this 2-core machine a loaded
+/// test process can miss its pings past the session timeout), a new session in the same chroot
+/// replaces it and `op` runs again, as the launcher does: a test helper must not be the part
+/// that dies of a ZooKeeper hiccup.
+pub async fn surviving<T, F, Fut>(store: &Store, op: F) -> Result<T, kubepool::zk::ZkError>
+where
+    F: Fn(Store) -> Fut,
+    Fut: std::future::Future<Output = Result<T, kubepool::zk::ZkError>>,
+{
+    match op(store.clone()).await {
+        Err(error) if store.client().state().is_terminated() => {
+            let mut options = zookeeper_options(false);
+            let chroot = store.client().path().to_string();
+            options.chroot = (chroot != "/").then_some(chroot);
+            eprintln!("test ZooKeeper session ended ({error}); opening a new one");
+            store.replace_session(kubepool::zk::connect(&options).await?);
+            op(store.clone()).await
+        }
+        result => result,
+    }
+}
+
 /// How long any peer may take for one step.
 const PEER_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -33,11 +55,16 @@ impl TestZk {
         Self { chroot, store: Store::new(client.clone()), client, cleaned: false }
     }
 
-    /// Another session in the same chroot (e.g. to lose it on purpose).
-    pub async fn second_session(&self) -> Client {
+    /// How to open a session in this chroot (a launcher engine opens its own).
+    pub fn options(&self) -> kubepool::zk::ConnectOptions {
         let mut options = zookeeper_options(false);
         options.chroot = Some(self.chroot.clone());
-        kubepool::zk::connect(&options).await.expect("connect to the test ZooKeeper")
+        options
+    }
+
+    /// Another session in the same chroot (e.g. to lose it on purpose).
+    pub async fn second_session(&self) -> Client {
+        kubepool::zk::connect(&self.options()).await.expect("connect to the test ZooKeeper")
     }
 
     /// kazoo's `hosts` for the plain port, with the chroot.

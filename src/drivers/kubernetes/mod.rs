@@ -173,6 +173,10 @@ impl Driver for KubernetesDriver {
             .collect())
     }
 
+    async fn check_health(&self) -> Result<(), String> {
+        self.cluster.check_health().await
+    }
+
     fn quota(&self, pool: &str, label: &str) -> Option<Resources> {
         self.label(pool, label).map(|l| l.quota.clone())
     }

@@ -5,7 +5,7 @@
 use super::access::{self, Grant};
 use super::{KubernetesDriver, LabelSpec};
 use crate::drivers::connection::{Flavor, connection_port};
-use crate::drivers::metadata;
+use crate::drivers::{metadata, pod_launch};
 use kubepool_driver_api::{LaunchError, LaunchProgress, LaunchedNode, NodeSpec};
 
 pub async fn launch(
@@ -19,7 +19,11 @@ pub async fn launch(
     let attempt = async {
         let labels = metadata::object_labels(spec, &label.labels, &label.dynamic_labels)?;
         access::create_namespace(driver, &name, &labels).await?;
-        access::grant(driver, &name, &labels, Grant::Namespace).await
+        let credentials = access::grant(driver, &name, &labels, Grant::Namespace).await?;
+        // Ready means usable: the node's own credentials get a pod admitted.
+        let deadline = tokio::time::Instant::now() + driver.timeouts.pod_start;
+        pod_launch::wait_pods_admitted(&driver.cluster, &name, &credentials, deadline).await?;
+        Ok(credentials)
     };
     let credentials = driver.clean_up_on_failure(&name, attempt).await?;
     Ok(LaunchedNode {

@@ -94,6 +94,10 @@ impl Driver for OpenshiftDriver {
         Ok(leaks::ours(&self.provider, &pools, list.items))
     }
 
+    async fn check_health(&self) -> Result<(), String> {
+        self.cluster.check_health().await
+    }
+
     fn quota(&self, pool: &str, label: &str) -> Option<Resources> {
         self.label(pool, label).map(|l| l.quota.clone())
     }

@@ -120,6 +120,10 @@ impl Driver for OpenshiftPodsDriver {
         Ok(out)
     }
 
+    async fn check_health(&self) -> Result<(), String> {
+        self.cluster.check_health().await
+    }
+
     fn quota(&self, pool: &str, label: &str) -> Option<Resources> {
         self.label(pool, label).map(|l| l.quota.clone())
     }

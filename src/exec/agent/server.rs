@@ -145,7 +145,7 @@ async fn handle(stream: UnixStream, state: &State) -> Result<(), ExecError> {
     let result = run_one(hello, reader, &writer, state).await;
     let (kind, payload) = match result {
         Ok(code) => (Kind::Exit, code.to_be_bytes().to_vec()),
-        Err(error) => (Kind::Error, crate::cli::error_chain(&error).into_bytes()),
+        Err(error) => (Kind::Error, crate::error::chain(&error).into_bytes()),
     };
     send(&writer, kind, &payload).await.map_err(socket_io)
 }

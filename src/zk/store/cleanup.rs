@@ -29,7 +29,7 @@ impl Store {
             let Some((_, stat)) = self.data(&dir).await? else {
                 continue;
             };
-            if now_ms.saturating_sub(stat.mtime) < min_age_ms || lock::has_contenders(&self.client, &dir).await? {
+            if now_ms.saturating_sub(stat.mtime) < min_age_ms || lock::has_contenders(&self.client(), &dir).await? {
                 continue;
             }
             self.delete_recursive(&dir).await?;

@@ -14,6 +14,7 @@ pub use cleanup::LOCK_CLEANUP;
 pub use requests::sort_requests;
 
 use super::{Client, ZkError};
+use std::sync::{Arc, RwLock};
 use zookeeper_client::{Acls, CreateMode, Stat};
 
 /// How many reads of a directory's children are in flight at once.
@@ -37,33 +38,51 @@ impl<T> Versioned<T> {
     }
 }
 
-/// The protocol operations on one ZooKeeper session.
+/// The protocol operations on the current ZooKeeper session. Clones share the session, and
+/// [`Store::replace_session`] moves them all to a new one (after the old one expired): a
+/// long-running task keeps its `Store` and simply works on the new session from then on.
 #[derive(Debug, Clone)]
 pub struct Store {
-    client: Client,
+    client: Arc<RwLock<Client>>,
 }
 
 impl Store {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self { client: Arc::new(RwLock::new(client)) }
     }
 
-    /// The session, e.g. for [`crate::zk::lock`].
-    pub fn client(&self) -> &Client {
-        &self.client
+    /// The current session, e.g. for [`crate::zk::lock`].
+    pub fn client(&self) -> Client {
+        match self.client.read() {
+            Ok(client) => client.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The id of the current session (locks and registrations made on another one are void).
+    pub fn session_id(&self) -> i64 {
+        self.client().session_id().0
+    }
+
+    /// From now on every clone of this store works on `client` (a new session).
+    pub fn replace_session(&self, client: Client) {
+        match self.client.write() {
+            Ok(mut current) => *current = client,
+            Err(poisoned) => *poisoned.into_inner() = client,
+        }
     }
 
     /// Creates the request, request-lock and node roots if they are missing.
     pub async fn ensure_roots(&self) -> Result<(), ZkError> {
         for root in [super::paths::REQUEST_ROOT, super::paths::REQUEST_LOCK_ROOT, super::paths::NODE_ROOT] {
-            self.client.mkdir(root, &persistent()).await.map_err(ZkError::op("create", root))?;
+            self.client().mkdir(root, &persistent()).await.map_err(ZkError::op("create", root))?;
         }
         Ok(())
     }
 
     /// Children of `dir`; a missing directory has none.
     pub async fn children(&self, dir: &str) -> Result<Vec<String>, ZkError> {
-        match self.client.list_children(dir).await {
+        match self.client().list_children(dir).await {
             Ok(mut children) => {
                 children.sort();
                 Ok(children)
@@ -75,7 +94,7 @@ impl Store {
 
     /// Data and stat of `path`, `None` if it does not exist.
     async fn data(&self, path: &str) -> Result<Option<(Vec<u8>, Stat)>, ZkError> {
-        match self.client.get_data(path).await {
+        match self.client().get_data(path).await {
             Ok(found) => Ok(Some(found)),
             Err(zookeeper_client::Error::NoNode) => Ok(None),
             Err(source) => Err(ZkError::Operation { operation: "get", path: path.to_string(), source }),
@@ -128,7 +147,7 @@ impl Store {
 
     /// Writes `data` to `path`, checking `version` if given; returns the new version.
     async fn write(&self, path: &str, data: &[u8], version: Option<i32>) -> Result<i32, ZkError> {
-        match self.client.set_data(path, data, version).await {
+        match self.client().set_data(path, data, version).await {
             Ok(stat) => Ok(stat.version),
             Err(zookeeper_client::Error::NoNode) => Err(ZkError::Gone { path: path.to_string() }),
             Err(zookeeper_client::Error::BadVersion) => Err(ZkError::VersionConflict { path: path.to_string() }),
@@ -148,7 +167,7 @@ impl Store {
             order.push(current);
         }
         for znode in order.iter().rev() {
-            match self.client.delete(znode, None).await {
+            match self.client().delete(znode, None).await {
                 Ok(()) | Err(zookeeper_client::Error::NoNode) => {}
                 Err(source) => return Err(ZkError::Operation { operation: "delete", path: znode.clone(), source }),
             }

@@ -26,10 +26,10 @@ impl Store {
     /// Stores a new node as a persistent sequential child of `/nodepool/nodes/` with an empty
     /// name prefix, so its id is the 10-digit sequence (NP `storeNode` for a new node).
     pub async fn create_node(&self, node: &Node) -> Result<Versioned<Node>, ZkError> {
-        self.client.mkdir(NODE_ROOT, &persistent()).await.map_err(ZkError::op("create", NODE_ROOT))?;
+        self.client().mkdir(NODE_ROOT, &persistent()).await.map_err(ZkError::op("create", NODE_ROOT))?;
         let prefix = format!("{NODE_ROOT}/");
         let (stat, sequence) = self
-            .client
+            .client()
             .create(&prefix, &node.to_json()?, &CreateMode::PersistentSequential.with_acls(Acls::anyone_all()))
             .await
             .map_err(ZkError::op("create", &prefix))?;
@@ -62,11 +62,11 @@ impl Store {
     /// Locks `/nodepool/nodes/<id>/lock`. `Ok(None)` also when the node znode does not exist:
     /// unlike kazoo, taking a lock never recreates a node that was just deleted.
     pub async fn lock_node(&self, id: &str, wait: Wait) -> Result<Option<HeldLock>, ZkError> {
-        lock::lock_under_existing(&self.client, &paths::node_lock(id), wait).await
+        lock::lock_under_existing(&self.client(), &paths::node_lock(id), wait).await
     }
 
     /// Does anybody hold or wait for the node's lock? Cleanup passes skip such nodes (§2.3).
     pub async fn node_is_locked(&self, id: &str) -> Result<bool, ZkError> {
-        lock::has_contenders(&self.client, &paths::node_lock(id)).await
+        lock::has_contenders(&self.client(), &paths::node_lock(id)).await
     }
 }

@@ -43,11 +43,11 @@ impl Store {
         request: &NodeRequest,
         ephemeral: bool,
     ) -> Result<Versioned<NodeRequest>, ZkError> {
-        self.client.mkdir(REQUEST_ROOT, &persistent()).await.map_err(ZkError::op("create", REQUEST_ROOT))?;
+        self.client().mkdir(REQUEST_ROOT, &persistent()).await.map_err(ZkError::op("create", REQUEST_ROOT))?;
         let prefix = format!("{REQUEST_ROOT}/{priority}-");
         let mode = if ephemeral { CreateMode::EphemeralSequential } else { CreateMode::PersistentSequential };
         let (stat, sequence) = self
-            .client
+            .client()
             .create(&prefix, &request.to_json()?, &mode.with_acls(Acls::anyone_all()))
             .await
             .map_err(ZkError::op("create", &prefix))?;
@@ -58,7 +58,7 @@ impl Store {
     /// Deletes a request (min-ready cleanup; Zuul deletes its own). Already gone is fine.
     pub async fn delete_request(&self, id: &str) -> Result<(), ZkError> {
         let path = paths::request(id);
-        match self.client.delete(&path, None).await {
+        match self.client().delete(&path, None).await {
             Ok(()) | Err(zookeeper_client::Error::NoNode) => Ok(()),
             Err(source) => Err(ZkError::Operation { operation: "delete", path, source }),
         }
@@ -66,12 +66,12 @@ impl Store {
 
     /// Locks `/nodepool/requests-lock/<id>` (the launcher uses [`Wait::No`]).
     pub async fn lock_request(&self, id: &str, wait: Wait) -> Result<Option<HeldLock>, ZkError> {
-        lock::lock(&self.client, &paths::request_lock(id), wait).await
+        lock::lock(&self.client(), &paths::request_lock(id), wait).await
     }
 
     /// Is the request locked (or being waited for) by anybody (§2.11 lost requests)?
     pub async fn request_is_locked(&self, id: &str) -> Result<bool, ZkError> {
-        lock::has_contenders(&self.client, &paths::request_lock(id)).await
+        lock::has_contenders(&self.client(), &paths::request_lock(id)).await
     }
 }
 

@@ -1,0 +1,185 @@
+//! Why a ZooKeeper server cannot be reached. The client library reports every failed
+//! connection attempt as a time-out; an operator needs the real cause (a wrong host name, a
+//! server that is down, a certificate that does not fit, a blackholed path), so after a failed
+//! attempt each server is probed step by step: name lookup, TCP connect, TLS handshake.
+
+use super::connect::{ConnectOptions, TlsFiles};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// What stopped a connection to one server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// The host name does not resolve.
+    Dns(String),
+    /// Nothing listens on the port (RST).
+    Refused,
+    /// No answer within the time allowed (a blackholed path or a stopped host).
+    Timeout(Duration),
+    /// The TCP connection opened, the TLS handshake failed.
+    Tls(String),
+    /// Another I/O error on connect.
+    Io(String),
+    /// TCP (and TLS) work; ZooKeeper itself did not set up a session.
+    Session(String),
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Dns(error) => write!(f, "DNS failure: {error}"),
+            Cause::Refused => f.write_str("connection refused"),
+            Cause::Timeout(after) => write!(f, "timed out after {:.1} s", after.as_secs_f64()),
+            Cause::Tls(error) => write!(f, "TLS error: {error}"),
+            Cause::Io(error) => write!(f, "connect failed: {error}"),
+            Cause::Session(error) => write!(f, "server reachable, no session: {error}"),
+        }
+    }
+}
+
+/// One server's probe result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerCause {
+    pub server: String,
+    pub cause: Cause,
+}
+
+impl fmt::Display for ServerCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.server, self.cause)
+    }
+}
+
+/// Probes every configured server; `session_error` is what the client said, used when the
+/// network path and TLS are fine.
+pub async fn diagnose(options: &ConnectOptions, session_error: &str) -> Vec<ServerCause> {
+    let timeout = options.session_timeout.clamp(Duration::from_secs(1), Duration::from_secs(5));
+    let tls = match &options.tls {
+        Some(files) => match client_config(files) {
+            Ok(config) => Some(config),
+            Err(error) => {
+                let cause = Cause::Tls(error);
+                return options
+                    .servers
+                    .iter()
+                    .map(|s| ServerCause { server: s.clone(), cause: cause.clone() })
+                    .collect();
+            }
+        },
+        None => None,
+    };
+    let probes = options.servers.iter().map(|server| {
+        let tls = tls.clone();
+        async move {
+            let cause = probe(server, timeout, tls).await.unwrap_or_else(|| Cause::Session(session_error.to_string()));
+            ServerCause { server: server.clone(), cause }
+        }
+    });
+    futures::future::join_all(probes).await
+}
+
+/// `None` when the server answers at every layer.
+async fn probe(server: &str, timeout: Duration, tls: Option<Arc<rustls::ClientConfig>>) -> Option<Cause> {
+    let (host, _) = split_host_port(server);
+    let addresses = match tokio::time::timeout(timeout, tokio::net::lookup_host(server)).await {
+        Err(_) => return Some(Cause::Dns(format!("lookup of {host} timed out"))),
+        Ok(Err(error)) => return Some(Cause::Dns(format!("{host}: {error}"))),
+        Ok(Ok(addresses)) => addresses.collect::<Vec<_>>(),
+    };
+    let Some(address) = addresses.first().copied() else {
+        return Some(Cause::Dns(format!("{host} has no address")));
+    };
+    let stream = match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
+        Err(_) => return Some(Cause::Timeout(timeout)),
+        Ok(Err(error)) if error.kind() == std::io::ErrorKind::ConnectionRefused => return Some(Cause::Refused),
+        Ok(Err(error)) => return Some(Cause::Io(error.to_string())),
+        Ok(Ok(stream)) => stream,
+    };
+    let config = tls?;
+    let name = match rustls::pki_types::ServerName::try_from(host.to_string()) {
+        Ok(name) => name,
+        Err(error) => return Some(Cause::Tls(format!("{host} is not a valid server name: {error}"))),
+    };
+    let connector = tokio_rustls::TlsConnector::from(config);
+    match tokio::time::timeout(timeout, connector.connect(name, stream)).await {
+        Err(_) => Some(Cause::Timeout(timeout)),
+        Ok(Err(error)) => Some(Cause::Tls(error.to_string())),
+        Ok(Ok(_)) => None,
+    }
+}
+
+/// `host:port` → (`host`, `port`), brackets of an IPv6 literal removed.
+fn split_host_port(server: &str) -> (&str, &str) {
+    let (host, port) = server.rsplit_once(':').unwrap_or((server, ""));
+    (host.trim_start_matches('[').trim_end_matches(']'), port)
+}
+
+/// A rustls client configuration as the ZooKeeper client builds it: the configured CA as the
+/// only root, the client certificate for mutual TLS.
+fn client_config(files: &TlsFiles) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    let cas = CertificateDer::pem_file_iter(&files.ca)
+        .map_err(|e| format!("CA {}: {e}", files.ca.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("CA {}: {e}", files.ca.display()))?;
+    for ca in cas {
+        roots.add(ca).map_err(|e| format!("CA {}: {e}", files.ca.display()))?;
+    }
+    let chain = CertificateDer::pem_file_iter(&files.cert)
+        .map_err(|e| format!("certificate {}: {e}", files.cert.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("certificate {}: {e}", files.cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| format!("key {}: {e}", files.key.display()))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| format!("client certificate {}: {e}", files.cert.display()))?;
+    Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(servers: Vec<String>) -> ConnectOptions {
+        ConnectOptions { servers, chroot: None, tls: None, session_timeout: Duration::from_secs(2) }
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_refused() {
+        // Bind, learn the port, close: nothing listens there now.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        drop(listener);
+        let causes = diagnose(&options(vec![addr.to_string()]), "x").await;
+        assert_eq!(causes[0].cause, Cause::Refused, "{causes:?}");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_host_is_a_dns_failure() {
+        // `.invalid` never resolves (RFC 6761); the lookup fails locally.
+        let causes = diagnose(&options(vec!["zk.kubepool.invalid:2181".into()]), "x").await;
+        assert!(matches!(&causes[0].cause, Cause::Dns(text) if text.contains("zk.kubepool.invalid")), "{causes:?}");
+    }
+
+    #[tokio::test]
+    async fn a_listener_that_answers_is_a_session_problem() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let causes = diagnose(&options(vec![addr.to_string()]), "no session").await;
+        assert_eq!(causes[0].cause, Cause::Session("no session".into()), "{causes:?}");
+    }
+
+    #[test]
+    fn host_and_port_are_split() {
+        assert_eq!(split_host_port("zk1:2181"), ("zk1", "2181"));
+        assert_eq!(split_host_port("[::1]:2181"), ("::1", "2181"));
+    }
+}
