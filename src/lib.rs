@@ -14,7 +14,9 @@ pub mod k8s;
 pub mod launcher;
 pub mod metrics;
 pub mod operations;
+pub mod status;
 pub mod telemetry;
+pub mod webapp;
 pub mod zk;
 
 pub use error::Error;

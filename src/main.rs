@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = kubepool::cli::parse();
-    if let Err(error) = kubepool::telemetry::init(cli.log_format) {
+    if let Err(error) = kubepool::telemetry::init(cli.log_format, cli.command.is_query()) {
         eprintln!("kubepool: cannot start logging: {error}");
         return ExitCode::from(2);
     }

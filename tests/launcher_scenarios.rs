@@ -92,6 +92,7 @@ impl FakeLauncher {
             policies: Default::default(),
             shutdown_grace: config.shutdown_grace,
             reloads: config.reloads,
+            store_slot: None,
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(engine::run(setup, async {

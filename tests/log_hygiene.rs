@@ -108,3 +108,24 @@ fn the_unique_key_check_catches_a_repeated_key() {
     assert!(serde_json::from_str::<UniqueKeys>(repeated).is_err());
     assert!(serde_json::from_str::<UniqueKeys>(r#"{"span":{"provider":"k8s","name":"provider"}}"#).is_ok());
 }
+
+#[test]
+fn a_file_without_zookeeper_servers_is_valid_but_the_launcher_refuses_it_in_one_line() {
+    let dir = std::env::temp_dir().join(format!("kubepool-log-nozk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("nodepool.yaml");
+    std::fs::write(&path, "labels: []\nproviders: []\n").expect("write");
+    let path = path.to_string_lossy().into_owned();
+    let validate = kubepool(&["config", "validate", "-c", &path]);
+    assert_eq!(validate.status.code(), Some(0), "{}", String::from_utf8_lossy(&validate.stderr));
+    let output = kubepool(&["launcher", "-c", &path]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "a start-up line and one line for the fatal error: {stderr}");
+    assert_eq!(
+        lines[1],
+        format!("kubepool: {path}: no zookeeper-servers: the launcher needs at least one ZooKeeper server")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

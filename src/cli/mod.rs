@@ -6,10 +6,12 @@ mod console_server;
 mod delete;
 mod exec;
 mod executor;
+mod hold;
 mod info;
 mod launcher;
 mod list;
 mod port_forward;
+mod request_list;
 mod zk_args;
 
 use crate::telemetry::LogFormat;
@@ -27,6 +29,7 @@ pub struct Cli {
 
     /// Require a ZooKeeper TLS server's certificate to name the host it is reached by. Off by
     /// default, as in Zuul and Nodepool, which verify the chain to zookeeper-tls' CA only.
+    /// (Subcommands that connect read it with `from_global`.)
     #[arg(long, global = true, env = "KUBEPOOL_ZOOKEEPER_TLS_VERIFY_HOSTNAME")]
     pub zookeeper_tls_verify_hostname: bool,
 
@@ -42,9 +45,14 @@ pub enum Command {
     Config(config::ConfigArgs),
     /// List nodes (or, with --requests, node requests), like `nodepool list`.
     List(list::ListArgs),
+    /// List node requests, like `nodepool request-list`.
+    RequestList(request_list::RequestListArgs),
     /// Mark a node for deletion; its launcher removes the resource and the record.
     Delete(delete::DeleteArgs),
-    /// Show registered launchers and pools, and node and request counts.
+    /// Hold a node (kept until deleted or its expiry), like `nodepool hold`.
+    Hold(hold::HoldArgs),
+    /// A provider's ZooKeeper data, like `nodepool info PROVIDER`; without a provider,
+    /// registered launchers and pools, and node and request counts.
     Info(info::InfoArgs),
     /// The executor side of a fulfilled request: kubeconfig, inventory, console log forwarding.
     #[command(subcommand)]
@@ -59,6 +67,17 @@ pub enum Command {
     /// The per-user agent `kubepool exec` starts on demand (keeps API connections warm).
     #[command(hide = true)]
     Agent(agent::AgentArgs),
+}
+
+impl Command {
+    /// A short operator command whose output is data (`list`, `info`, `hold` ...): the
+    /// ZooKeeper client library's own session messages are not shown.
+    pub fn is_query(&self) -> bool {
+        matches!(
+            self,
+            Command::List(_) | Command::RequestList(_) | Command::Delete(_) | Command::Hold(_) | Command::Info(_)
+        )
+    }
 }
 
 /// Parses the command line. As with `nodepool -c FILE list`, the config file may come before the
@@ -107,7 +126,6 @@ pub fn config_after_subcommand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ff
 
 /// Runs the chosen subcommand and turns its result into an exit status.
 pub fn run(cli: Cli) -> ExitCode {
-    crate::zk::set_verify_tls_hostname(cli.zookeeper_tls_verify_hostname);
     let log_format = cli.log_format;
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -128,7 +146,9 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Config(args) => return config::run(args),
             Command::Launcher(args) => launcher::run(args).await,
             Command::List(args) => list::run(args).await,
+            Command::RequestList(args) => request_list::run(args).await,
             Command::Delete(args) => delete::run(args).await,
+            Command::Hold(args) => hold::run(args).await,
             Command::Info(args) => info::run(args).await,
             Command::Executor(command) => executor::run(command).await,
             Command::PortForward(args) => port_forward::run(args).await,
@@ -186,6 +206,23 @@ mod tests {
         ));
         match cli.command {
             Command::Launcher(args) => assert_eq!(args.config, std::path::PathBuf::from("/x/nodepool.yaml")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_tls_host_name_option_reaches_the_commands_that_connect() {
+        let parse = |line: &str| Cli::parse_from(config_after_subcommand(line.split(' ').map(Into::into).collect()));
+        match parse("kubepool --zookeeper-tls-verify-hostname list").command {
+            Command::List(args) => assert!(args.zk.zookeeper_tls_verify_hostname),
+            other => panic!("{other:?}"),
+        }
+        match parse("kubepool list").command {
+            Command::List(args) => assert!(!args.zk.zookeeper_tls_verify_hostname),
+            other => panic!("{other:?}"),
+        }
+        match parse("kubepool launcher -c F --zookeeper-tls-verify-hostname").command {
+            Command::Launcher(args) => assert!(args.zookeeper_tls_verify_hostname),
             other => panic!("{other:?}"),
         }
     }

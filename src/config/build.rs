@@ -142,13 +142,10 @@ pub fn build(root: &Node) -> Result<Config, Vec<Diagnostic>> {
             .collect(),
         max_hold_age: int(root, "max-hold-age"),
         tenant_resource_limits: seq(root, "tenant-resource-limits").iter().map(tenant_limits).collect(),
-        webapp: WebApp {
-            port: root.get("webapp").and_then(|w| int(w, "port")).unwrap_or(8005),
-            listen_address: root
-                .get("webapp")
-                .and_then(|w| string(w, "listen_address"))
-                .unwrap_or_else(|| "0.0.0.0".into()),
-        },
+        webapp: root.get("webapp").map(|w| WebApp {
+            port: int(w, "port").unwrap_or(8005),
+            listen_address: string(w, "listen_address").unwrap_or_else(|| "0.0.0.0".into()),
+        }),
         providers,
         ignored_providers,
     })

@@ -41,6 +41,8 @@ pub struct Setup {
     pub shutdown_grace: Duration,
     /// New settings from config reloads (see [`super::reload`]).
     pub reloads: Option<mpsc::Receiver<Reload>>,
+    /// Where the engine puts its ZooKeeper store for the status web app, once it has a session.
+    pub store_slot: Option<crate::webapp::StoreSlot>,
 }
 
 /// What a config reload changes: the providers' drivers, the pools and the policies. Pools
@@ -164,6 +166,10 @@ pub async fn run(setup: Setup, shutdown: impl Future<Output = ()>) -> Result<(),
         nodes_changed: Signal::default(),
         stopping: stop_rx,
     });
+    if let Some(slot) = &setup.store_slot {
+        // The store follows every new session (`replace_session`): set once.
+        let _ = slot.set(ctx.store.clone());
+    }
 
     let mut workers = Workers { tasks: JoinSet::new(), pools: BTreeMap::new(), watched: Default::default() };
     for plan in setup.pools {

@@ -3,16 +3,20 @@
 
 use super::ZkError;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use zookeeper_client::{Acls, Client, CreateMode, TlsOptions};
 
-/// Paths of the PEM files of `zookeeper-tls`.
+/// The PEM files of `zookeeper-tls`, and how the server's certificate is checked.
 #[derive(Debug, Clone)]
 pub struct TlsFiles {
     pub ca: PathBuf,
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// Whether the server's certificate must also name the host it is reached by. Off by
+    /// default, as in Zuul and Nodepool: kazoo verifies the chain to `ca` but not the host name,
+    /// and their certificates often name only the servers' pods (the upstream zuul-operator's
+    /// do). The command line's `--zookeeper-tls-verify-hostname` turns it on.
+    pub verify_hostname: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -49,18 +53,7 @@ fn read(what: &'static str, path: &Path) -> Result<String, ZkError> {
     std::fs::read_to_string(path).map_err(|source| ZkError::TlsFile { what, path: path.to_path_buf(), source })
 }
 
-/// Whether a ZooKeeper server's certificate must also name the host it is reached by. Off by
-/// default, as in Zuul and Nodepool: kazoo verifies the chain to `zookeeper-tls.ca` but not the
-/// host name, and their certificates often name only the servers' pods (the upstream
-/// zuul-operator's do). The command line's `--zookeeper-tls-verify-hostname` turns it on.
-static VERIFY_TLS_HOSTNAME: AtomicBool = AtomicBool::new(false);
-
-/// Sets whether [`connect`] requires the server's certificate to name the host.
-pub fn set_verify_tls_hostname(verify: bool) {
-    VERIFY_TLS_HOSTNAME.store(verify, Ordering::Relaxed);
-}
-
-fn tls_options(files: &TlsFiles, verify_hostname: bool) -> Result<TlsOptions, ZkError> {
+fn tls_options(files: &TlsFiles) -> Result<TlsOptions, ZkError> {
     let ca = read("ca", &files.ca)?;
     let cert = read("cert", &files.cert)?;
     let key = read("key", &files.key)?;
@@ -69,7 +62,7 @@ fn tls_options(files: &TlsFiles, verify_hostname: bool) -> Result<TlsOptions, Zk
         .map_err(|source| ZkError::TlsMaterial { what: "ca", source })?
         .with_pem_identity(&cert, &key)
         .map_err(|source| ZkError::TlsMaterial { what: "cert/key", source })?;
-    if verify_hostname {
+    if files.verify_hostname {
         return Ok(options);
     }
     // SAFETY: no memory-safety concern: zookeeper-client marks leaving out the host-name check
@@ -81,20 +74,14 @@ fn tls_options(files: &TlsFiles, verify_hostname: bool) -> Result<TlsOptions, Zk
 
 /// Connects and waits until the session is established (or the session timeout passes). The
 /// chroot znode is created if it does not exist yet, then the session is confined to it. A TLS
-/// server's host name is checked as [`set_verify_tls_hostname`] says (default: not, as Zuul).
+/// server's host name is checked as [`TlsFiles::verify_hostname`] says (default: not, as Zuul).
 pub async fn connect(options: &ConnectOptions) -> Result<Client, ZkError> {
-    connect_verifying(options, VERIFY_TLS_HOSTNAME.load(Ordering::Relaxed)).await
-}
-
-/// [`connect`], requiring (`verify_hostname`) or not that a TLS server's certificate names the
-/// host it is reached by.
-pub async fn connect_verifying(options: &ConnectOptions, verify_hostname: bool) -> Result<Client, ZkError> {
     let connect_string = options.connect_string()?;
     let connector = Client::connector()
         .with_session_timeout(options.session_timeout)
         .with_connection_timeout(options.session_timeout.min(Duration::from_secs(10)));
     let result = match &options.tls {
-        Some(files) => connector.with_tls(tls_options(files, verify_hostname)?).secure_connect(&connect_string).await,
+        Some(files) => connector.with_tls(tls_options(files)?).secure_connect(&connect_string).await,
         None => connector.connect(&connect_string).await,
     };
     let client = result.map_err(|source| ZkError::Connect { servers: connect_string, source })?;

@@ -19,9 +19,7 @@ mod store;
 mod watch;
 
 pub use components::{Component, ComponentRegistration, LauncherComponent, MODEL_API};
-pub use connect::{
-    Backoff, ConnectOptions, TlsFiles, connect, connect_patiently, connect_verifying, set_verify_tls_hostname,
-};
+pub use connect::{Backoff, ConnectOptions, TlsFiles, connect, connect_patiently};
 pub use lock::{HeldLock, Wait};
 pub use model::{ComponentState, Node, NodeRequest, NodeState, PoolComponent, RequestState};
 pub use paths::RequestId;

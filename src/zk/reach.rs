@@ -2,6 +2,10 @@
 //! connection attempt as a time-out; an operator needs the real cause (a wrong host name, a
 //! server that is down, a certificate that does not fit, a blackholed path), so after a failed
 //! attempt each server is probed step by step: name lookup, TCP connect, TLS handshake.
+//!
+//! The handshake checks what the real connection checks: the server's chain against
+//! `zookeeper-tls.ca`, and its host name only when [`TlsFiles::verify_hostname`] is on (a
+//! certificate the connection accepts is never reported as a TLS error).
 
 use super::connect::{ConnectOptions, TlsFiles};
 use std::fmt;
@@ -117,7 +121,7 @@ fn split_host_port(server: &str) -> (&str, &str) {
 }
 
 /// A rustls client configuration as the ZooKeeper client builds it: the configured CA as the
-/// only root, the client certificate for mutual TLS.
+/// only root, the host name verified only if asked, the client certificate for mutual TLS.
 fn client_config(files: &TlsFiles) -> Result<Arc<rustls::ClientConfig>, String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -135,13 +139,71 @@ fn client_config(files: &TlsFiles) -> Result<Arc<rustls::ClientConfig>, String> 
         .map_err(|e| format!("certificate {}: {e}", files.cert.display()))?;
     let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| format!("key {}: {e}", files.key.display()))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
+        .map_err(|e| e.to_string())?;
+    let builder = if files.verify_hostname {
+        builder.with_root_certificates(roots)
+    } else {
+        let verifier = ChainVerifier { roots, provider };
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(verifier))
+    };
+    let config = builder
         .with_client_auth_cert(chain, key)
         .map_err(|e| format!("client certificate {}: {e}", files.cert.display()))?;
     Ok(Arc::new(config))
+}
+
+/// Verifies a server's certificate chain to the roots and not its host name: what the ZooKeeper
+/// client (and kazoo) check when [`TlsFiles::verify_hostname`] is off. Signatures of the
+/// handshake are verified as rustls' own verifier does.
+#[derive(Debug)]
+struct ChainVerifier {
+    roots: rustls::RootCertStore,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for ChainVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let cert = rustls::server::ParsedCertificate::try_from(end_entity)?;
+        rustls::client::verify_server_cert_signed_by_trust_anchor(
+            &cert,
+            &self.roots,
+            intermediates,
+            now,
+            self.provider.signature_verification_algorithms.all,
+        )?;
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 #[cfg(test)]
