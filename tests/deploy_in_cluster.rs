@@ -2,7 +2,8 @@
 //! binary under test), deployed in the test cluster with the manifests of deploy/ and only the
 //! shipped ClusterRole of the kubernetes driver. It serves requests written by Zuul's own code for
 //! a namespace label and a pod label, fails an impossible pod at once, deletes the nodes Zuul
-//! returns, and answers /healthz and /metrics through its Service.
+//! returns, and answers /healthz, /ready, /metrics and Nodepool's web app (/ready, /label-list,
+//! /node-list) through its Service.
 //!
 //! The least-privilege check deploys it again once per rule of the ClusterRole, with that rule
 //! removed, and shows that something real then goes wrong.
@@ -104,6 +105,7 @@ fn nodepool_yaml(zk: &TestZk, pool: &str) -> String {
         "zookeeper-servers:\n  - host: {host}\n    port: {port}\n    chroot: {chroot}\n\
          zookeeper-tls:\n  ca: /etc/nodepool/zookeeper-tls/ca.crt\n  cert: /etc/nodepool/zookeeper-tls/tls.crt\n\
          \x20 key: /etc/nodepool/zookeeper-tls/tls.key\n\
+         webapp:\n  port: 8005\n\
          labels:\n  - name: ns-label\n  - name: pod-label\n  - name: huge-pod\n\
          providers:\n  - name: {PROVIDER}\n    driver: kubernetes\n    pools:\n      - name: {pool}\n        max-servers: 10\n\
          \x20       labels:\n\
@@ -192,9 +194,9 @@ impl Deployed {
         kubectl(&args, None).await.unwrap_or_else(|e| e)
     }
 
-    /// GET `path` of the metrics Service, through the API server's service proxy.
-    async fn through_service(&self, path: &str) -> Result<String, String> {
-        let raw = format!("/api/v1/namespaces/{}/services/kubepool-metrics:metrics/proxy{path}", self.namespace);
+    /// GET `path` of the metrics Service's `port`, through the API server's service proxy.
+    async fn through_service(&self, port: &str, path: &str) -> Result<String, String> {
+        let raw = format!("/api/v1/namespaces/{}/services/kubepool-metrics:{port}/proxy{path}", self.namespace);
         kubectl(&["get", "--raw", &raw], None).await
     }
 }
@@ -315,9 +317,20 @@ async fn the_shipped_deployment_serves_zuul_with_only_the_shipped_cluster_role()
     let wrong = zuul_session(&zk, &deployed).await;
     assert!(wrong.is_empty(), "{wrong:#?}\n{}", deployed.logs().await);
 
-    assert_eq!(deployed.through_service("/healthz").await.expect("/healthz through the Service"), "ok\n");
-    let metrics = deployed.through_service("/metrics").await.expect("/metrics through the Service");
+    assert_eq!(deployed.through_service("metrics", "/healthz").await.expect("/healthz through the Service"), "ok\n");
+    let ready = deployed.through_service("metrics", "/ready").await.expect("/ready through the Service");
+    assert!(ready.starts_with("ready: serving"), "{ready}");
+    let metrics = deployed.through_service("metrics", "/metrics").await.expect("/metrics through the Service");
     assert!(metrics.contains(&format!("kubepool_node_requests_total{{provider=\"{PROVIDER}\"")), "{metrics}");
+    // Nodepool's web app through the same Service.
+    assert_eq!(deployed.through_service("webapp", "/ready").await.expect("webapp /ready"), "OK");
+    let labels = deployed.through_service("webapp", "/label-list.json").await.expect("/label-list.json");
+    let labels: Value = serde_json::from_str(&labels).unwrap_or_else(|e| panic!("{labels}: {e}"));
+    for label in ["ns-label", "pod-label", "huge-pod"] {
+        assert!(labels.as_array().is_some_and(|l| l.contains(&json!({"label": label}))), "{label}: {labels}");
+    }
+    let nodes = deployed.through_service("webapp", "/node-list").await.expect("/node-list");
+    assert!(nodes.starts_with("+----") && nodes.contains("| Provider "), "{nodes}");
     // Every launcher line is JSON (the Deployment asks for it) and none carries a credential.
     let logs = deployed.logs().await;
     for line in logs.lines() {
