@@ -140,7 +140,7 @@ async fn delete(ctx: &Context, provider: &str, mut node: Versioned<Node>, lock: 
         let _ = lock.release().await;
         return;
     }
-    info!(from = ?was, external_id = ?node.value.external_id, "deleting node");
+    info!(from = was.as_str(), external_id = node.value.external_id.as_deref(), "deleting node");
     if let (Some(driver), Some(external_id)) = (ctx.driver(provider), node.value.external_id.clone())
         && let Err(error) = driver.delete(&external_id).await
     {

@@ -404,14 +404,18 @@ async fn settle(
                 _ => None,
             })
             .collect();
-        info!(reasons = ?aborted, "nodes aborted or lost; handing the request back");
+        info!(reasons = %aborted.join("; "), "nodes aborted or lost; handing the request back");
         current.value.nodes.clear();
         current.value.set_state(RequestState::Requested);
     } else {
         let registered: Vec<PoolComponent> =
             store.list_pool_components().await.map(|v| v.into_iter().map(|c| c.value).collect()).unwrap_or_default();
         decline_request(&mut current.value, worker_id, &registered);
-        info!(reasons = ?failed, state = ?current.value.state, "declined request after failed launches");
+        info!(
+            reasons = %failed.join("; "),
+            state = current.value.state.as_str(),
+            "declined request after failed launches"
+        );
         ctx.metrics.request_outcome(
             &plan.provider,
             if current.value.state == RequestState::Failed { "failed" } else { "declined" },
