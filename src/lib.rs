@@ -14,6 +14,7 @@ pub mod k8s;
 pub mod launcher;
 pub mod metrics;
 pub mod operations;
+pub mod statsd;
 pub mod status;
 pub mod telemetry;
 pub mod webapp;

@@ -72,7 +72,14 @@ pub async fn run(args: LauncherArgs) -> Result<(), Error> {
         )));
     }
     let shutdown = shutdown_signal()?;
-    let metrics = Metrics::new();
+    let metrics = match crate::statsd::Statsd::from_env() {
+        None => Metrics::new(),
+        Some(Ok(statsd)) => {
+            tracing::info!(target_addr = %statsd.target(), "reporting Nodepool's statsd metrics");
+            Metrics::new().with_statsd(statsd)
+        }
+        Some(Err(error)) => return Err(Error::Setup(error.to_string())),
+    };
     let _server = match args.metrics_addr {
         Some(addr) => Some(
             metrics::serve(addr, metrics.clone())
