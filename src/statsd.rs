@@ -6,8 +6,8 @@
 //!   timer (ms) and a counter per finished launch;
 //! * `nodepool.nodes.STATE`, `nodepool.provider.P.nodes.STATE`, `nodepool.label.L.nodes.STATE`:
 //!   gauges of every node, with every state of registered providers and labels at 0;
-//! * `nodepool.provider.P.max_servers`, `nodepool.provider.P.pool.POOL.addressable_requests`:
-//!   gauges.
+//! * `nodepool.provider.P.max_servers` (at start and on reloads),
+//!   `nodepool.provider.P.pool.POOL.addressable_requests`: gauges.
 //!
 //! Metrics go out as Python's `statsd` client sends a pipeline: `name:value|type` lines joined
 //! by newlines, at most 512 bytes a datagram. Sending never blocks or fails the launcher.

@@ -615,6 +615,7 @@ async fn statsd_gets_nodepools_metric_names() {
         "nodepool.launch.requestor.zuul_example_com_1.ready:1|c",
         "nodepool.nodes.ready:1|g",
         "nodepool.nodes.hold:0|g",
+        &format!("nodepool.provider.{PROVIDER}.max_servers:10|g"),
         &format!("nodepool.label.{LABEL}.nodes.in-use:0|g"),
     ] {
         assert!(seen(line), "{line} not among {:#?}", lines.lock().map(|l| l.clone()).unwrap_or_default());

@@ -55,6 +55,19 @@ pub struct Reload {
     pub policies: super::policies::Policies,
 }
 
+/// Nodepool's `nodepool.provider.P.max_servers` statsd gauge (`updateProviderLimits`): the sum of
+/// the provider's pools' `max-servers`, unlimited pools counting 0.
+fn send_max_servers(metrics: &Metrics, pools: &[PoolPlan]) {
+    let Some(statsd) = metrics.statsd() else { return };
+    let mut sums: BTreeMap<&str, i64> = BTreeMap::new();
+    for plan in pools {
+        *sums.entry(plan.provider.as_str()).or_default() += plan.limits.get("instances").unwrap_or(0).max(0);
+    }
+    let gauges: Vec<(String, i64)> =
+        sums.into_iter().map(|(provider, sum)| (format!("nodepool.provider.{provider}.max_servers"), sum)).collect();
+    statsd.gauges(&gauges);
+}
+
 /// The engine's tasks, and a handle on each pool worker's settings.
 struct Workers {
     tasks: JoinSet<()>,
@@ -84,6 +97,7 @@ impl Workers {
     }
 
     fn apply(&mut self, ctx: &Arc<Context>, reload: Reload) {
+        send_max_servers(&ctx.metrics, &reload.pools);
         {
             // Replaced and added drivers; removed providers keep theirs for deleting their nodes.
             let mut drivers = super::context::write(&ctx.drivers);
@@ -172,6 +186,7 @@ pub async fn run(setup: Setup, shutdown: impl Future<Output = ()>) -> Result<(),
     }
 
     let mut workers = Workers { tasks: JoinSet::new(), pools: BTreeMap::new(), watched: Default::default() };
+    send_max_servers(&metrics, &setup.pools);
     for plan in setup.pools {
         workers.start_pool(&ctx, plan);
     }
