@@ -1,8 +1,8 @@
 //! Nodepool's status web app (`nodepool/webapp.py`) on the `webapp` key's address: `/ready`,
 //! `/node-list`, `/request-list`, `/label-list` (and the image listings, empty: Kubernetes
 //! drivers have no images), as a PrettyTable or JSON by the `Accept` header as webob chooses,
-//! or JSON by a `.json` suffix (as Nodepool before 4.0). Answers are cached for a second, with
-//! Nodepool's headers.
+//! or JSON by a `.json` suffix (as older Nodepool releases; Nodepool 11 answers 404 for it).
+//! Answers are cached for a second, with Nodepool's headers.
 
 use crate::metrics::Metrics;
 use crate::status::{self, Format, Table};
