@@ -239,6 +239,80 @@ mod tests {
         assert_eq!(causes[0].cause, Cause::Session("no session".into()), "{causes:?}");
     }
 
+    /// A TLS server on 127.0.0.1 whose certificate (from its own CA) names only `localhost`,
+    /// and the PEM files of a client trusting that CA (its certificate the server's own).
+    async fn tls_server_naming_localhost(dir: &std::path::Path) -> (String, TlsFiles) {
+        let ca_key = rcgen::KeyPair::generate().expect("ca key");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca params");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).expect("ca cert");
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .expect("leaf params")
+            .signed_by(&leaf_key, &issuer)
+            .expect("leaf cert");
+        let files = TlsFiles {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+            verify_hostname: false,
+        };
+        std::fs::write(&files.ca, ca.pem()).expect("write ca");
+        std::fs::write(&files.cert, leaf.pem()).expect("write cert");
+        std::fs::write(&files.key, leaf_key.serialize_pem()).expect("write key");
+        let key = rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).expect("key der");
+        let config =
+            rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("protocols")
+                .with_no_client_auth()
+                .with_single_cert(vec![leaf.der().clone()], key)
+                .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let _ = acceptor.accept(stream).await;
+                });
+            }
+        });
+        (addr.to_string(), files)
+    }
+
+    #[tokio::test]
+    async fn a_certificate_not_naming_the_host_is_a_tls_error_only_when_the_name_is_required() {
+        let dir = std::env::temp_dir().join(format!("kubepool-reach-{}", rand_suffix()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (server, files) = tls_server_naming_localhost(&dir).await;
+        let mut options = options(vec![server]);
+        options.tls = Some(files);
+        // As the connection: the chain is trusted, the name is not checked.
+        let causes = diagnose(&options, "no session").await;
+        assert_eq!(causes[0].cause, Cause::Session("no session".into()), "{causes:?}");
+        // With the host name required, 127.0.0.1 is not a name of the certificate.
+        if let Some(tls) = options.tls.as_mut() {
+            tls.verify_hostname = true;
+        }
+        let causes = diagnose(&options, "no session").await;
+        assert!(matches!(&causes[0].cause, Cause::Tls(text) if text.contains("not valid for name")), "{causes:?}");
+        // Without the name check the chain still is: a CA that did not sign it is refused.
+        if let Some(tls) = options.tls.as_mut() {
+            tls.verify_hostname = false;
+            tls.ca = tls.cert.clone();
+        }
+        let causes = diagnose(&options, "no session").await;
+        assert!(matches!(&causes[0].cause, Cause::Tls(_)), "{causes:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn rand_suffix() -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    }
+
     #[test]
     fn host_and_port_are_split() {
         assert_eq!(split_host_port("zk1:2181"), ("zk1", "2181"));
