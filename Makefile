@@ -1,5 +1,5 @@
 # The two commands of the README, and helpers for developers.
-.PHONY: demo test bench bench-all up down
+.PHONY: demo test bench bench-all up down image
 
 # The main job: the local test bed, the launcher against it (tests/demo.sh).
 demo:
@@ -24,3 +24,8 @@ up:
 
 down:
 	bash tests/cluster/down.sh
+
+# The kubepool container image from a release build: an OCI archive in ~/.cache/kubepool/images,
+# imported into the test bed's containerd when it runs (tests/cluster/build-kubepool-image.sh).
+image:
+	cargo build --release --locked --bin kubepool && bash tests/cluster/build-kubepool-image.sh target/release/kubepool

@@ -15,7 +15,10 @@ pub mod launcher;
 pub mod metrics;
 pub mod operations;
 pub mod operator;
+pub mod statsd;
+pub mod status;
 pub mod telemetry;
+pub mod webapp;
 pub mod zk;
 
 pub use error::Error;

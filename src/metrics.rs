@@ -108,6 +108,10 @@ pub struct Metrics {
     pub pool_paused: Family<PausedLabels, Gauge>,
     /// What `/ready` answers from (the gauges cannot be read back by key set).
     readiness: Arc<std::sync::Mutex<Readiness>>,
+    /// Nodepool's statsd metrics, when `STATSD_HOST`/`STATSD_PORT` are set.
+    statsd: Option<Arc<crate::statsd::Statsd>>,
+    /// When the statsd gauges were last sent.
+    gauges_sent: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 /// The state `/ready` reports.
@@ -162,7 +166,33 @@ impl Metrics {
             pool_serving,
             pool_paused,
             readiness: Arc::default(),
+            statsd: None,
+            gauges_sent: Arc::default(),
         }
+    }
+
+    /// Also reports Nodepool's statsd metrics to `statsd`.
+    pub fn with_statsd(mut self, statsd: crate::statsd::Statsd) -> Self {
+        self.statsd = Some(Arc::new(statsd));
+        self
+    }
+
+    /// The statsd client, if statsd is configured.
+    pub fn statsd(&self) -> Option<&crate::statsd::Statsd> {
+        self.statsd.as_deref()
+    }
+
+    /// The statsd client if statsd is configured and its gauges were not sent within
+    /// `interval` (they are then due: the caller sends them).
+    pub fn statsd_gauges_due(&self, interval: std::time::Duration) -> Option<&crate::statsd::Statsd> {
+        let statsd = self.statsd.as_deref()?;
+        let mut sent = self.gauges_sent.lock().ok()?;
+        let now = std::time::Instant::now();
+        if sent.is_some_and(|at| now.duration_since(at) < interval) {
+            return None;
+        }
+        *sent = Some(now);
+        Some(statsd)
     }
 
     /// The launcher has (true) or is waiting for (false) a ZooKeeper session.

@@ -73,7 +73,7 @@ pub async fn list_requests(store: &Store) -> Result<Vec<RequestRow>, ZkError> {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum DeleteNodeError {
+pub enum NodeChangeError {
     #[error("no node {0}")]
     NoSuchNode(String),
     #[error("node {0} is locked (in use by a job, or being built); try again later")]
@@ -83,24 +83,58 @@ pub enum DeleteNodeError {
 }
 
 /// Marks node `id` `deleting` under its lock; a launcher of its provider then deletes the
-/// resource and the record (as `nodepool delete` does).
-pub async fn mark_for_deletion(store: &Store, id: &str, wait: Duration) -> Result<NodeState, DeleteNodeError> {
+/// resource and the record (as `nodepool delete` does). Returns the state it had.
+pub async fn mark_for_deletion(store: &Store, id: &str, wait: Duration) -> Result<NodeState, NodeChangeError> {
+    update_locked(store, id, wait, |node| node.set_state(NodeState::Deleting)).await
+}
+
+/// What `kubepool hold` records besides the state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hold {
+    /// Why the node is held (the node's `comment`, as Zuul's autohold writes it).
+    pub reason: Option<String>,
+    /// Seconds after which the launcher deletes the held node (`hold_expiration`).
+    pub expiry: Option<u64>,
+}
+
+/// Puts node `id` in the `hold` state under its lock (as `nodepool hold`), with a reason and an
+/// expiry when given. Returns the state it had.
+pub async fn hold(store: &Store, id: &str, hold: &Hold, wait: Duration) -> Result<NodeState, NodeChangeError> {
+    update_locked(store, id, wait, |node| {
+        node.set_state(NodeState::Hold);
+        if let Some(reason) = &hold.reason {
+            node.comment = Some(reason.clone());
+        }
+        if let Some(expiry) = hold.expiry {
+            node.hold_expiration = Some(expiry.into());
+        }
+    })
+    .await
+}
+
+/// Changes node `id` with `change` while holding its lock (waiting up to `wait` for it).
+async fn update_locked(
+    store: &Store,
+    id: &str,
+    wait: Duration,
+    change: impl FnOnce(&mut crate::zk::Node),
+) -> Result<NodeState, NodeChangeError> {
     if store.get_node(id).await?.is_none() {
-        return Err(DeleteNodeError::NoSuchNode(id.to_string()));
+        return Err(NodeChangeError::NoSuchNode(id.to_string()));
     }
     let Some(lock) = store.lock_node(id, Wait::Upto(wait)).await.or_else(|e| match e {
         ZkError::LockTimeout { .. } => Ok(None),
         other => Err(other),
     })?
     else {
-        return Err(DeleteNodeError::Locked(id.to_string()));
+        return Err(NodeChangeError::Locked(id.to_string()));
     };
     let result = async {
         let Some(mut node) = store.get_node(id).await? else {
-            return Err(DeleteNodeError::NoSuchNode(id.to_string()));
+            return Err(NodeChangeError::NoSuchNode(id.to_string()));
         };
         let was = node.value.state;
-        node.value.set_state(NodeState::Deleting);
+        change(&mut node.value);
         store.update_node(&mut node).await?;
         Ok(was)
     }

@@ -125,3 +125,70 @@ async fn a_container_without_a_shell_is_not_reported_ready() {
         other => panic!("expected a permanent failure, got {other:?}"),
     }
 }
+
+/// Log lines captured by a test's own subscriber.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut lines) = self.0.lock() {
+            lines.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        self.0.lock().map(|l| String::from_utf8_lossy(&l).into_owned()).unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn a_pod_stuck_pulling_its_image_logs_its_reasons_and_events_as_they_come() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("kubepool=info")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let client = common::admin_client().await;
+    let namespace = common::unique_name("kubepool-test-pull");
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
+    let ns: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": namespace}})).expect("namespace");
+    namespaces.create(&Default::default(), &ns).await.expect("create namespace");
+    // A registry nobody listens on: the kubelet's pulls fail, then back off, again and again
+    // (not an image that is missing, which fails the launch at once).
+    let template = PodTemplate::with_image("127.0.0.1:1/kubepool-unreachable:1".to_string(), "Always");
+    let body = PodBody::from_template("c", &template, BTreeMap::new()).expect("body");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let started = std::time::Instant::now();
+    kubepool::drivers::pod_launch::wait_for_default_account(&client, &namespace, deadline).await.expect("account");
+    kubepool::drivers::pod_launch::create_pod(&client, &namespace, "stuck", &body, &BTreeMap::new())
+        .await
+        .expect("create pod");
+    let result = kubepool::drivers::pod_launch::wait_running(&client, &namespace, "stuck", &body, deadline).await;
+    let _ = namespaces.delete(&namespace, &Default::default()).await;
+    let logs = captured.text();
+    match result {
+        Err(LaunchError::Transient(why)) => assert!(why.contains("did not start in time"), "{why}"),
+        other => panic!("expected a time-out, got {other:?}\n{logs}"),
+    }
+    assert!(started.elapsed() >= std::time::Duration::from_secs(25), "waited until the deadline");
+    let progress: Vec<&str> = logs.lines().filter(|l| l.contains("pod not running yet")).collect();
+    assert!(
+        progress.iter().any(|l| l.contains("ErrImagePull") || l.contains("ImagePullBackOff")),
+        "the pull failures are logged while waiting:\n{logs}"
+    );
+    assert!(logs.lines().any(|l| l.contains("pod warning event") && l.contains("127.0.0.1:1")), "events:\n{logs}");
+    for line in logs.lines() {
+        assert!(!line.contains("Some(") && !line.contains("from=Deleting"), "Rust Debug formatting: {line}");
+    }
+}

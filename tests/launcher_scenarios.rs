@@ -50,6 +50,8 @@ struct Config {
     more_providers: Vec<&'static str>,
     /// Config reloads the test sends.
     reloads: Option<tokio::sync::mpsc::Receiver<engine::Reload>>,
+    /// Where Nodepool's statsd metrics go, if anywhere.
+    statsd: Option<std::net::SocketAddr>,
 }
 
 impl Config {
@@ -64,6 +66,7 @@ impl Config {
             shutdown_grace: Duration::from_secs(60),
             more_providers: Vec::new(),
             reloads: None,
+            statsd: None,
         }
     }
 }
@@ -80,7 +83,10 @@ impl FakeLauncher {
             drivers.insert(provider.to_string(), Arc::new(driver) as Arc<dyn Driver>);
             pools.push(plan(provider, &config.pool, &[&label], config.max_servers));
         }
-        let metrics = kubepool::metrics::Metrics::new();
+        let mut metrics = kubepool::metrics::Metrics::new();
+        if let Some(addr) = config.statsd {
+            metrics = metrics.with_statsd(kubepool::statsd::Statsd::new(addr).expect("statsd client"));
+        }
         let setup = Setup {
             zookeeper: config.zookeeper,
             hostname: config.hostname.into(),
@@ -92,6 +98,7 @@ impl FakeLauncher {
             policies: Default::default(),
             shutdown_grace: config.shutdown_grace,
             reloads: config.reloads,
+            store_slot: None,
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(engine::run(setup, async {
@@ -564,4 +571,75 @@ async fn a_reload_adds_labels_and_pools_and_a_removed_pool_deletes_its_ready_nod
 
 fn zk_addr() -> std::net::SocketAddr {
     common::required_env("KUBEPOOL_TEST_ZK").parse().expect("KUBEPOOL_TEST_ZK is host:port")
+}
+
+/// Every statsd line a UDP listener receives, from a thread of its own.
+fn statsd_listener() -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind statsd listener");
+    let addr = socket.local_addr().expect("address");
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let received = lines.clone();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok((n, _)) = socket.recv_from(&mut buffer) {
+            let datagram = String::from_utf8_lossy(&buffer[..n]).into_owned();
+            assert!(n <= 512, "a datagram of {n} bytes");
+            if let Ok(mut lines) = received.lock() {
+                lines.extend(datagram.lines().map(str::to_string));
+            }
+        }
+    });
+    (addr, lines)
+}
+
+#[tokio::test]
+async fn statsd_gets_nodepools_metric_names() {
+    let zk = TestZk::new().await;
+    let cloud = Arc::new(FakeCloud::default());
+    let (addr, lines) = statsd_listener();
+    let config =
+        Config { statsd: Some(addr), ..Config::new(&zk, Script { first: vec![Step::Quota], ..Script::default() }) };
+    let pool = config.pool.clone();
+    let launcher = FakeLauncher::start(config, &cloud);
+    let mut request = NodeRequest::new(vec![LABEL.into()]);
+    request.requestor = Some("zuul.example.com:1".into());
+    let id = zk.store.create_request("100", &request, false).await.expect("submit").id;
+    let served = settled(&zk.store, &id).await;
+    assert_eq!(served.state, RequestState::Fulfilled);
+    let seen = |line: &str| lines.lock().map(|l| l.iter().any(|seen| seen == line)).unwrap_or(false);
+    let seen_prefix =
+        |prefix: &str| lines.lock().map(|l| l.iter().any(|seen| seen.starts_with(prefix))).unwrap_or(false);
+    wait_for("statsd metrics", Duration::from_secs(30), async || {
+        (seen("nodepool.launch.ready:1|c")
+            && seen(&format!("nodepool.provider.{PROVIDER}.nodes.ready:1|g"))
+            && seen(&format!("nodepool.label.{LABEL}.nodes.ready:1|g")))
+        .then_some(())
+    })
+    .await;
+    for line in [
+        "nodepool.launch.error.quota:1|c",
+        &format!("nodepool.launch.provider.{PROVIDER}.ready:1|c"),
+        &format!("nodepool.launch.provider.{PROVIDER}.error.quota:1|c"),
+        "nodepool.launch.requestor.zuul_example_com_1.ready:1|c",
+        "nodepool.nodes.ready:1|g",
+        "nodepool.nodes.hold:0|g",
+        &format!("nodepool.provider.{PROVIDER}.max_servers:10|g"),
+        &format!("nodepool.label.{LABEL}.nodes.in-use:0|g"),
+    ] {
+        assert!(seen(line), "{line} not among {:#?}", lines.lock().map(|l| l.clone()).unwrap_or_default());
+    }
+    for prefix in ["nodepool.launch.ready:", &format!("nodepool.provider.{PROVIDER}.pool.{pool}.addressable_requests:")]
+    {
+        assert!(seen_prefix(prefix), "{prefix} not among {:#?}", lines.lock().map(|l| l.clone()).unwrap_or_default());
+    }
+    assert!(
+        lines
+            .lock()
+            .map(|l| l.iter().any(|x| x.starts_with("nodepool.launch.ready:") && x.ends_with("|ms")))
+            .unwrap_or(false),
+        "a launch timer in milliseconds"
+    );
+    return_nodes(&zk.store, &[id], &served.nodes).await;
+    launcher.stop().await;
+    zk.cleanup().await;
 }

@@ -51,13 +51,13 @@ async fn list_info_and_delete_read_and_write_zookeeper_like_nodepools_commands()
 
     let (code, out, err) = kubepool(&config, &["list"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.starts_with("ID"), "{out}");
-    let free_line = out.lines().find(|l| l.starts_with(&free.id)).expect("free node listed");
+    assert!(out.starts_with("+----"), "Nodepool's table: {out}");
+    let free_line = out.lines().find(|l| l.starts_with(&format!("| {} ", free.id))).expect("free node listed");
     assert!(
-        free_line.contains("ready") && free_line.contains("main-0000000000") && free_line.contains("unlocked"),
+        free_line.contains("| ready ") && free_line.contains("main-0000000000") && free_line.contains("| unlocked "),
         "{out}"
     );
-    assert!(out.lines().any(|l| l.starts_with(&busy.id) && l.ends_with(" locked")), "{out}");
+    assert!(out.lines().any(|l| l.starts_with(&format!("| {} ", busy.id)) && l.contains("| locked ")), "{out}");
 
     let (code, out, _) = kubepool(&config, &["list", "--requests", "--json"]);
     assert_eq!(code, 0);
@@ -73,7 +73,7 @@ async fn list_info_and_delete_read_and_write_zookeeper_like_nodepools_commands()
 
     let (code, out, err) = kubepool(&config, &["delete", &free.id]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("marked for deletion"), "{out}");
+    assert!(out.contains(&free.id) && out.contains("| deleting "), "the node's row, as nodepool delete: {out}");
     let marked = zk.store.get_node(&free.id).await.expect("read").expect("node");
     assert_eq!(marked.value.state, NodeState::Deleting);
 

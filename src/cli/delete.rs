@@ -19,9 +19,10 @@ pub struct DeleteArgs {
 
 pub async fn run(args: DeleteArgs) -> Result<(), Error> {
     let store = args.zk.store().await?;
-    let was = operations::mark_for_deletion(&store, &args.node_id, Duration::from_secs(args.wait_seconds))
+    operations::mark_for_deletion(&store, &args.node_id, Duration::from_secs(args.wait_seconds))
         .await
         .map_err(|e| Error::Operation(e.to_string()))?;
-    println!("node {} marked for deletion (was {was:?}); its launcher deletes it", args.node_id);
+    // As `nodepool delete`: the node's row, now `deleting`; its launcher deletes it.
+    println!("{}", super::list::node_table(&store, Some(&args.node_id), false).await?);
     Ok(())
 }

@@ -48,6 +48,10 @@ pub struct LauncherArgs {
     /// /healthz (e.g. 127.0.0.1:9105); off if unset.
     #[arg(long, env = "KUBEPOOL_METRICS_ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
+
+    /// The global `--zookeeper-tls-verify-hostname`.
+    #[arg(from_global)]
+    pub zookeeper_tls_verify_hostname: bool,
 }
 
 /// `--node-token`.
@@ -58,9 +62,24 @@ pub enum NodeToken {
 }
 
 pub async fn run(args: LauncherArgs) -> Result<(), Error> {
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), config = %args.config.display(), "kubepool launcher starting");
     let config = config::load(&args.config)?;
+    if config.zookeeper_servers.is_empty() {
+        // `config validate` accepts such a file, as `nodepool config-validate` does.
+        return Err(Error::Setup(format!(
+            "{}: no zookeeper-servers: the launcher needs at least one ZooKeeper server",
+            args.config.display()
+        )));
+    }
     let shutdown = shutdown_signal()?;
-    let metrics = Metrics::new();
+    let metrics = match crate::statsd::Statsd::from_env() {
+        None => Metrics::new(),
+        Some(Ok(statsd)) => {
+            tracing::info!(target_addr = %statsd.target(), "reporting Nodepool's statsd metrics");
+            Metrics::new().with_statsd(statsd)
+        }
+        Some(Err(error)) => return Err(Error::Setup(error.to_string())),
+    };
     let _server = match args.metrics_addr {
         Some(addr) => Some(
             metrics::serve(addr, metrics.clone())
@@ -69,10 +88,26 @@ pub async fn run(args: LauncherArgs) -> Result<(), Error> {
         ),
         None => None,
     };
+    // Nodepool's status web app, when the config has a `webapp` key.
+    let store_slot = crate::webapp::StoreSlot::default();
+    let _webapp = match &config.webapp {
+        Some(webapp) => {
+            let addr = webapp_addr(webapp)?;
+            let app = crate::webapp::WebApp::new(store_slot.clone(), metrics.clone());
+            Some(
+                crate::webapp::serve(addr, app)
+                    .await
+                    .map_err(|source| Error::Listen { addr: addr.to_string(), source })?,
+            )
+        }
+        None => None,
+    };
     let options = launcher::Options {
         cleanup_interval: Duration::from_secs(args.cleanup_interval_seconds.max(1)),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         config_file: Some(args.config.clone()),
+        zookeeper_tls_verify_hostname: args.zookeeper_tls_verify_hostname,
+        store_slot: Some(store_slot),
         cluster: launcher::setup::ClusterSettings {
             api_qps: args.api_qps,
             api_burst: args.api_burst,
@@ -85,6 +120,21 @@ pub async fn run(args: LauncherArgs) -> Result<(), Error> {
         },
     };
     launcher::run(&config, options, metrics, shutdown).await
+}
+
+/// The socket address of the `webapp` key (`listen_address` an IP address or a host name).
+fn webapp_addr(webapp: &crate::config::WebApp) -> Result<std::net::SocketAddr, Error> {
+    use std::net::ToSocketAddrs;
+    let invalid = |why: String| {
+        Error::Setup(format!("webapp: cannot listen on {}:{}: {why}", webapp.listen_address, webapp.port))
+    };
+    let port = u16::try_from(webapp.port).map_err(|_| invalid("the port is not in 0..65535".into()))?;
+    let host = webapp.listen_address.trim_matches(['[', ']']);
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| invalid(e.to_string()))?
+        .next()
+        .ok_or_else(|| invalid("the address does not resolve".into()))
 }
 
 /// Completes on the first SIGINT or SIGTERM. A second one exits the process at once (status

@@ -10,12 +10,17 @@ pub struct ZkArgs {
     /// The nodepool.yaml naming the ZooKeeper servers (and TLS files).
     #[arg(short = 'c', long = "config", default_value = "/etc/nodepool/nodepool.yaml", env = "KUBEPOOL_CONFIG")]
     pub config: PathBuf,
+
+    /// The global `--zookeeper-tls-verify-hostname`.
+    #[arg(from_global)]
+    pub zookeeper_tls_verify_hostname: bool,
 }
 
 impl ZkArgs {
     pub async fn store(&self) -> Result<Store, Error> {
         let config = config::load(&self.config)?;
-        let client = crate::zk::connect(&launcher::zookeeper_options(&config)).await?;
+        let client =
+            crate::zk::connect(&launcher::zookeeper_options(&config, self.zookeeper_tls_verify_hostname)).await?;
         Ok(Store::new(client))
     }
 }

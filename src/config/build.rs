@@ -142,13 +142,10 @@ pub fn build(root: &Node) -> Result<Config, Vec<Diagnostic>> {
             .collect(),
         max_hold_age: int(root, "max-hold-age"),
         tenant_resource_limits: seq(root, "tenant-resource-limits").iter().map(tenant_limits).collect(),
-        webapp: WebApp {
-            port: root.get("webapp").and_then(|w| int(w, "port")).unwrap_or(8005),
-            listen_address: root
-                .get("webapp")
-                .and_then(|w| string(w, "listen_address"))
-                .unwrap_or_else(|| "0.0.0.0".into()),
-        },
+        webapp: root.get("webapp").map(|w| WebApp {
+            port: int(w, "port").unwrap_or(8005),
+            listen_address: string(w, "listen_address").unwrap_or_else(|| "0.0.0.0".into()),
+        }),
         providers,
         ignored_providers,
     })
@@ -188,7 +185,16 @@ fn providers(root: &Node) -> (Vec<Provider>, Vec<IgnoredProvider>) {
             Err(_) => {}
         }
     }
-    (served, ignored)
+    // Nodepool keeps providers in a dict by name: of two with the same name, the last one wins.
+    let mut kept: Vec<Provider> = Vec::new();
+    for provider in served.into_iter().rev() {
+        if kept.iter().any(|p| p.name == provider.name) {
+            warn!(provider = %provider.name, "duplicate provider name: the last provider of that name is used, as in Nodepool");
+        } else {
+            kept.insert(0, provider);
+        }
+    }
+    (kept, ignored)
 }
 
 fn provider(node: &Node, name: String, driver: Driver) -> Provider {

@@ -16,7 +16,9 @@ pub struct Config {
     /// Seconds a held node is kept; `None`: unlimited.
     pub max_hold_age: Option<i64>,
     pub tenant_resource_limits: Vec<TenantLimits>,
-    pub webapp: WebApp,
+    /// Nodepool's status web app; `None` when the file has no `webapp` key (Nodepool serves
+    /// it on 0.0.0.0:8005 even then: kubepool serves it only when asked).
+    pub webapp: Option<WebApp>,
     /// The kubernetes, openshift and openshiftpods providers.
     pub providers: Vec<Provider>,
     /// Providers of other drivers, loaded but not served.

@@ -248,6 +248,147 @@ static PODS_PROVIDER: Schema = Schema::Struct(&Struct {
     marker: None,
 });
 
+// ---- openstack (checked, not served: a provider without `driver` is one, as in Nodepool) ----
+
+static OPENSTACK_DISKIMAGE: Struct = Struct {
+    what: "an openstack provider diskimage",
+    groups: &[&[
+        opt("name", STR),
+        opt("pause", &Schema::Bool),
+        opt("meta", DICT),
+        opt("config-drive", &Schema::Bool),
+        opt("connection-type", STR),
+        opt("connection-port", INT),
+    ]],
+    extra: None,
+    marker: None,
+};
+
+static OPENSTACK_CLOUD_IMAGE_KEYS: &[Field] = &[
+    opt("name", STR),
+    opt("config-drive", &Schema::Bool),
+    opt("connection-type", STR),
+    opt("connection-port", INT),
+    opt("username", STR),
+    opt("python-path", STR),
+    opt("shell-type", STR),
+];
+static OPENSTACK_CLOUD_IMAGE_BY_ID: Struct = Struct {
+    what: "an openstack cloud-image",
+    groups: &[OPENSTACK_CLOUD_IMAGE_KEYS, &[opt("image-id", STR)]],
+    extra: None,
+    marker: Some("image-id"),
+};
+static OPENSTACK_CLOUD_IMAGE_BY_NAME: Struct = Struct {
+    what: "an openstack cloud-image",
+    groups: &[OPENSTACK_CLOUD_IMAGE_KEYS, &[opt("image-name", STR)]],
+    extra: None,
+    marker: None,
+};
+
+/// Keys of an openstack pool label besides its image and its size (`pool_label_main`).
+static OPENSTACK_LABEL_KEYS: &[Field] = &[
+    req("name", STR),
+    opt("key-name", STR),
+    opt("console-log", &Schema::Bool),
+    opt("boot-from-volume", &Schema::Bool),
+    opt("volume-size", INT),
+    opt("instance-properties", DICT),
+    opt("dynamic-instance-properties", DICT),
+    opt("userdata", STR),
+    opt("networks", &Schema::ListOf(STR)),
+    opt("host-key-checking", &Schema::Bool),
+];
+static BY_RAM: &[Field] = &[req("min-ram", INT), opt("flavor-name", STR)];
+static BY_FLAVOR: &[Field] = &[opt("min-ram", INT), req("flavor-name", STR)];
+static FROM_DISKIMAGE: &[Field] = &[req("diskimage", STR)];
+static FROM_CLOUD_IMAGE: &[Field] = &[req("cloud-image", STR)];
+
+/// `v.All(pool_label_main, v.Any(min-ram, flavor-name), v.Any(diskimage, cloud-image))` with
+/// `diskimage` and `cloud-image` exclusive: one form per combination.
+static OPENSTACK_LABEL_FORMS: [&Struct; 4] = [
+    &Struct {
+        what: "an openstack label",
+        groups: &[OPENSTACK_LABEL_KEYS, BY_RAM, FROM_DISKIMAGE],
+        extra: None,
+        marker: Some("diskimage"),
+    },
+    &Struct {
+        what: "an openstack label",
+        groups: &[OPENSTACK_LABEL_KEYS, BY_FLAVOR, FROM_DISKIMAGE],
+        extra: None,
+        marker: Some("diskimage"),
+    },
+    &Struct {
+        what: "an openstack label",
+        groups: &[OPENSTACK_LABEL_KEYS, BY_RAM, FROM_CLOUD_IMAGE],
+        extra: None,
+        marker: Some("cloud-image"),
+    },
+    &Struct {
+        what: "an openstack label",
+        groups: &[OPENSTACK_LABEL_KEYS, BY_FLAVOR, FROM_CLOUD_IMAGE],
+        extra: None,
+        marker: None,
+    },
+];
+
+static OPENSTACK_POOL: Struct = Struct {
+    what: "an openstack pool",
+    groups: &[&[
+        opt("max-servers", INT),
+        opt("node-attributes", DICT),
+        opt("priority", INT),
+        opt("name", STR),
+        opt("networks", &Schema::ListOf(STR)),
+        opt("auto-floating-ip", &Schema::Bool),
+        opt("host-key-checking", &Schema::Bool),
+        opt("ignore-provider-quota", &Schema::Bool),
+        opt("max-cores", INT),
+        opt("max-ram", INT),
+        opt("max-volumes", INT),
+        opt("max-volume-gb", INT),
+        opt("labels", &Schema::ListOf(&Schema::Forms(&OPENSTACK_LABEL_FORMS))),
+        opt("availability-zones", &Schema::ListOf(STR)),
+        opt("security-groups", &Schema::ListOf(STR)),
+    ]],
+    extra: None,
+    marker: None,
+};
+
+/// An openstack provider (`nodepool/driver/openstack/config.py`): what a provider without
+/// `driver` is. kubepool does not serve it, but checks it as Nodepool does, so that keys of a
+/// Kubernetes provider written without `driver: kubernetes` are found.
+pub static OPENSTACK_PROVIDER: Schema = Schema::Struct(&Struct {
+    what: "an openstack provider",
+    groups: &[
+        &[req("name", STR), opt("driver", STR), opt("max-concurrency", INT), opt("priority", INT)],
+        &[
+            opt("region-name", STR),
+            req("cloud", STR),
+            opt("boot-timeout", INT),
+            opt("image-upload-timeout", INT),
+            opt("launch-timeout", INT),
+            opt("launch-retries", INT),
+            opt("nodepool-id", STR),
+            // Nodepool: `v.Coerce(float)`.
+            opt("rate", &Schema::Number),
+            opt("image-name-format", STR),
+            opt("clean-floating-ips", &Schema::Bool),
+            opt("port-cleanup-interval", INT),
+            opt("pools", &Schema::ListOf(&Schema::Struct(&OPENSTACK_POOL))),
+            opt("diskimages", &Schema::ListOf(&Schema::Struct(&OPENSTACK_DISKIMAGE))),
+            opt(
+                "cloud-images",
+                &Schema::ListOf(&Schema::Forms(&[&OPENSTACK_CLOUD_IMAGE_BY_ID, &OPENSTACK_CLOUD_IMAGE_BY_NAME])),
+            ),
+            opt("post-upload-hook", STR),
+        ],
+    ],
+    extra: None,
+    marker: None,
+});
+
 /// The schema of a provider of `driver`.
 pub fn provider(driver: Driver) -> &'static Schema {
     match driver {

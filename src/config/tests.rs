@@ -24,6 +24,10 @@ zookeeper-servers:
 zookeeper-tls: {ca: /etc/zk/ca.pem, cert: /etc/zk/c.pem, key: /etc/zk/c.key}
 labels:
   - {name: pod, min-ready: 2}
+  - {name: ns}
+  - {name: gpu}
+  - {name: custom}
+  - {name: p}
 providers:
   - name: cloud
     cloud: mycloud
@@ -70,7 +74,9 @@ fn connection_keys_and_providers() {
     assert_eq!(config.ignored_providers, [IgnoredProvider { name: "cloud".into(), driver: "openstack".into() }]);
     assert_eq!(config.providers[0].launch_retries, 3);
     assert_eq!(config.providers[0].max_concurrency, -1);
-    assert_eq!(config.webapp, WebApp { port: 8005, listen_address: "0.0.0.0".into() });
+    assert_eq!(config.webapp, None, "no webapp key: not served");
+    let config = load_text(&format!("{MIXED}\nwebapp:\n  port: 8010\n"));
+    assert_eq!(config.webapp, Some(WebApp { port: 8010, listen_address: "0.0.0.0".into() }));
 }
 
 #[test]
@@ -130,7 +136,7 @@ fn labels_resolve_defaults_and_quota() {
 #[test]
 fn openshift_types() {
     let config = load_text(
-        "providers:\n  - name: os\n    driver: openshift\n    context: c\n    max-projects: 3\n    pools:\n      - name: p\n        labels:\n          - {name: a, type: project}\n          - {name: b, type: pod, image: i, image-pull-secrets: [{name: regcred}]}\n",
+        "labels: [{name: a}, {name: b}]\nproviders:\n  - name: os\n    driver: openshift\n    context: c\n    max-projects: 3\n    pools:\n      - name: p\n        labels:\n          - {name: a, type: project}\n          - {name: b, type: pod, image: i, image-pull-secrets: [{name: regcred}]}\n",
     );
     let pool = &config.providers[0].pools[0];
     assert_eq!(pool.labels[0].kind, LabelKind::Namespace);
@@ -142,14 +148,14 @@ fn openshift_types() {
 #[test]
 fn every_error_is_reported_with_file_line_column_and_path() {
     let found = errors(
-        "providers:\n  - name: k\n    driver: kubernetes\n    pools:\n      - name: p\n        labels:\n          - name: a\n            type: pod\n            memory: lots\n            bogus: 1\nzookeeper-timeout: 5\n",
+        "labels: [{name: a}]\nproviders:\n  - name: k\n    driver: kubernetes\n    pools:\n      - name: p\n        labels:\n          - name: a\n            type: pod\n            memory: lots\n            bogus: 1\nzookeeper-timeout: 5\n",
     );
     assert_eq!(
         found,
         [
-            "nodepool.yaml:9:21: providers[0].pools[0].labels[0].memory: expected int, got str",
-            "nodepool.yaml:10:13: providers[0].pools[0].labels[0].bogus: unknown key (extra keys are not allowed in a kubernetes label)",
-            "nodepool.yaml:11:20: zookeeper-timeout: expected float, got int",
+            "nodepool.yaml:10:21: providers[0].pools[0].labels[0].memory: expected int, got str",
+            "nodepool.yaml:11:13: providers[0].pools[0].labels[0].bogus: unknown key (extra keys are not allowed in a kubernetes label)",
+            "nodepool.yaml:12:20: zookeeper-timeout: expected float, got int",
         ]
     );
 }
@@ -177,4 +183,23 @@ fn syntax_errors_have_a_position() {
 fn environment_substitution_only_for_nodepool_variables() {
     let vars = [("NODEPOOL_ZK".to_string(), "zk1".to_string()), ("HOME".to_string(), "/root".to_string())];
     assert_eq!(substitute_env_vars("%(NODEPOOL_ZK) %(HOME)", vars), "zk1 %(HOME)");
+}
+
+#[test]
+fn of_providers_with_the_same_name_the_last_one_is_used_as_in_nodepool() {
+    let config = load_text(include_str!("../../tests/config-corpus/duplicate-provider-names.yaml"));
+    assert_eq!(config.providers.len(), 1);
+    assert_eq!(config.providers[0].pools.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["second"]);
+}
+
+#[test]
+fn an_unset_nodepool_variable_is_named_with_its_key_path() {
+    let lines = errors("zookeeper-servers:\n  - host: zk\n    chroot: /a/%(NODEPOOL_KUBEPOOL_TEST_UNSET)s\n");
+    assert_eq!(
+        lines,
+        [
+            "nodepool.yaml:3:16: zookeeper-servers[0].chroot: environment variable NODEPOOL_KUBEPOOL_TEST_UNSET is not set \
+          (%(NODEPOOL_KUBEPOOL_TEST_UNSET) is replaced by its value)"
+        ]
+    );
 }

@@ -138,7 +138,7 @@ impl Builder {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 let value = scalar_value(&text, style, tag.as_deref(), pos)?;
-                self.push(Node { value, pos }, anchor, 1)
+                self.push(Node { value, pos }, anchor, 1, 1)
             }
             Event::SequenceStart(..) | Event::MappingStart(..) if self.stack.len() >= MAX_DEPTH => {
                 Err(Diagnostic::at(pos, "", format!("collections nested deeper than {MAX_DEPTH} levels")))
@@ -160,7 +160,8 @@ impl Builder {
             Event::SequenceEnd => match self.stack.pop() {
                 Some(Frame::Seq(node, anchor)) => {
                     let weight = weight(&node);
-                    self.push(node, anchor, weight)
+                    // Its items were counted as they came: the sequence itself adds one.
+                    self.push(node, anchor, weight, 1)
                 }
                 _ => Err(Diagnostic::at(pos, "", "invalid YAML: unbalanced sequence".into())),
             },
@@ -168,7 +169,7 @@ impl Builder {
                 Some(Frame::Map(mut node, anchor, pairs, _)) => {
                     node.value = Value::Map(merge_and_dedupe(pairs)?);
                     let weight = weight(&node);
-                    self.push(node, anchor, weight)
+                    self.push(node, anchor, weight, 1)
                 }
                 _ => Err(Diagnostic::at(pos, "", "invalid YAML: unbalanced mapping".into())),
             },
@@ -176,7 +177,8 @@ impl Builder {
                 let Some((node, weight)) = self.anchors.get(&id).cloned() else {
                     return Err(Diagnostic::at(pos, "", "found undefined alias".into()));
                 };
-                self.push(node, 0, weight)
+                // An alias repeats the whole anchored subtree.
+                self.push(node, 0, weight, weight)
             }
             Event::StreamStart | Event::StreamEnd | Event::DocumentStart(_) | Event::DocumentEnd | Event::Nothing => {
                 Ok(())
@@ -184,8 +186,10 @@ impl Builder {
         }
     }
 
-    fn push(&mut self, node: Node, anchor: usize, weight: usize) -> Result<(), Diagnostic> {
-        self.total = self.total.saturating_add(weight);
+    /// Adds `node` (whose subtree has `weight` nodes) to the document; `added` is how many
+    /// nodes that puts into the expanded document beyond those already counted.
+    fn push(&mut self, node: Node, anchor: usize, weight: usize, added: usize) -> Result<(), Diagnostic> {
+        self.total = self.total.saturating_add(added);
         if self.total > MAX_NODES {
             return Err(Diagnostic::at(node.pos, "", format!("document expands to more than {MAX_NODES} nodes")));
         }
@@ -361,5 +365,19 @@ mod tests {
         }
         let err = parse(&text).expect_err("too big");
         assert!(err.message.contains("more than"), "{err:?}");
+    }
+
+    #[test]
+    fn a_large_file_without_aliases_is_not_taken_for_a_bomb() {
+        // 50,000 labels three levels deep: about 300,000 nodes, each counted once (counting
+        // every node again at each enclosing level made this "more than 1,000,000").
+        let mut text = String::from("providers:\n  - name: p\n    pools:\n      - name: main\n        labels:\n");
+        for i in 0..50_000 {
+            text.push_str(&format!("          - name: label-{i}\n            type: pod\n"));
+        }
+        let root = parse(&text).expect("a large file without aliases");
+        let labels =
+            root.get("providers").and_then(Node::as_seq).and_then(|p| p[0].get("pools")).and_then(Node::as_seq);
+        assert_eq!(labels.and_then(|p| p[0].get("labels")).and_then(Node::as_seq).map(<[Node]>::len), Some(50_000));
     }
 }

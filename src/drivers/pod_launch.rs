@@ -61,8 +61,9 @@ pub async fn wait_running(
 ) -> Result<Option<String>, LaunchError> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let nodes: Api<Node> = Api::all(client.clone());
-    match pod_start::wait_until_running(&pods, &nodes, name, body.container(), body.spec(), deadline).await {
-        Err(error) => Err(with_events(error, &Api::namespaced(client.clone(), namespace), name).await),
+    let events: Api<Event> = Api::namespaced(client.clone(), namespace);
+    match pod_start::wait_until_running(&pods, &nodes, &events, name, body.container(), body.spec(), deadline).await {
+        Err(error) => Err(with_events(error, &events, name).await),
         ok => ok,
     }
 }

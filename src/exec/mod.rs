@@ -52,7 +52,10 @@ pub enum ExecError {
     #[error("exec in pod {pod} failed: {message}")]
     Remote { pod: String, message: String },
 
-    #[error("pod {pod} did not run kubepool's exec supervisor (exit status {status:?}; is /bin/sh in the container?)")]
+    #[error(
+        "pod {pod} did not run kubepool's exec supervisor (exit status {}; is /bin/sh in the container?)",
+        status.map_or_else(|| "unknown".to_string(), |s| s.to_string())
+    )]
     NoSupervisor { pod: String, status: Option<i32> },
 
     #[error("the connection to the API server was lost {when}: {reason}")]

@@ -28,7 +28,10 @@ pub fn outcome(status: &Status) -> Outcome {
             return Outcome::Exited(code);
         }
     }
-    Outcome::Failed(status.message.clone().unwrap_or_else(|| format!("{status:?}")))
+    Outcome::Failed(status.message.clone().unwrap_or_else(|| {
+        let field = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".into());
+        format!("status {}, reason {}", field(&status.status), field(&status.reason))
+    }))
 }
 
 #[cfg(test)]

@@ -52,6 +52,46 @@ pub async fn run(ctx: Arc<Context>) {
     while deletions.join_next().await.is_some() {}
 }
 
+/// How often the statsd gauges go out (at most; on a pass of the deleter).
+const STATSD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Nodepool's node and request gauges (`updateNodeStats`, `updateNodeRequestStats`) for statsd:
+/// every node, by state, provider and label; the requests each registered pool could serve.
+async fn statsd_gauges(store: &crate::zk::Store, statsd: &crate::statsd::Statsd, nodes: &[Versioned<Node>]) {
+    let pools = match store.list_pool_components().await {
+        Ok(pools) => pools.into_iter().map(|p| p.value).collect::<Vec<_>>(),
+        Err(error) => {
+            warn!(%error, "cannot read the pools for the statsd gauges");
+            return;
+        }
+    };
+    let mut providers: Vec<String> = pools.iter().filter_map(|p| p.provider_name.clone()).collect();
+    providers.sort();
+    providers.dedup();
+    let mut labels: Vec<String> = pools.iter().flat_map(|p| p.supported_labels.iter().cloned()).collect();
+    labels.sort();
+    labels.dedup();
+    let mut gauges = crate::statsd::node_gauges(
+        nodes.iter().map(|n| (n.value.state.as_str(), n.value.provider.as_deref(), n.value.node_type.as_slice())),
+        &providers,
+        &labels,
+    );
+    match store.list_requests().await {
+        Ok(requests) => {
+            for pool in &pools {
+                let (Some(provider), Some(name)) = (&pool.provider_name, &pool.name) else { continue };
+                let addressable = requests.iter().filter(|r| pool.supports_all(&r.value.node_types)).count();
+                gauges.push((
+                    format!("nodepool.provider.{provider}.pool.{name}.addressable_requests"),
+                    i64::try_from(addressable).unwrap_or(i64::MAX),
+                ));
+            }
+        }
+        Err(error) => warn!(%error, "cannot read the requests for the statsd gauges"),
+    }
+    statsd.gauges(&gauges);
+}
+
 async fn pass(
     ctx: &Arc<Context>,
     in_flight: &Arc<Mutex<HashSet<String>>>,
@@ -65,6 +105,9 @@ async fn pass(
         *counts.entry(key).or_insert(0) += 1;
     }
     ctx.metrics.set_nodes(&counts);
+    if let Some(statsd) = ctx.metrics.statsd_gauges_due(STATSD_INTERVAL) {
+        statsd_gauges(store, statsd, &nodes).await;
+    }
     // Candidates only: a request missing here is read again under the node's lock (the cache
     // may have the node's allocation before the request's creation).
     let requests: HashSet<String> = ctx.cache.requests(store).await?.into_iter().map(|r| r.id).collect();
@@ -102,7 +145,7 @@ async fn pass(
             && current.value.state == NodeState::Ready
             && current.value.allocated_to == node.value.allocated_to
         {
-            info!(node = %current.id, request = ?current.value.allocated_to, "request is gone; node returns to the pool");
+            info!(node = %current.id, request = current.value.allocated_to.as_deref().unwrap_or_default(), "request is gone; node returns to the pool");
             current.value.allocated_to = None;
             store.update_node(&mut current).await?;
             lock.release().await?;
@@ -143,7 +186,7 @@ async fn delete(ctx: &Context, provider: &str, mut node: Versioned<Node>, lock: 
         let _ = lock.release().await;
         return;
     }
-    info!(from = ?was, external_id = ?node.value.external_id, "deleting node");
+    info!(from = %was.as_str(), external_id = node.value.external_id.as_deref().unwrap_or_default(), "deleting node");
     if let (Some(driver), Some(external_id)) = (ctx.driver(provider), node.value.external_id.clone())
         && let Err(error) = driver.delete(&external_id).await
     {

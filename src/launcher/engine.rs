@@ -41,6 +41,8 @@ pub struct Setup {
     pub shutdown_grace: Duration,
     /// New settings from config reloads (see [`super::reload`]).
     pub reloads: Option<mpsc::Receiver<Reload>>,
+    /// Where the engine puts its ZooKeeper store for the status web app, once it has a session.
+    pub store_slot: Option<crate::webapp::StoreSlot>,
 }
 
 /// What a config reload changes: the providers' drivers, the pools and the policies. Pools
@@ -51,6 +53,19 @@ pub struct Reload {
     pub clouds: BTreeMap<String, Option<String>>,
     pub pools: Vec<PoolPlan>,
     pub policies: super::policies::Policies,
+}
+
+/// Nodepool's `nodepool.provider.P.max_servers` statsd gauge (`updateProviderLimits`): the sum of
+/// the provider's pools' `max-servers`, unlimited pools counting 0.
+fn send_max_servers(metrics: &Metrics, pools: &[PoolPlan]) {
+    let Some(statsd) = metrics.statsd() else { return };
+    let mut sums: BTreeMap<&str, i64> = BTreeMap::new();
+    for plan in pools {
+        *sums.entry(plan.provider.as_str()).or_default() += plan.limits.get("instances").unwrap_or(0).max(0);
+    }
+    let gauges: Vec<(String, i64)> =
+        sums.into_iter().map(|(provider, sum)| (format!("nodepool.provider.{provider}.max_servers"), sum)).collect();
+    statsd.gauges(&gauges);
 }
 
 /// The engine's tasks, and a handle on each pool worker's settings.
@@ -82,6 +97,7 @@ impl Workers {
     }
 
     fn apply(&mut self, ctx: &Arc<Context>, reload: Reload) {
+        send_max_servers(&ctx.metrics, &reload.pools);
         {
             // Replaced and added drivers; removed providers keep theirs for deleting their nodes.
             let mut drivers = super::context::write(&ctx.drivers);
@@ -165,8 +181,13 @@ pub async fn run(setup: Setup, shutdown: impl Future<Output = ()>) -> Result<(),
         nodes_changed: Signal::default(),
         stopping: stop_rx,
     });
+    if let Some(slot) = &setup.store_slot {
+        // The store follows every new session (`replace_session`): set once.
+        let _ = slot.set(ctx.store.clone());
+    }
 
     let mut workers = Workers { tasks: JoinSet::new(), pools: BTreeMap::new(), watched: Default::default() };
+    send_max_servers(&metrics, &setup.pools);
     for plan in setup.pools {
         workers.start_pool(&ctx, plan);
     }

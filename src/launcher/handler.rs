@@ -219,6 +219,7 @@ async fn launch_node(
         )
     };
     let progress = RecordProgress { ctx, node: node.clone(), request: &request_id };
+    let launch_started = std::time::Instant::now();
     let attempts = plan.launch_retries.max(1);
     let mut attempt = 0;
     let outcome = loop {
@@ -245,6 +246,7 @@ async fn launch_node(
         Ok(true) => {}
         Ok(false) => {
             warn!("node taken over while the ZooKeeper session was lost; leaving it to its new owner");
+            statsd_launch(ctx, plan, &spec, None, "error.zksession", launch_started);
             return Outcome::Lost;
         }
         Err(error) => {
@@ -273,11 +275,32 @@ async fn launch_node(
             Outcome::Failed(error.to_string())
         }
     };
+    let subkey = match &result {
+        Outcome::Ready => "ready",
+        Outcome::Aborted(_) => "error.quota",
+        _ => "error.unknown",
+    };
+    statsd_launch(ctx, plan, &spec, n.item.value.az.as_deref(), subkey, launch_started);
     if let Err(error) = ctx.store.update_node(&mut n.item).await {
         warn!(%error, "cannot store the node's state");
         return Outcome::Failed(format!("cannot store the node: {error}"));
     }
     result
+}
+
+/// Nodepool's `nodepool.launch.*` statsd timer and counter of a finished launch.
+fn statsd_launch(
+    ctx: &Context,
+    plan: &PoolPlan,
+    spec: &NodeSpec,
+    az: Option<&str>,
+    subkey: &str,
+    started: std::time::Instant,
+) {
+    if let Some(statsd) = ctx.metrics.statsd() {
+        let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        statsd.launch(&plan.provider, az, spec.request.requestor.as_deref(), subkey, ms);
+    }
 }
 
 /// Copies a launched node's connection fields into its record (reference §2.5, §5).
@@ -377,7 +400,7 @@ async fn settle(
         current.value.set_state(RequestState::Fulfilled);
         match store.update_request(&mut current).await {
             Ok(()) => {
-                info!(nodes = ?current.value.nodes, seconds = started.elapsed().as_secs_f64(), "request fulfilled");
+                info!(nodes = %current.value.nodes.join(","), seconds = started.elapsed().as_secs_f64(), "request fulfilled");
                 ctx.metrics.request_outcome(&plan.provider, "fulfilled");
             }
             Err(error) => warn!(%error, "cannot store the fulfilled request"),
@@ -404,13 +427,17 @@ async fn settle(
                 _ => None,
             })
             .collect();
-        info!(reasons = ?aborted, "nodes aborted or lost; handing the request back");
+        info!(reasons = %aborted.join("; "), "nodes aborted or lost; handing the request back");
         current.value.nodes.clear();
         current.value.set_state(RequestState::Requested);
     } else {
         let registered: Vec<PoolComponent> = ctx.cache.pool_components(store).await.unwrap_or_default();
         decline_request(&mut current.value, worker_id, &registered);
-        info!(reasons = ?failed, state = ?current.value.state, "declined request after failed launches");
+        info!(
+            reasons = %failed.join("; "),
+            state = current.value.state.as_str(),
+            "declined request after failed launches"
+        );
         ctx.metrics.request_outcome(
             &plan.provider,
             if current.value.state == RequestState::Failed { "failed" } else { "declined" },

@@ -71,7 +71,7 @@ async fn pass(ctx: &Context) -> Result<(), ZkError> {
                     release(ctx, node_id, &request.id).await?;
                 }
                 store.delete_request(&request.id).await?;
-                info!(request = %request.id, nodes = ?request.value.nodes, "min-ready nodes ready");
+                info!(request = %request.id, nodes = %request.value.nodes.join(","), "min-ready nodes ready");
             }
             RequestState::Failed => store.delete_request(&request.id).await?,
             _ => {}

@@ -31,8 +31,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tracing::info;
 
-/// ZooKeeper connection options from the config's `zookeeper-*` keys.
-pub fn zookeeper_options(config: &Config) -> ConnectOptions {
+/// ZooKeeper connection options from the config's `zookeeper-*` keys; `verify_hostname` says
+/// whether a TLS server's certificate must name the host it is reached by (see
+/// [`TlsFiles::verify_hostname`]).
+pub fn zookeeper_options(config: &Config, verify_hostname: bool) -> ConnectOptions {
     ConnectOptions {
         servers: config.zookeeper_servers.iter().map(|s| format!("{}:{}", s.host, s.port)).collect(),
         chroot: config.zookeeper_servers.iter().find_map(|s| s.chroot.clone()),
@@ -40,6 +42,7 @@ pub fn zookeeper_options(config: &Config) -> ConnectOptions {
             ca: t.ca.clone(),
             cert: t.cert.clone(),
             key: t.key.clone(),
+            verify_hostname,
         }),
         session_timeout: Duration::from_secs_f64(config.zookeeper_timeout.max(1.0)),
     }
@@ -60,6 +63,10 @@ pub struct Options {
     pub shutdown_grace: Duration,
     /// The file the config came from: reloaded when it changes and on SIGHUP.
     pub config_file: Option<PathBuf>,
+    /// Whether a ZooKeeper TLS server's certificate must name the host it is reached by.
+    pub zookeeper_tls_verify_hostname: bool,
+    /// Filled with the ZooKeeper store once there is a session (for the status web app).
+    pub store_slot: Option<crate::webapp::StoreSlot>,
 }
 
 /// Runs the launcher until `shutdown` completes.
@@ -76,7 +83,7 @@ pub async fn run(
         receiver
     });
     let setup = engine::Setup {
-        zookeeper: zookeeper_options(config),
+        zookeeper: zookeeper_options(config, options.zookeeper_tls_verify_hostname),
         hostname: hostname(),
         metrics,
         drivers: parts.drivers,
@@ -86,6 +93,7 @@ pub async fn run(
         policies: parts.policies,
         shutdown_grace: options.shutdown_grace,
         reloads,
+        store_slot: options.store_slot,
     };
     engine::run(setup, async {
         shutdown.await;

@@ -53,7 +53,7 @@ impl PoolWorker {
         // The latest value, whether or not a wait already marked it seen.
         let Some(plan) = self.updates.borrow_and_update().clone() else { return false };
         if plan != self.plan {
-            info!(labels = ?plan.labels.keys().collect::<Vec<_>>(), "pool settings changed by a config reload; new launches use them");
+            info!(labels = %plan.labels.keys().cloned().collect::<Vec<_>>().join(","), "pool settings changed by a config reload; new launches use them");
             self.plan = plan;
             if let Some(registration) = registration
                 && let Err(error) = registration.update(&self.ctx.store.client(), &self.component()).await
@@ -94,7 +94,7 @@ impl PoolWorker {
                 self.ctx.metrics.set_pool_serving(&self.plan.provider, &self.plan.pool, false);
                 match ComponentRegistration::register(&client, &self.component()).instrument(span.clone()).await {
                     Ok(registered) => {
-                        info!(parent: &span, id = %self.id, labels = ?self.plan.labels.keys().collect::<Vec<_>>(), "pool worker registered");
+                        info!(parent: &span, id = %self.id, labels = %self.plan.labels.keys().cloned().collect::<Vec<_>>().join(","), "pool worker registered");
                         registration = Some(registered);
                         self.ctx.metrics.set_pool_serving(&self.plan.provider, &self.plan.pool, true);
                     }
@@ -347,7 +347,7 @@ impl PoolWorker {
             && node.value.state == NodeState::Ready
             && node.value.allocated_to.is_none()
         {
-            info!(node = %node.id, label = ?node.value.label(), "deleting an unused ready node to free quota");
+            info!(node = %node.id, label = node.value.label().unwrap_or_default(), "deleting an unused ready node to free quota");
             node.value.set_state(NodeState::Deleting);
             store.update_node(&mut node).await?;
         }
@@ -378,7 +378,7 @@ impl PoolWorker {
                 return Ok(());
             }
             handler::decline_request(&mut request.value, &self.id, registered);
-            info!(request = %id, reason, state = ?request.value.state, "declined request");
+            info!(request = %id, reason, state = %request.value.state.as_str(), "declined request");
             self.ctx.metrics.request_outcome(&self.plan.provider, "declined");
             store.update_request(&mut request).await
         }
@@ -402,7 +402,7 @@ impl PoolWorker {
         }
         request.value.set_state(RequestState::Pending);
         store.update_request(&mut request).await?;
-        info!(request = %id, labels = ?request.value.node_types, "accepted request");
+        info!(request = %id, labels = %request.value.node_types.join(","), "accepted request");
 
         let mut accepted = Accepted { request, lock, slots: Vec::new() };
         let mut taken = HashSet::new();

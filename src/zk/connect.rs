@@ -6,12 +6,17 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use zookeeper_client::{Acls, Client, CreateMode, TlsOptions};
 
-/// Paths of the PEM files of `zookeeper-tls`.
+/// The PEM files of `zookeeper-tls`, and how the server's certificate is checked.
 #[derive(Debug, Clone)]
 pub struct TlsFiles {
     pub ca: PathBuf,
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// Whether the server's certificate must also name the host it is reached by. Off by
+    /// default, as in Zuul and Nodepool: kazoo verifies the chain to `ca` but not the host name,
+    /// and their certificates often name only the servers' pods (the upstream zuul-operator's
+    /// do). The command line's `--zookeeper-tls-verify-hostname` turns it on.
+    pub verify_hostname: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -52,15 +57,24 @@ fn tls_options(files: &TlsFiles) -> Result<TlsOptions, ZkError> {
     let ca = read("ca", &files.ca)?;
     let cert = read("cert", &files.cert)?;
     let key = read("key", &files.key)?;
-    TlsOptions::default()
+    let options = TlsOptions::default()
         .with_pem_ca(&ca)
         .map_err(|source| ZkError::TlsMaterial { what: "ca", source })?
         .with_pem_identity(&cert, &key)
-        .map_err(|source| ZkError::TlsMaterial { what: "cert/key", source })
+        .map_err(|source| ZkError::TlsMaterial { what: "cert/key", source })?;
+    if files.verify_hostname {
+        return Ok(options);
+    }
+    // SAFETY: no memory-safety concern: zookeeper-client marks leaving out the host-name check
+    // `unsafe` as a warning. The chain (and revocation) is still verified against the CA.
+    #[allow(unsafe_code)]
+    let options = unsafe { options.with_no_hostname_verification() };
+    Ok(options)
 }
 
 /// Connects and waits until the session is established (or the session timeout passes). The
-/// chroot znode is created if it does not exist yet, then the session is confined to it.
+/// chroot znode is created if it does not exist yet, then the session is confined to it. A TLS
+/// server's host name is checked as [`TlsFiles::verify_hostname`] says (default: not, as Zuul).
 pub async fn connect(options: &ConnectOptions) -> Result<Client, ZkError> {
     let connect_string = options.connect_string()?;
     let connector = Client::connector()

@@ -2,6 +2,10 @@
 //! connection attempt as a time-out; an operator needs the real cause (a wrong host name, a
 //! server that is down, a certificate that does not fit, a blackholed path), so after a failed
 //! attempt each server is probed step by step: name lookup, TCP connect, TLS handshake.
+//!
+//! The handshake checks what the real connection checks: the server's chain against
+//! `zookeeper-tls.ca`, and its host name only when [`TlsFiles::verify_hostname`] is on (a
+//! certificate the connection accepts is never reported as a TLS error).
 
 use super::connect::{ConnectOptions, TlsFiles};
 use std::fmt;
@@ -117,7 +121,7 @@ fn split_host_port(server: &str) -> (&str, &str) {
 }
 
 /// A rustls client configuration as the ZooKeeper client builds it: the configured CA as the
-/// only root, the client certificate for mutual TLS.
+/// only root, the host name verified only if asked, the client certificate for mutual TLS.
 fn client_config(files: &TlsFiles) -> Result<Arc<rustls::ClientConfig>, String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -135,13 +139,71 @@ fn client_config(files: &TlsFiles) -> Result<Arc<rustls::ClientConfig>, String> 
         .map_err(|e| format!("certificate {}: {e}", files.cert.display()))?;
     let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| format!("key {}: {e}", files.key.display()))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
+        .map_err(|e| e.to_string())?;
+    let builder = if files.verify_hostname {
+        builder.with_root_certificates(roots)
+    } else {
+        let verifier = ChainVerifier { roots, provider };
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(verifier))
+    };
+    let config = builder
         .with_client_auth_cert(chain, key)
         .map_err(|e| format!("client certificate {}: {e}", files.cert.display()))?;
     Ok(Arc::new(config))
+}
+
+/// Verifies a server's certificate chain to the roots and not its host name: what the ZooKeeper
+/// client (and kazoo) check when [`TlsFiles::verify_hostname`] is off. Signatures of the
+/// handshake are verified as rustls' own verifier does.
+#[derive(Debug)]
+struct ChainVerifier {
+    roots: rustls::RootCertStore,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for ChainVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let cert = rustls::server::ParsedCertificate::try_from(end_entity)?;
+        rustls::client::verify_server_cert_signed_by_trust_anchor(
+            &cert,
+            &self.roots,
+            intermediates,
+            now,
+            self.provider.signature_verification_algorithms.all,
+        )?;
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 #[cfg(test)]
@@ -175,6 +237,80 @@ mod tests {
         let addr = listener.local_addr().expect("addr");
         let causes = diagnose(&options(vec![addr.to_string()]), "no session").await;
         assert_eq!(causes[0].cause, Cause::Session("no session".into()), "{causes:?}");
+    }
+
+    /// A TLS server on 127.0.0.1 whose certificate (from its own CA) names only `localhost`,
+    /// and the PEM files of a client trusting that CA (its certificate the server's own).
+    async fn tls_server_naming_localhost(dir: &std::path::Path) -> (String, TlsFiles) {
+        let ca_key = rcgen::KeyPair::generate().expect("ca key");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca params");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).expect("ca cert");
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .expect("leaf params")
+            .signed_by(&leaf_key, &issuer)
+            .expect("leaf cert");
+        let files = TlsFiles {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+            verify_hostname: false,
+        };
+        std::fs::write(&files.ca, ca.pem()).expect("write ca");
+        std::fs::write(&files.cert, leaf.pem()).expect("write cert");
+        std::fs::write(&files.key, leaf_key.serialize_pem()).expect("write key");
+        let key = rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).expect("key der");
+        let config =
+            rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("protocols")
+                .with_no_client_auth()
+                .with_single_cert(vec![leaf.der().clone()], key)
+                .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let _ = acceptor.accept(stream).await;
+                });
+            }
+        });
+        (addr.to_string(), files)
+    }
+
+    #[tokio::test]
+    async fn a_certificate_not_naming_the_host_is_a_tls_error_only_when_the_name_is_required() {
+        let dir = std::env::temp_dir().join(format!("kubepool-reach-{}", rand_suffix()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (server, files) = tls_server_naming_localhost(&dir).await;
+        let mut options = options(vec![server]);
+        options.tls = Some(files);
+        // As the connection: the chain is trusted, the name is not checked.
+        let causes = diagnose(&options, "no session").await;
+        assert_eq!(causes[0].cause, Cause::Session("no session".into()), "{causes:?}");
+        // With the host name required, 127.0.0.1 is not a name of the certificate.
+        if let Some(tls) = options.tls.as_mut() {
+            tls.verify_hostname = true;
+        }
+        let causes = diagnose(&options, "no session").await;
+        assert!(matches!(&causes[0].cause, Cause::Tls(text) if text.contains("not valid for name")), "{causes:?}");
+        // Without the name check the chain still is: a CA that did not sign it is refused.
+        if let Some(tls) = options.tls.as_mut() {
+            tls.verify_hostname = false;
+            tls.ca = tls.cert.clone();
+        }
+        let causes = diagnose(&options, "no session").await;
+        assert!(matches!(&causes[0].cause, Cause::Tls(_)), "{causes:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn rand_suffix() -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
     }
 
     #[test]

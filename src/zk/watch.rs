@@ -62,7 +62,7 @@ impl SessionTracker {
         match state {
             state if state.is_terminated() => {
                 if self.ended.is_none() {
-                    tracing::warn!(?state, "ZooKeeper session ended");
+                    tracing::warn!(%state, "ZooKeeper session ended");
                 }
                 self.ended = Some(state);
                 None
@@ -107,7 +107,7 @@ impl Watcher {
         }
         loop {
             if let Some(state) = self.session.ended {
-                return Err(ZkError::SessionEnded { state: format!("{state:?}") });
+                return Err(ZkError::SessionEnded { state: state.to_string() });
             }
             let event = tokio::select! {
                 event = self.requests.changed() => event,

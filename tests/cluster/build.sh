@@ -18,7 +18,7 @@ export DEBIAN_FRONTEND=noninteractive
 # ---------------------------------------------------------------- packages
 PKGS="dpkg-dev make golang-go golang-github-modern-go-reflect2-dev rsync jq etcd-server containerd runc
       containernetworking-plugins openssl debootstrap umoci busybox-static skopeo iptables iproute2 curl
-      ca-certificates zookeeper default-jre-headless bubblewrap postgresql"
+      ca-certificates zookeeper default-jre-headless dnsmasq-base binutils bubblewrap postgresql"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -67,7 +67,25 @@ R2V=$SRC/vendor/github.com/modern-go/reflect2
 if [ ! -f "$R2V/go_above_118.go" ]; then
   rm -rf "$R2V"; cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 "$R2V"; rm -f "$R2V/go.mod"
 fi
-PATCHLEVEL="nodeip-loopback reflect2-1.0.2 providerless"
+# Patch 3: the hostpath provisioner (the test bed's StorageClass) makes each volume's directory
+# 0750 root:root, which a pod running as another user cannot write (and fsGroup does not apply to
+# hostPath); make it 0777, as kind's and minikube's provisioners do.
+sed -i 's|^\treturn pv, os.MkdirAll(pv.Spec.HostPath.Path, 0750)$|\treturn pv, makeWorldWritableDir(pv.Spec.HostPath.Path) // kubepool testbed|' \
+  "$SRC/pkg/volume/hostpath/host_path.go"
+if ! grep -q "^func makeWorldWritableDir" "$SRC/pkg/volume/hostpath/host_path.go"; then
+  cat >> "$SRC/pkg/volume/hostpath/host_path.go" <<'GO'
+
+// kubepool testbed: a provisioned volume any pod user can write (MkdirAll's mode is masked by umask).
+func makeWorldWritableDir(path string) error {
+	if err := os.MkdirAll(path, 0777); err != nil {
+		return err
+	}
+	return os.Chmod(path, 0777)
+}
+GO
+fi
+grep -q "makeWorldWritableDir(pv.Spec.HostPath.Path) // kubepool testbed" "$SRC/pkg/volume/hostpath/host_path.go"
+PATCHLEVEL="nodeip-loopback reflect2-1.0.2 providerless hostpath-0777"
 if [ "$(cat "$BIN/.patchlevel" 2>/dev/null)" != "$PATCHLEVEL" ]; then
   rm -f "$BIN"/kube-apiserver "$BIN"/kube-controller-manager "$BIN"/kube-scheduler "$BIN"/kubelet "$BIN"/kubectl "$BIN"/kube-proxy
 fi

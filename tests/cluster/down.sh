@@ -18,7 +18,12 @@ stop() { # name
   fi
   rm -f "$f"
 }
+stop dns-sync
+stop dnsmasq
 stop kube-proxy
+# The DNAT that sends pods' API server and ZooKeeper traffic to loopback (up.sh, "in-cluster workloads").
+iptables -t nat -S PREROUTING 2>/dev/null | grep -- "--comment kubepool-testbed-from-pods" | sed 's/^-A /-D /' |
+  while read -r rule; do eval "iptables -t nat $rule" || true; done
 # Remove kube-proxy's iptables chains and rules (KUBE-SERVICES, KUBE-NODEPORTS, ...) and put the
 # host's route_localnet back.
 [ -x "$BIN/kube-proxy" ] && "$BIN/kube-proxy" --cleanup --proxy-mode=iptables >/dev/null 2>&1
@@ -74,6 +79,8 @@ fi
 if [ "${KEEP_STATE:-0}" != 1 ]; then
   log "removing state ($STATE, $RUN, bridge $POD_BRIDGE, iptables rules)"
   rm -rf "$STATE" "$RUN" "$ENV_FILE"
+  # volumes of the hostpath provisioner (the StorageClass "standard") that outlived their claims
+  rm -rf /tmp/hostpath_pv
   ip link del "$POD_BRIDGE" 2>/dev/null
   for r in "-s $POD_SUBNET ! -d $POD_SUBNET" "-d $POD_SUBNET ! -s $POD_SUBNET"; do
     while iptables -C FORWARD $r -j DROP 2>/dev/null; do iptables -D FORWARD $r -j DROP; done

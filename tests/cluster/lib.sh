@@ -40,6 +40,8 @@ POD_SUBNET=10.89.0.0/16
 POD_BRIDGE_IP=10.89.0.1/16
 SERVICE_CIDR=10.97.0.0/16
 SERVICE_APISERVER_IP=10.97.0.1
+CLUSTER_DNS_IP=${POD_BRIDGE_IP%/*}   # dnsmasq on the bridge: the kubelet's clusterDNS
+DNS_HOSTS_DIR=$RUN/dns               # the Service records dns-sync.sh writes (readable by dnsmasq's user)
 
 KUBECTL=$BIN/kubectl
 ADMIN_KUBECONFIG=$CACHE/admin.kubeconfig
@@ -54,6 +56,8 @@ is_ours() {
   case "$exe" in "$2"|"$2 (deleted)"|"$2.old") return 0;; esac
   # ZooKeeper runs under java: recognise it by its command line
   [ "$2" = zookeeper ] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q QuorumPeerMain && return 0
+  # the cluster DNS records' watcher is a bash script
+  [ "$2" = dns-sync ] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q "dns-sync.sh" && return 0
   return 1
 }
 

@@ -68,6 +68,8 @@ write_env() {
     echo "export KUBEPOOL_TEST_ZK_CA=$PKI/zk-ca.crt"
     echo "export KUBEPOOL_TEST_ZK_CERT=$PKI/zk-client.crt"
     echo "export KUBEPOOL_TEST_ZK_KEY=$PKI/zk-client.key"
+    [ -n "$kubeconfig" ] && echo "export KUBEPOOL_TEST_ZK_FROM_PODS=${POD_BRIDGE_IP%/*}:$ZK_PORT"
+    [ -n "$kubeconfig" ] && echo "export KUBEPOOL_TEST_ZK_TLS_FROM_PODS=${POD_BRIDGE_IP%/*}:$ZK_TLS_PORT"
     [ -n "$kubeconfig" ] && echo "export KUBEPOOL_TEST_IMAGE=$NODE_IMAGE"
     [ -n "$kubeconfig" ] && echo "export KUBEPOOL_TEST_KUBECTL=$KUBECTL"
   } > "$ENV_FILE"
@@ -141,6 +143,10 @@ JSON
 ip link show "$POD_BRIDGE" >/dev/null 2>&1 || ip link add "$POD_BRIDGE" type bridge
 ip addr show dev "$POD_BRIDGE" | grep -q "inet ${POD_BRIDGE_IP}" || ip addr add "$POD_BRIDGE_IP" dev "$POD_BRIDGE"
 ip link set "$POD_BRIDGE" up
+# Pod to Service: a pod's packet to a cluster IP goes to the host, which DNATs it to a pod and
+# routes it back onto the bridge; so the bridge (and no other interface) forwards. The FORWARD
+# rules below still drop whatever leaves or enters the pod subnet; the setting goes with the bridge.
+sysctl -qw "net.ipv4.conf.$POD_BRIDGE.forwarding=1"
 for r in "-s $POD_SUBNET ! -d $POD_SUBNET" "-d $POD_SUBNET ! -s $POD_SUBNET"; do
   iptables -C FORWARD $r -j DROP 2>/dev/null || iptables -I FORWARD $r -j DROP
 done
@@ -207,7 +213,7 @@ start kube-controller-manager kube-controller-manager \
   --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
   --use-service-account-credentials=true \
   --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
-  --controllers='*,bootstrapsigner,tokencleaner' --profiling=false --v=1
+  --controllers='*,bootstrapsigner,tokencleaner' --enable-hostpath-provisioner=true --profiling=false --v=1
 start kube-scheduler kube-scheduler \
   --kubeconfig="$CACHE/etc/scheduler.kubeconfig" \
   --authentication-kubeconfig="$CACHE/etc/scheduler.kubeconfig" \
@@ -237,6 +243,7 @@ authorization: {mode: Webhook}
 cgroupDriver: cgroupfs
 failSwapOn: false
 clusterDomain: cluster.local
+clusterDNS: [$CLUSTER_DNS_IP]
 resolvConf: $ETC/resolv.conf
 makeIPTablesUtilChains: false
 imageGCHighThresholdPercent: 100
@@ -287,8 +294,53 @@ start kube-proxy kube-proxy --kubeconfig="$CACHE/etc/kube-proxy.kubeconfig" --pr
 wait_for "kube-proxy healthz" 60 curl -sf "http://127.0.0.1:$KUBE_PROXY_HEALTHZ_PORT/healthz"
 # The default service account must exist before pods can be admitted in "default".
 wait_for "default service account" 60 K -n default get serviceaccount default
+
+# ---------------------------------------------------------------- in-cluster workloads
+# What a workload running in a pod expects of a cluster (the launcher's Deployment, the Operator):
+# 1. The API server through the `kubernetes` Service. The API server listens on loopback only and
+#    its endpoint reconciler is off (it would publish 127.0.0.1, which Endpoints refuse), so the
+#    Endpoints name the bridge address and its port, and a DNAT from the pod bridge (before
+#    kube-proxy's rules: one DNAT per connection) sends both the Service address and that endpoint
+#    to the API server on loopback (route_localnet=1, which kube-proxy sets, lets it through).
+K apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Endpoints
+metadata: {name: kubernetes, namespace: default}
+subsets:
+- addresses: [{ip: ${POD_BRIDGE_IP%/*}}]
+  ports: [{name: https, port: $APISERVER_PORT, protocol: TCP}]
+YAML
+# ZooKeeper's plain and TLS ports are reachable from pods the same way, on the bridge address
+# (its server certificate names 127.0.0.1 only: a client that checks host names refuses it there).
+for dst in "$SERVICE_APISERVER_IP 443 $APISERVER_PORT" "${POD_BRIDGE_IP%/*} $APISERVER_PORT $APISERVER_PORT" \
+           "${POD_BRIDGE_IP%/*} $ZK_PORT $ZK_PORT" "${POD_BRIDGE_IP%/*} $ZK_TLS_PORT $ZK_TLS_PORT"; do
+  set -- $dst
+  rule="-i $POD_BRIDGE -d $1/32 -p tcp --dport $2 -m comment --comment kubepool-testbed-from-pods -j DNAT --to-destination 127.0.0.1:$3"
+  iptables -t nat -C PREROUTING $rule 2>/dev/null || iptables -t nat -I PREROUTING 1 $rule
+done
+# 2. Cluster DNS: dnsmasq answers on the bridge address (the kubelet's clusterDNS) from the hosts
+#    file dns-sync.sh keeps from Services and Endpoints; names outside cluster.local are refused
+#    (no network beyond the pod bridge), never forwarded.
+mkdir -p "$DNS_HOSTS_DIR"
+start dnsmasq dnsmasq --keep-in-foreground --log-facility=- --conf-file=/dev/null --pid-file= \
+  --bind-interfaces --listen-address="$CLUSTER_DNS_IP" --port=53 --no-resolv --no-hosts \
+  --local=/cluster.local/ --local=/in-addr.arpa/ --hostsdir="$DNS_HOSTS_DIR" --local-ttl=5
+start dns-sync "$HERE/dns-sync.sh" "$DNS_HOSTS_DIR"
+# 3. Storage: a default StorageClass served by the controller-manager's hostpath provisioner
+#    (directories under /tmp/hostpath_pv on this one node; build.sh makes them writable by any user).
+K apply -f - >/dev/null <<YAML
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: standard
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: kubernetes.io/host-path
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+YAML
+wait_for "cluster DNS" 30 sh -c "[ -s '$DNS_HOSTS_DIR/cluster.hosts' ]"
 wait_for zookeeper 60 zk_ok || { tail -20 "$LOGS/zookeeper.log" >&2; exit 1; }
-for c in zookeeper etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
+for c in zookeeper etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy dnsmasq dns-sync; do
   alive "$c" || { log "$c is not running; see $LOGS/$c.log"; tail -5 "$LOGS/$c.log" >&2; exit 1; }
 done
 write_env "$ADMIN_KUBECONFIG"

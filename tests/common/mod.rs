@@ -48,6 +48,7 @@ pub fn zookeeper_options(tls: bool) -> kubepool::zk::ConnectOptions {
                 ca: required_env("KUBEPOOL_TEST_ZK_CA").into(),
                 cert: required_env("KUBEPOOL_TEST_ZK_CERT").into(),
                 key: required_env("KUBEPOOL_TEST_ZK_KEY").into(),
+                verify_hostname: false,
             }),
         )
     } else {

@@ -101,6 +101,7 @@ impl Launcher {
             policies,
             shutdown_grace: Duration::from_secs(120),
             reloads: None,
+            store_slot: None,
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(engine::run(setup, async {
@@ -129,6 +130,7 @@ impl Launcher {
             policies: Default::default(),
             shutdown_grace: Duration::from_secs(120),
             reloads: None,
+            store_slot: None,
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(engine::run(setup, async {

@@ -40,7 +40,7 @@ pub async fn launch(
         Ok((credentials, host))
     };
     let (credentials, host) = driver.clean_up_on_failure(&namespace, attempt).await?;
-    info!(namespace = %namespace, pod = pod_name, host = ?host, elapsed_ms = started.elapsed().as_millis() as u64,
+    info!(namespace = %namespace, pod = pod_name, host = host.as_deref(), elapsed_ms = started.elapsed().as_millis() as u64,
         "pod ready: its credentials can exec into it");
     Ok(LaunchedNode {
         external_id: namespace.clone(),

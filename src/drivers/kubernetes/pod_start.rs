@@ -15,13 +15,17 @@ use kubepool_driver_api::LaunchError;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 /// Watches pod `name` until its container `container` runs; returns the Kubernetes node it
 /// runs on. A pod that can never start fails with [`LaunchError::Permanent`] and the reason.
+/// While it waits, each new reason the pod gives (`ErrImagePull`, `ImagePullBackOff` ...) is
+/// logged as it comes, with the pod's new warning events (from `events`): a slow start is not
+/// silence until the timeout.
 pub async fn wait_until_running(
     pods: &Api<Pod>,
     nodes: &Api<Node>,
+    events: &Api<Event>,
     name: &str,
     container: &str,
     spec: &PodSpec,
@@ -29,6 +33,8 @@ pub async fn wait_until_running(
 ) -> Result<Option<String>, LaunchError> {
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
     let mut stream = std::pin::pin!(watcher(pods.clone(), config).default_backoff());
+    let started = Instant::now();
+    let mut progress = Progress::default();
     let mut last_reason: Option<String> = None;
     let mut judged_unschedulable: Option<String> = None;
     loop {
@@ -54,7 +60,12 @@ pub async fn wait_until_running(
         match assess(&pod, container) {
             PodProgress::Running { host } => return Ok(host),
             PodProgress::CannotStart(why) => return Err(LaunchError::Permanent(why)),
-            PodProgress::Starting(reason) => last_reason = reason.or(last_reason),
+            PodProgress::Starting(reason) => {
+                if let Some(reason) = &reason {
+                    progress.report(events, name, reason, started.elapsed()).await;
+                }
+                last_reason = reason.or(last_reason);
+            }
             PodProgress::Unschedulable(message) => {
                 if judged_unschedulable.as_deref() != Some(message.as_str()) {
                     judged_unschedulable = Some(message.clone());
@@ -64,6 +75,30 @@ pub async fn wait_until_running(
                     debug!(pod = %name, %message, "unschedulable for now; waiting for capacity");
                 }
                 last_reason = Some(format!("unschedulable: {message}"));
+            }
+        }
+    }
+}
+
+/// What has been logged of a starting pod: its last reason and the warning events seen.
+#[derive(Default)]
+struct Progress {
+    reason: Option<String>,
+    events: std::collections::HashSet<String>,
+}
+
+impl Progress {
+    /// Logs `reason` if it is new, and then the pod's warning events not logged yet.
+    async fn report(&mut self, events: &Api<Event>, pod: &str, reason: &str, waited: Duration) {
+        if self.reason.as_deref() == Some(reason) {
+            return;
+        }
+        self.reason = Some(reason.to_string());
+        let waited_seconds = waited.as_secs();
+        info!(pod, waited_seconds, reason, "pod not running yet");
+        for event in warning_events(events, pod).await {
+            if self.events.insert(event.clone()) {
+                warn!(pod, waited_seconds, event = %event, "pod warning event");
             }
         }
     }

@@ -40,7 +40,7 @@ pub async fn launch(
         Ok((credentials, host))
     };
     let (credentials, host) = driver.clean_up_on_failure(&name, attempt).await?;
-    info!(project = %name, pod = ?pod.map(|_| pod_name), elapsed_ms = started.elapsed().as_millis() as u64,
+    info!(project = %name, pod = pod.map(|_| pod_name), elapsed_ms = started.elapsed().as_millis() as u64,
         "openshift node ready");
     let pod_name = pod.map(|_| pod_name);
     Ok(LaunchedNode {

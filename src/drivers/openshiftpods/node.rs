@@ -37,7 +37,7 @@ pub async fn launch(
         Ok((credentials, host))
     };
     let (credentials, host) = driver.clean_up_on_failure(namespace, &pod, attempt).await?;
-    info!(namespace, pod = %pod, host = ?host, elapsed_ms = started.elapsed().as_millis() as u64,
+    info!(namespace, pod = %pod, host = host.as_deref(), elapsed_ms = started.elapsed().as_millis() as u64,
         "pod ready: its own credentials can exec into it");
     Ok(LaunchedNode {
         external_id,
