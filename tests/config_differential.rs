@@ -26,7 +26,8 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn nodepool() -> PathBuf {
+/// The venv's python, with the real Nodepool installed.
+fn nodepool_python() -> PathBuf {
     let venv = std::env::var_os("KUBEPOOL_TEST_VENV").map(PathBuf::from).unwrap_or_else(|| {
         let home = std::env::var_os("HOME").expect("HOME is not set and KUBEPOOL_TEST_VENV is not given");
         Path::new(&home).join(".cache/kubepool/venv")
@@ -38,7 +39,7 @@ fn nodepool() -> PathBuf {
          (or point KUBEPOOL_TEST_VENV at a venv with nodepool==11.0.0).",
         nodepool.display()
     );
-    nodepool
+    venv.join("bin/python3")
 }
 
 fn header(text: &str, key: &str) -> Vec<String> {
@@ -74,44 +75,26 @@ fn corpus() -> Vec<Case> {
         .collect()
 }
 
-/// Runs `nodepool -c FILE config-validate` for every case, a few at a time.
-fn nodepool_decisions(nodepool: &Path, cases: &[Case]) -> Vec<bool> {
-    let workers = 3;
-    let chunks: Vec<Vec<(usize, PathBuf)>> = (0..workers)
-        .map(|w| cases.iter().enumerate().skip(w).step_by(workers).map(|(i, c)| (i, c.path.clone())).collect())
-        .collect();
-    let mut decisions = vec![false; cases.len()];
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| {
-                scope.spawn(move || {
-                    chunk
-                        .into_iter()
-                        .map(|(i, path)| {
-                            let status = Command::new(nodepool)
-                                .arg("-c")
-                                .arg(&path)
-                                .arg("config-validate")
-                                .output()
-                                .unwrap_or_else(|e| panic!("run {}: {e}", nodepool.display()))
-                                .status;
-                            (i, status.success())
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for handle in handles {
-            for (i, ok) in handle.join().expect("nodepool worker") {
-                decisions[i] = ok;
-            }
-        }
-    });
-    decisions
+/// Nodepool's own `config-validate` decision for every case, from one Python process
+/// (tests/peers/nodepool_config_validate.py makes the call the `nodepool` command makes).
+fn nodepool_decisions(python: &Path, cases: &[Case]) -> Vec<bool> {
+    let peer = repo().join("tests/peers/nodepool_config_validate.py");
+    let output = Command::new(python)
+        .arg(&peer)
+        .args(cases.iter().map(|c| &c.path))
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", peer.display()));
+    assert!(output.status.success(), "{} failed: {}", peer.display(), String::from_utf8_lossy(&output.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).expect("the peer's JSON");
+    cases
+        .iter()
+        .map(|case| {
+            let path = case.path.to_string_lossy();
+            answer["valid"][path.as_ref()].as_bool().unwrap_or_else(|| panic!("no decision for {path}"))
+        })
+        .collect()
 }
 
-/// kubepool's decision, its error lines and its standard output.
 fn kubepool(path: &Path) -> (bool, Vec<String>, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_kubepool"))
         .args(["--log-format", "text", "config", "validate", "-c"])
@@ -153,11 +136,11 @@ fn check_errors(case: &Case, lines: &[String], failures: &mut Vec<String>) {
 
 #[test]
 fn kubepool_decides_like_nodepool_except_documented_deviations() {
-    let nodepool = nodepool();
+    let python = nodepool_python();
     let cases = corpus();
     assert!(cases.len() >= MIN_CORPUS, "the corpus has {} files, fewer than {MIN_CORPUS}", cases.len());
     let docs = std::fs::read_to_string(repo().join("docs/config.md")).expect("docs/config.md");
-    let nodepool_valid = nodepool_decisions(&nodepool, &cases);
+    let nodepool_valid = nodepool_decisions(&python, &cases);
     let mut failures = Vec::new();
     let mut deviations = 0;
     for (case, np_valid) in cases.iter().zip(nodepool_valid) {
