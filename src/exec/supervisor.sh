@@ -33,14 +33,27 @@ if [ "$mode" = start ] || [ "$mode" = start-stdin ]; then
     done
     return 1
   }
+  # Framed stdin reaches the command through a FIFO, not a pipeline: the run ends when the
+  # command does, even while the client keeps its stdin open (rsync waits for the remote end to
+  # exit before it closes its side), and the decoder is stopped then.
+  [ "$sm" != F ] || mkfifo "$d/stdin" || exit 255
   run() {
     umask "$um"
     case $sm in
-      F) dec | "$@" ;;
-      R) "$@" ;;
-      *) "$@" </dev/null ;;
+      F)
+        # (fd 4: an asynchronous command's own stdin would be /dev/null)
+        exec 4<&0
+        dec <&4 4<&- >"$d/stdin" &
+        feeder=$!
+        exec 4<&-
+        "$@" <"$d/stdin"
+        rc=$?
+        kill "$feeder" 2>/dev/null
+        ;;
+      R) "$@"; rc=$? ;;
+      *) "$@" </dev/null; rc=$? ;;
     esac
-    echo $? >"$d/rc.tmp" && mv "$d/rc.tmp" "$d/rc"
+    echo "$rc" >"$d/rc.tmp" && mv "$d/rc.tmp" "$d/rc"
   }
   # An asynchronous command's stdin is /dev/null unless redirected explicitly.
   exec 3<&0
