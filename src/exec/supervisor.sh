@@ -6,7 +6,17 @@
 # stdin (start-stdin only): the first byte chooses "R" (raw; the stream's end closes it) or "F"
 # (framed: "<len>\n<bytes>" chunks ended by "0\n", for protocols without half-close). Without
 # stdin, stdin is never read (some runtimes give the command an open pipe all the same).
+# spare: started ahead of its command (so a command does not wait for an exec handshake); says
+# KUBEPOOL-SPARE-1 on stdout, then reads "<len>\n<sh words>" on stdin: the arguments above.
+# A stream that ends first (the spare was not needed) ends it quietly.
 set -u
+if [ "$1" = spare ]; then
+  printf 'KUBEPOOL-SPARE-1\n'
+  IFS= read -r n || exit 0
+  case $n in '' | *[!0-9]*) exit 0 ;; esac
+  a=$(head -c "$n") || exit 255
+  eval "set -- $a"
+fi
 mode=$1 id=$2 oo=$3 eo=$4 received=$5
 shift 5
 base=${TMPDIR:-/tmp}/.kubepool-exec
@@ -67,10 +77,15 @@ else
   ( while [ ! -f "$d/rc" ]; do sleep 0.2; done ) &
   watch=$!
 fi
+# The followers end with this supervisor if it is killed (util-linux setpriv, when there):
+# otherwise they would follow a runner that, orphaned and never reaped, never ends, and the
+# stream would stay open without an exit status.
+pd=
+command -v setpriv >/dev/null 2>&1 && pd="setpriv --pdeathsig KILL --"
 printf 'KUBEPOOL-EXEC-1\n'
-tail -c +$((oo + 1)) -s 0.01 --pid="$watch" -f "$d/out" &
+$pd tail -c +$((oo + 1)) -s 0.01 --pid="$watch" -f "$d/out" &
 t1=$!
-tail -c +$((eo + 1)) -s 0.01 --pid="$watch" -f "$d/err" >&2 &
+$pd tail -c +$((eo + 1)) -s 0.01 --pid="$watch" -f "$d/err" >&2 &
 t2=$!
 wait "$t1"
 wait "$t2"

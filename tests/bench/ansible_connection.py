@@ -10,9 +10,10 @@ the same bytes into the same pod, measured in the same run (throughput ratio).
 
 Both run with their defaults (the stock plugin does not pipeline unless told to; kubepool's
 does). For a like-for-like view the stock plugin is also measured with pipelining on, and
-kubepool's with it off.
+kubepool's with it off; kubepool also with its agent's spare exec streams off
+(KUBEPOOL_AGENT_SPARES=0, its own agent).
 
-Run by `tests/bench.sh ansible_connection` (make bench), with the test bed's environment and a
+Run by `tests/bench.sh ansible_connection` (make bench-all), with the test bed's environment and a
 release build of kubepool in KUBEPOOL_BIN.
 """
 
@@ -167,6 +168,16 @@ def main() -> int:
                 ("kubepool", KUBEPOOL, {}),
                 ("stock, pipelining on", STOCK, {"ANSIBLE_PIPELINING": "True"}),
                 (
+                    "kubepool, no spare streams",
+                    KUBEPOOL,
+                    {
+                        "KUBEPOOL_AGENT_SPARES": "0",
+                        "KUBEPOOL_AGENT_SOCKET": str(
+                            tmp / "agent-no-spares" / "agent.sock"
+                        ),
+                    },
+                ),
+                (
                     "kubepool, pipelining off",
                     KUBEPOOL,
                     {"ANSIBLE_KUBEPOOL_PIPELINING": "False"},
@@ -194,6 +205,10 @@ def main() -> int:
             (PLAYBOOKS / name).unlink()
         print(
             f"ratio kubepool / local floor:                {seconds['kubepool'] / seconds['local (floor)']:.2f}x"
+        )
+        print(
+            "ratio kubepool without / with spare streams: "
+            f"{seconds['kubepool, no spare streams'] / seconds['kubepool']:.2f}x"
         )
         print(
             f"ratio stock / kubepool (defaults):          {seconds['stock'] / seconds['kubepool']:.2f}x"
