@@ -26,9 +26,12 @@ if [ "$mode" = start ] || [ "$mode" = start-stdin ]; then
   um=$(umask)
   umask 077
   mkdir -p "$base" && mkdir "$d" || { echo "kubepool exec: cannot create $d" >&2; exit 255; }
-  for old in $(echo "$received" | tr , ' '); do
+  # (shell builtins where they do: every process started here is time a short command waits)
+  IFS=,
+  for old in $received; do
     case $old in *[!0-9a-f]*) ;; *) rm -rf "${base:?}/$old" ;; esac
   done
+  unset IFS
   # Runs nobody came back for.
   find "$base" -mindepth 2 -maxdepth 2 -name rc -mmin +10 2>/dev/null | while IFS= read -r f; do
     rm -rf "${f%/rc}"
@@ -91,7 +94,7 @@ wait "$t1"
 wait "$t2"
 wait "$watch" 2>/dev/null
 if [ -f "$d/rc" ]; then
-  rc=$(cat "$d/rc")
+  IFS= read -r rc <"$d/rc"
   exit "$rc"
 fi
 echo "kubepool exec: the command of run $id ended without an exit code" >&2
