@@ -56,21 +56,24 @@ def playbook() -> list[dict]:
     return [{"hosts": "node", "gather_facts": False, "tasks": tasks}]
 
 
-def transfer_playbook(files: Path, tree: Path) -> list[dict]:
+def transfer_playbook(files: Path, tree: Path, dest: str) -> list[dict]:
     tasks = [
         {
             "name": "copy 1 MB",
             "copy": {
                 "src": str(files / f"f{i}.bin"),
-                "dest": f"/tmp/bench-copy-{i}.bin",
+                "dest": f"{dest}/copy-{i}.bin",
             },
         }
         for i in range(10)
     ]
+    tasks.insert(
+        0, {"name": "destination", "file": {"path": dest, "state": "directory"}}
+    )
     tasks.append(
         {
             "name": "synchronize tree",
-            "synchronize": {"src": f"{tree}/", "dest": "/tmp/bench-sync/"},
+            "synchronize": {"src": f"{tree}/", "dest": f"{dest}/sync/"},
         }
     )
     return [{"hosts": "node", "gather_facts": False, "tasks": tasks}]
@@ -230,17 +233,24 @@ def main() -> int:
 def transfers(env, tmp: Path, collections: Path) -> int:
     files, tree, total = make_transfer_inputs(tmp)
     name = f"bench-transfer-{env.namespace}.yml"
-    (PLAYBOOKS / name).write_text(json.dumps(transfer_playbook(files, tree)))
+    (PLAYBOOKS / name).write_text(
+        json.dumps(transfer_playbook(files, tree, f"/tmp/{env.namespace}"))
+    )
     try:
         work = tmp / "transfer"
         work.mkdir()
         raw_copy = raw_stream_seconds(env, files, "/tmp/bench-raw-copy")
         run = run_playbook(env, KUBEPOOL, name, work, collections)
         raw_tree = raw_stream_seconds(env, tree, "/tmp/bench-raw-tree")
+        floor_work = tmp / "transfer-local"
+        floor_work.mkdir()
+        floor = run_playbook(env, "local", name, floor_work, collections)
     finally:
         (PLAYBOOKS / name).unlink()
-    failed = [n for n, r in run.tasks if r.get("failed")]
-    if run.returncode != 0 or failed:
+        # What the local-connection run wrote on this machine.
+        shutil.rmtree(f"/tmp/{env.namespace}", ignore_errors=True)
+    failed = [n for n, r in run.tasks + floor.tasks if r.get("failed")]
+    if run.returncode != 0 or floor.returncode != 0 or failed:
         print(f"transfer playbook FAILED: {failed} {run.stderr[-2000:]}")
         return 1
     copy = run.durations["copy 1 MB"]
@@ -253,6 +263,14 @@ def transfers(env, tmp: Path, collections: Path) -> int:
     print(f"synchronize {mb:.0f} MB tree        {sync:7.2f} s  ({mb / sync:6.1f} MB/s)")
     print(
         f"raw kubepool exec tar, tree   {raw_tree:7.2f} s  ({mb / raw_tree:6.1f} MB/s)"
+    )
+    floor_copy = floor.durations["copy 1 MB"]
+    floor_sync = floor.durations["synchronize tree"]
+    print(
+        f"local floor: 10 copies        {floor_copy:7.2f} s, synchronize {floor_sync:.2f} s"
+    )
+    print(
+        f"ratio kubepool / floor: copies {copy / floor_copy:.2f}x, synchronize {sync / floor_sync:.2f}x"
     )
     print(f"throughput copy / raw:        {raw_copy / copy:.2f}")
     print(f"throughput synchronize / raw: {raw_tree / sync:.2f}")
