@@ -6,7 +6,8 @@ import json
 import os
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ class PlaybookRun:
     seconds: float
     tasks: list[tuple[str, dict[str, Any]]]
     stderr: str
+    # Seconds per task name (summed over tasks of the same name), from the callback's timestamps.
+    durations: dict[str, float] = field(default_factory=dict)
 
     def result(self, name: str) -> dict[str, Any]:
         for task, result in self.tasks:
@@ -135,4 +138,16 @@ def parse(returncode: int, seconds: float, stdout: bytes, stderr: bytes) -> Play
         for play in output["plays"]
         for task in play["tasks"]
     ]
-    return PlaybookRun(returncode, seconds, tasks, stderr.decode(errors="replace"))
+    durations: dict[str, float] = {}
+    for play in output["plays"]:
+        for task in play["tasks"]:
+            span = task["task"].get("duration") or {}
+            if span.get("start") and span.get("end"):
+                took = datetime.fromisoformat(
+                    span["end"].rstrip("Z")
+                ) - datetime.fromisoformat(span["start"].rstrip("Z"))
+                name = task["task"]["name"]
+                durations[name] = durations.get(name, 0.0) + took.total_seconds()
+    return PlaybookRun(
+        returncode, seconds, tasks, stderr.decode(errors="replace"), durations
+    )

@@ -38,8 +38,9 @@ pub struct ExecArgs {
     pub resume_seconds: u64,
     /// `pod/<name>` or `<name>`.
     pub pod: String,
-    /// The command and its arguments (after `--`).
-    #[arg(last = true, required = true)]
+    /// The command and its arguments: after `--`, or right after the pod as `kubectl exec` and
+    /// rsync's `--rsh` give them (everything after the pod is the command's).
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
 }
 
@@ -87,4 +88,43 @@ async fn exec(args: ExecArgs) -> Result<i32, ExecError> {
 
 fn absolute(path: &std::path::Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Cli, Command};
+    use clap::Parser;
+
+    fn command_of(argv: &[&str]) -> (String, bool, Vec<String>) {
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Exec(args) => (args.pod, args.stdin, args.command),
+            other => panic!("not exec: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_command_follows_the_pod_with_or_without_a_double_dash() {
+        let with = command_of(&["kubepool", "exec", "-i", "node", "--", "sh", "-c", "echo -n x"]);
+        assert_eq!(with, ("node".into(), true, vec!["sh".into(), "-c".into(), "echo -n x".into()]));
+        // As rsync's --rsh calls it: `<rsh> <host> rsync --server -vlogDtpre.iLsfxCIvu . /dest`.
+        let rsh = command_of(&[
+            "kubepool",
+            "exec",
+            "--context",
+            "c",
+            "-i",
+            "node",
+            "rsync",
+            "--server",
+            "-logDtpre.iLsfxC",
+            ".",
+            "/d",
+        ]);
+        assert_eq!(rsh.0, "node");
+        assert_eq!(rsh.2, ["rsync", "--server", "-logDtpre.iLsfxC", ".", "/d"]);
+        // Options after the pod belong to the command, not to kubepool.
+        let after = command_of(&["kubepool", "exec", "node", "ls", "-i", "--context", "x"]);
+        assert_eq!((after.1, after.2.len()), (false, 4));
+        assert!(Cli::try_parse_from(["kubepool", "exec", "node"]).is_err(), "a command is required");
+    }
 }

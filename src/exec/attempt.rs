@@ -16,10 +16,10 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-const STDIN: u8 = 0;
-const STDOUT: u8 = 1;
-const STDERR: u8 = 2;
-const STATUS: u8 = 3;
+pub(super) const STDIN: u8 = 0;
+pub(super) const STDOUT: u8 = 1;
+pub(super) const STDERR: u8 = 2;
+pub(super) const STATUS: u8 = 3;
 /// v5: "this channel is at its end".
 const CLOSE: u8 = 255;
 
@@ -53,6 +53,8 @@ pub struct AttemptResult {
     pub banner_seen: bool,
     /// All of stdin was sent, end included.
     pub stdin_done: bool,
+    /// Some of stdin was taken from the feed (it cannot be sent again).
+    pub stdin_started: bool,
     pub protocol_v5: bool,
 }
 
@@ -89,10 +91,27 @@ pub async fn pump(
     progress: &mut Progress,
 ) -> Result<AttemptResult, ExecError> {
     let protocol_v5 = connection.supports_stream_close();
+    pump_stream(connection.into_stream(), protocol_v5, None, stdin, sinks, progress).await
+}
+
+/// The WebSocket of an exec stream.
+pub type WsStream = tokio_tungstenite::WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
+
+/// [`pump`] on an open WebSocket; `prefix` goes first on the stdin channel, as is (a spare
+/// supervisor's command line, see [`super::spare`]).
+pub async fn pump_stream(
+    websocket: WsStream,
+    protocol_v5: bool,
+    prefix: Option<Vec<u8>>,
+    stdin: Option<&mut StdinFeed>,
+    sinks: &mut Sinks,
+    progress: &mut Progress,
+) -> Result<AttemptResult, ExecError> {
     let mode = if protocol_v5 { StdinMode::Raw } else { StdinMode::Framed };
-    let (sink, mut stream) = connection.into_stream().split();
+    let (sink, mut stream) = websocket.split();
     let stdin_done = AtomicBool::new(false);
-    let sender = send(sink, stdin, mode, &stdin_done);
+    let stdin_started = AtomicBool::new(false);
+    let sender = send(sink, prefix, stdin, mode, &stdin_done, &stdin_started);
     tokio::pin!(sender);
     let mut sending = true;
     let mut banner = BannerCheck::default();
@@ -135,22 +154,36 @@ pub async fn pump(
         }
     };
     banner.flush(&mut sinks.stdout).await?;
-    Ok(AttemptResult { ended, banner_seen: banner.seen, stdin_done: stdin_done.load(Ordering::SeqCst), protocol_v5 })
+    Ok(AttemptResult {
+        ended,
+        banner_seen: banner.seen,
+        stdin_done: stdin_done.load(Ordering::SeqCst),
+        stdin_started: stdin_started.load(Ordering::SeqCst),
+        protocol_v5,
+    })
 }
 
-type WsSink = futures::stream::SplitSink<
-    tokio_tungstenite::WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>,
-    Message,
->;
+type WsSink = futures::stream::SplitSink<WsStream, Message>;
 
 /// Sends stdin (marker, chunks, end), then pings every 30 s. Returns `Ok` when the stream can
 /// take no more (the receiving side tells how it ended); `Err` only when stdin cannot be read.
 async fn send(
     mut sink: WsSink,
+    prefix: Option<Vec<u8>>,
     stdin: Option<&mut StdinFeed>,
     mode: StdinMode,
     done: &AtomicBool,
+    started: &AtomicBool,
 ) -> Result<(), ExecError> {
+    if let Some(prefix) = prefix {
+        let mut message = Vec::with_capacity(prefix.len() + 1);
+        message.push(STDIN);
+        message.extend_from_slice(&prefix);
+        if let Err(error) = sink.send(Message::binary(message)).await {
+            tracing::debug!(%error, "cannot send the command line to the spare supervisor");
+            return Ok(());
+        }
+    }
     if let Some(feed) = stdin {
         if let Err(error) = sink.send(Message::binary(vec![STDIN, mode.marker()])).await {
             tracing::debug!(%error, "cannot send stdin");
@@ -160,6 +193,7 @@ async fn send(
             let message = match feed.recv().await {
                 Some(Ok(data)) if data.is_empty() => continue,
                 Some(Ok(data)) => {
+                    started.store(true, Ordering::SeqCst);
                     let mut message = Vec::with_capacity(data.len() + 16);
                     message.push(STDIN);
                     match mode {

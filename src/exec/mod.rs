@@ -8,6 +8,7 @@
 //! * [`attempt`]: one WebSocket exec stream (`v5.channel.k8s.io`, else `v4`): stdin in,
 //!   stdout/stderr out as they come, and how the stream ended.
 //! * [`session`]: start, and re-attach after a drop until the command's exit code is known.
+//! * [`spare`]: exec streams opened ahead of their command (the agent keeps one per container).
 //! * [`client`]: the API client of an exec (kubeconfig and context, no retry layer).
 //! * [`console`]: a zuul_console-compatible server for the console logs copied out of pods.
 //! * [`agent`]: the per-user local agent that keeps API clients warm, and its wire format.
@@ -17,6 +18,7 @@ pub mod attempt;
 pub mod client;
 pub mod console;
 pub mod session;
+pub mod spare;
 pub mod status;
 pub mod supervisor;
 

@@ -4,8 +4,9 @@
 //! status is never reported as success.
 
 use super::attempt::{self, Ended, Progress, StdinFeed};
+use super::spare::Spare;
 use super::status::Outcome;
-use super::supervisor::{attach_argv, new_run_id, start_argv};
+use super::supervisor::{attach_argv, new_run_id, spare_command_line, start_argv};
 use super::{ExecError, Target};
 use bytes::Bytes;
 use std::time::{Duration, Instant};
@@ -69,22 +70,57 @@ pub async fn run(
     stdin: Option<StdinFeed>,
     sinks: &mut Sinks,
 ) -> Result<i32, ExecError> {
-    run_after(client, request, stdin, sinks, &[]).await.map(|completed| completed.code)
+    run_after(client, request, stdin, sinks, &[], None).await.map(|completed| completed.code)
 }
 
-/// [`run`], removing the files of the `received` runs of the same container when it starts.
+/// [`run`], removing the files of the `received` runs of the same container when it starts;
+/// on `spare` when one is given (a fresh stream when the spare turns out to be gone before the
+/// command started).
 pub async fn run_after(
     client: &kube::Client,
     request: &ExecRequest,
     stdin: Option<StdinFeed>,
     sinks: &mut Sinks,
     received: &[String],
+    spare: Option<Spare>,
 ) -> Result<Completed, ExecError> {
     let target = &request.target;
     let id = new_run_id();
     let mut progress = Progress::default();
     let mut feed = if request.stdin { stdin } else { None };
     let argv = start_argv(&id, received, feed.is_some(), &request.command);
+
+    if let Some(spare) = spare {
+        let line = spare_command_line(&argv);
+        let first =
+            attempt::pump_stream(spare.websocket, spare.protocol_v5, Some(line), feed.as_mut(), sinks, &mut progress)
+                .await?;
+        tracing::debug!("spare exec stream of run {id} ended: {:?}", first.ended);
+        if first.banner_seen {
+            let reason = match first.ended {
+                Ended::Status(outcome) => {
+                    let code = finish_checked(client, target, &id, outcome, true).await?;
+                    return Ok(Completed { code, run_id: id });
+                }
+                Ended::Lost(reason) => reason,
+            };
+            if feed.is_some() && !first.stdin_done {
+                return Err(ExecError::Lost { when: "while sending stdin to the command", reason });
+            }
+            let code = resume(client, target, &id, request.resume_seconds, sinks, &mut progress, reason).await?;
+            return Ok(Completed { code, run_id: id });
+        }
+        // The spare ended before its banner: did the command start?
+        let reason = format!("spare exec stream: {:?}", first.ended);
+        if first.stdin_started {
+            return Err(ExecError::Lost { when: "while sending stdin to the command", reason });
+        }
+        if started_in_pod(client, target, &id).await? {
+            let code = resume(client, target, &id, request.resume_seconds, sinks, &mut progress, reason).await?;
+            return Ok(Completed { code, run_id: id });
+        }
+        tracing::debug!("run {id} did not start on its spare ({reason}); starting it on a fresh stream");
+    }
 
     let mut tries = 0;
     let connection = loop {
@@ -105,7 +141,8 @@ pub async fn run_after(
     tracing::debug!(protocol_v5 = first.protocol_v5, "exec stream of run {id} ended: {:?}", first.ended);
     let reason = match first.ended {
         Ended::Status(outcome) => {
-            return finish(target, outcome, first.banner_seen).map(|code| Completed { code, run_id: id });
+            let code = finish_checked(client, target, &id, outcome, first.banner_seen).await?;
+            return Ok(Completed { code, run_id: id });
         }
         Ended::Lost(reason) => reason,
     };
@@ -144,7 +181,9 @@ async fn resume(
             Ok(connection) => {
                 let result = attempt::pump(connection, None, sinks, progress).await?;
                 match result.ended {
-                    Ended::Status(outcome) => return finish(target, outcome, result.banner_seen),
+                    Ended::Status(outcome) => {
+                        return finish_checked(client, target, id, outcome, result.banner_seen).await;
+                    }
                     Ended::Lost(lost) => reason = lost,
                 }
             }
@@ -152,6 +191,46 @@ async fn resume(
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Whether run `id` exists in the container (its supervisor started it).
+async fn started_in_pod(client: &kube::Client, target: &Target, id: &str) -> Result<bool, ExecError> {
+    probe(client, target, r#"[ -d "${TMPDIR:-/tmp}/.kubepool-exec/$1" ]"#, id).await
+}
+
+/// [`finish`]; an exit status of a signal (128 + n) is the command's only if the supervisor
+/// recorded it: a supervisor killed in the pod (`kill -9`) also ends the stream with one.
+async fn finish_checked(
+    client: &kube::Client,
+    target: &Target,
+    id: &str,
+    outcome: Outcome,
+    banner_seen: bool,
+) -> Result<i32, ExecError> {
+    let code = finish(target, outcome, banner_seen)?;
+    if code >= 128 && !probe(client, target, r#"[ -f "${TMPDIR:-/tmp}/.kubepool-exec/$1/rc" ]"#, id).await? {
+        return Err(ExecError::Remote {
+            pod: target.pod.clone(),
+            message: format!(
+                "kubepool's supervisor of run {id} ended with exit status {code} (killed?) before the command's exit status was recorded"
+            ),
+        });
+    }
+    Ok(code)
+}
+
+/// Runs the sh test `test` (with the run id as `$1`) in the container: true or false.
+async fn probe(client: &kube::Client, target: &Target, test: &str, id: &str) -> Result<bool, ExecError> {
+    tracing::debug!(pod = %target.pod, "probing run {id}: {test}");
+    let argv = ["/bin/sh", "-c", test, "kubepool-probe", id];
+    let connection = attempt::connect(client, target, argv.iter().map(|a| a.to_string()).collect(), false).await?;
+    let mut sinks = Sinks { stdout: Box::new(tokio::io::sink()), stderr: Box::new(tokio::io::sink()) };
+    let result = attempt::pump(connection, None, &mut sinks, &mut Progress::default()).await?;
+    tracing::debug!(pod = %target.pod, "probe of run {id}: {:?}", result.ended);
+    match result.ended {
+        Ended::Status(Outcome::Exited(code)) => Ok(code == 0),
+        other => Err(ExecError::Lost { when: "before the command started", reason: format!("{other:?}") }),
     }
 }
 

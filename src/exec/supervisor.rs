@@ -75,6 +75,30 @@ fn base_argv(mode: &str, id: &str, stdout_offset: u64, stderr_offset: u64) -> Ve
     ]
 }
 
+/// The first bytes on stdout of a spare supervisor (one waiting for its command on stdin).
+pub const SPARE_BANNER: &[u8] = b"KUBEPOOL-SPARE-1\n";
+
+/// The argv of a spare supervisor.
+pub fn spare_argv() -> Vec<String> {
+    let mut argv = base_argv("spare", "-", 0, 0);
+    argv.truncate(5);
+    argv
+}
+
+/// What a spare supervisor reads on stdin to run as `start_argv` would: `<len>\n<sh words>`.
+pub fn spare_command_line(start_argv: &[String]) -> Vec<u8> {
+    let words: Vec<String> = start_argv.iter().skip(4).map(|word| sh_quote(word)).collect();
+    let line = words.join(" ");
+    let mut out = format!("{}\n", line.len()).into_bytes();
+    out.extend_from_slice(line.as_bytes());
+    out
+}
+
+/// `word` as one single-quoted sh word.
+fn sh_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', "'\\''"))
+}
+
 /// A run id: safe as a file name in the pod.
 pub fn new_run_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
@@ -205,5 +229,25 @@ mod tests {
     fn the_script_prints_the_banner() {
         let banner = std::str::from_utf8(BANNER).unwrap_or_default().trim_end();
         assert!(SCRIPT.contains(&format!("printf '{banner}\\n'")));
+    }
+
+    #[test]
+    fn a_spare_runs_the_command_line_it_reads_on_stdin() {
+        let tmp = temp_dir();
+        let command: Vec<String> = ["sh", "-c", "printf '%s|' \"$@\"; cat; exit 5", "x", "it's", "a b", "$HOME"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mut stdin = spare_command_line(&start_argv("s1", &[], true, &command));
+        stdin.extend_from_slice(&[StdinMode::Framed.marker()]);
+        stdin.extend_from_slice(&frame(b"\0in\n"));
+        stdin.extend_from_slice(FRAMED_END);
+        let out = run_script(&tmp, &spare_argv(), &stdin);
+        assert_eq!(out.status.code(), Some(5), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.stdout, [SPARE_BANNER, BANNER, b"it's|a b|$HOME|\0in\n"].concat());
+        // Not needed: the stream ends before a command line comes.
+        let out = run_script(&tmp, &spare_argv(), b"");
+        assert_eq!((out.status.code(), out.stdout.as_slice()), (Some(0), SPARE_BANNER));
+        let _ = std::fs::remove_dir_all(&tmp);
     }
 }

@@ -6,7 +6,17 @@
 # stdin (start-stdin only): the first byte chooses "R" (raw; the stream's end closes it) or "F"
 # (framed: "<len>\n<bytes>" chunks ended by "0\n", for protocols without half-close). Without
 # stdin, stdin is never read (some runtimes give the command an open pipe all the same).
+# spare: started ahead of its command (so a command does not wait for an exec handshake); says
+# KUBEPOOL-SPARE-1 on stdout, then reads "<len>\n<sh words>" on stdin: the arguments above.
+# A stream that ends first (the spare was not needed) ends it quietly.
 set -u
+if [ "$1" = spare ]; then
+  printf 'KUBEPOOL-SPARE-1\n'
+  IFS= read -r n || exit 0
+  case $n in '' | *[!0-9]*) exit 0 ;; esac
+  a=$(head -c "$n") || exit 255
+  eval "set -- $a"
+fi
 mode=$1 id=$2 oo=$3 eo=$4 received=$5
 shift 5
 base=${TMPDIR:-/tmp}/.kubepool-exec
@@ -16,9 +26,12 @@ if [ "$mode" = start ] || [ "$mode" = start-stdin ]; then
   um=$(umask)
   umask 077
   mkdir -p "$base" && mkdir "$d" || { echo "kubepool exec: cannot create $d" >&2; exit 255; }
-  for old in $(echo "$received" | tr , ' '); do
+  # (shell builtins where they do: every process started here is time a short command waits)
+  IFS=,
+  for old in $received; do
     case $old in *[!0-9a-f]*) ;; *) rm -rf "${base:?}/$old" ;; esac
   done
+  unset IFS
   # Runs nobody came back for.
   find "$base" -mindepth 2 -maxdepth 2 -name rc -mmin +10 2>/dev/null | while IFS= read -r f; do
     rm -rf "${f%/rc}"
@@ -33,14 +46,27 @@ if [ "$mode" = start ] || [ "$mode" = start-stdin ]; then
     done
     return 1
   }
+  # Framed stdin reaches the command through a FIFO, not a pipeline: the run ends when the
+  # command does, even while the client keeps its stdin open (rsync waits for the remote end to
+  # exit before it closes its side), and the decoder is stopped then.
+  [ "$sm" != F ] || mkfifo "$d/stdin" || exit 255
   run() {
     umask "$um"
     case $sm in
-      F) dec | "$@" ;;
-      R) "$@" ;;
-      *) "$@" </dev/null ;;
+      F)
+        # (fd 4: an asynchronous command's own stdin would be /dev/null)
+        exec 4<&0
+        dec <&4 4<&- >"$d/stdin" &
+        feeder=$!
+        exec 4<&-
+        "$@" <"$d/stdin"
+        rc=$?
+        kill "$feeder" 2>/dev/null
+        ;;
+      R) "$@"; rc=$? ;;
+      *) "$@" </dev/null; rc=$? ;;
     esac
-    echo $? >"$d/rc.tmp" && mv "$d/rc.tmp" "$d/rc"
+    echo "$rc" >"$d/rc.tmp" && mv "$d/rc.tmp" "$d/rc"
   }
   # An asynchronous command's stdin is /dev/null unless redirected explicitly.
   exec 3<&0
@@ -54,16 +80,21 @@ else
   ( while [ ! -f "$d/rc" ]; do sleep 0.2; done ) &
   watch=$!
 fi
+# The followers end with this supervisor if it is killed (util-linux setpriv, when there):
+# otherwise they would follow a runner that, orphaned and never reaped, never ends, and the
+# stream would stay open without an exit status.
+pd=
+command -v setpriv >/dev/null 2>&1 && pd="setpriv --pdeathsig KILL --"
 printf 'KUBEPOOL-EXEC-1\n'
-tail -c +$((oo + 1)) -s 0.01 --pid="$watch" -f "$d/out" &
+$pd tail -c +$((oo + 1)) -s 0.01 --pid="$watch" -f "$d/out" &
 t1=$!
-tail -c +$((eo + 1)) -s 0.01 --pid="$watch" -f "$d/err" >&2 &
+$pd tail -c +$((eo + 1)) -s 0.01 --pid="$watch" -f "$d/err" >&2 &
 t2=$!
 wait "$t1"
 wait "$t2"
 wait "$watch" 2>/dev/null
 if [ -f "$d/rc" ]; then
-  rc=$(cat "$d/rc")
+  IFS= read -r rc <"$d/rc"
   exit "$rc"
 fi
 echo "kubepool exec: the command of run $id ended without an exit code" >&2

@@ -16,9 +16,11 @@ import threading
 from collections.abc import Callable
 from typing import IO
 
+from ansible import constants as C
 from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.connection import ConnectionBase
+from ansible.plugins.loader import connection_loader
 from ansible.utils.display import Display
 
 DOCUMENTATION = r"""
@@ -33,6 +35,10 @@ DOCUMENTATION = r"""
       - Files are copied with tar (binary-safe), modules are pipelined (one exec per module)
         unless C(pipelining) is turned off.
       - Needs C(kubepool) on the controller and C(/bin/sh), coreutils and C(tar) in the container.
+      - C(synchronize) (C(ansible.posix.synchronize), as zuul-jobs' C(prepare-workspace) and
+        C(fetch-output) use it) works on these hosts unchanged, when C(ansible.posix) is
+        installed. rsync runs on the controller with C(--rsh) through C(kubepool exec), and the
+        container needs rsync.
     version_added: "0.1.0"
     options:
       kubectl_pod:
@@ -162,6 +168,7 @@ class Connection(ConnectionBase):
     def __init__(self, play_context, new_stdin, *args, **kwargs):
         super().__init__(play_context, new_stdin, *args, **kwargs)
         self._kubeconfig_file: str | None = None
+        install_synchronize_support()
 
     # ------------------------------------------------------------------ plumbing
 
@@ -206,6 +213,27 @@ class Connection(ConnectionBase):
             return self._kubeconfig_file
         return value or ""
 
+    def _pod(self) -> str:
+        return self.get_option("kubectl_pod") or self._play_context.remote_addr
+
+    def rsync_rsh(self) -> str:
+        """rsync's ``--rsh`` for this pod: ``kubepool exec [options] -i``, to which rsync appends
+        the pod (the host part of ``pod:path``) and its own command."""
+        argv = self._argv([], stdin=True)[:-2]
+        extra = self.get_option("kubectl_local_env_vars")
+        if isinstance(extra, str):
+            extra = json.loads(extra) if extra else {}
+        if extra:
+            argv = ["env"] + [f"{k}={v}" for k, v in extra.items()] + argv
+        for arg in argv:
+            # rsync splits its --rsh at spaces and honours quotes, but not backslashes.
+            if any(c in arg for c in "'\"\\\n"):
+                raise AnsibleError(
+                    f"synchronize on {self._pod()}: cannot pass {arg!r} to rsync's --rsh "
+                    "(quotes, backslashes or newlines in a kubepool argument)"
+                )
+        return " ".join(f"'{arg}'" if " " in arg or not arg else arg for arg in argv)
+
     def _argv(self, command: list[str], stdin: bool) -> list[str]:
         argv = [self._binary(), "exec"]
         kubeconfig = self._kubeconfig()
@@ -221,7 +249,7 @@ class Connection(ConnectionBase):
                 argv += [flag, value]
         if stdin:
             argv.append("-i")
-        argv += [self.get_option("kubectl_pod") or self._play_context.remote_addr, "--"]
+        argv += [self._pod(), "--"]
         return argv + command
 
     def _env(self) -> dict[str, str] | None:
@@ -501,3 +529,143 @@ class _ConsoleFollower:
                 self._process.wait()
         self._thread.join()
         self._target.close()
+
+
+# ---------------------------------------------------------------------- synchronize
+#
+# ansible.posix's synchronize action refuses every connection but ssh, local, docker, podman and
+# buildah. On a host of this plugin it runs rsync on the controller (as it does for ssh), with
+# `--rsh` through `kubepool exec` and `<pod>:<path>` as the remote side. The stock action is
+# taught this when this connection plugin is loaded, so playbooks and roles (zuul-jobs'
+# prepare-workspace and fetch-output) keep calling `synchronize` unchanged, whether the plugin
+# comes from the collection or is dropped in as `kubectl.py` (an executor-side shadow). The
+# collection's `kubepool.pods.synchronize` action is the same thing, by name.
+
+POSIX_SYNCHRONIZE = "ansible_collections.ansible.posix.plugins.action.synchronize"
+
+
+def install_synchronize_support() -> None:
+    """Makes ansible.posix's synchronize action hand hosts of this plugin to
+    :func:`synchronize_on_pod`; other hosts keep the stock behaviour. Idempotent; nothing to do
+    when ansible.posix is not installed."""
+    try:
+        import importlib
+
+        posix = importlib.import_module(POSIX_SYNCHRONIZE)
+    except ImportError:
+        return
+    action = getattr(posix, "ActionModule", None)
+    if action is None or getattr(action.run, "kubepool", False):
+        return
+    stock_run = action.run
+
+    def run(self, tmp=None, task_vars=None):
+        if handles_synchronize(self):
+            return synchronize_on_pod(self, tmp, task_vars)
+        return stock_run(self, tmp, task_vars)
+
+    run.kubepool = True  # type: ignore[attr-defined]
+    action.run = run
+
+
+def handles_synchronize(action) -> bool:
+    """True when the task's connection is this plugin and rsync runs on the controller."""
+    return callable(getattr(action._connection, "rsync_rsh", None)) and (
+        action._task.delegate_to is None
+    )
+
+
+def synchronize_on_pod(action, tmp=None, task_vars=None):
+    """ansible.posix.synchronize's action for a host of this plugin (``action`` is an instance
+    of that action, whose helpers it uses)."""
+    from ansible.plugins.action import ActionBase
+
+    if task_vars is None:
+        task_vars = {}
+    args = action._task.args.copy()
+    result = ActionBase.run(action, tmp, task_vars)
+    connection = action._connection
+    pod = connection._pod()
+    if args.get("src") is None or args.get("dest") is None:
+        return {
+            "failed": True,
+            "msg": "synchronize requires both src and dest parameters are set",
+        }
+    args.pop("use_ssh_args", None)
+    rsh = connection.rsync_rsh()
+    rsync_path = args.get("rsync_path")
+    if not rsync_path:
+        code, _out, err = connection.exec_command(
+            "command -v rsync >/dev/null 2>&1 || { echo 'no rsync' >&2; exit 127; }"
+        )
+        if code != 0:
+            container = connection.get_option("kubectl_container")
+            where = f"pod {pod}" + (f", container {container}" if container else "")
+            return {
+                "failed": True,
+                "rc": code,
+                "msg": (
+                    f"synchronize copies with rsync, and the {where} has no rsync on its PATH "
+                    f"({to_text(err).strip() or 'exit ' + str(code)}): install rsync in the "
+                    "image (or set rsync_path), or use copy/fetch"
+                ),
+            }
+    mode = args.get("mode", "push")
+    if mode == "pull":
+        args["src"] = _remote(pod, args["src"])
+        args["dest"] = action._get_absolute_path(path=args["dest"])
+    else:
+        args["src"] = action._get_absolute_path(path=args["src"])
+        args["dest"] = _remote(pod, args["dest"])
+    # The remote end is reached through kubepool exec, not ssh.
+    for key in ("dest_port", "private_key", "_ssh_args"):
+        args.pop(key, None)
+    args["_local_rsync_path"] = task_vars.get("ansible_rsync_path") or "rsync"
+    args["_local_rsync_password"] = None
+    play_context = action._play_context
+    if play_context.become and not rsync_path and play_context.become_method == "sudo":
+        rsync_path = (
+            f"sudo -u {play_context.become_user} rsync"
+            if play_context.become_user
+            else "sudo rsync"
+        )
+    play_context.become = False
+    args["rsync_path"] = rsync_path
+    opts = args.get("rsync_opts") or []
+    if isinstance(opts, str):
+        opts = opts.split(",")
+    elif not isinstance(opts, list):
+        opts = [to_text(opts)]
+    opts = list(opts)
+    if "--blocking-io" not in opts:
+        opts.append("--blocking-io")
+    if not any(str(o).startswith("--rsh") or str(o) == "-e" for o in opts):
+        opts.append("--rsh=" + shlex.quote(rsh))
+    args["rsync_opts"] = opts
+    # rsync runs on the controller: the module goes to a local connection, with localhost's
+    # shell, executable and interpreter (as the stock action does for ssh hosts).
+    play_context.shell = os.path.basename(C.DEFAULT_EXECUTABLE)
+    play_context.executable = C.DEFAULT_EXECUTABLE
+    try:
+        local = connection_loader.get("local", play_context)
+    except TypeError:
+        local = connection_loader.get("local", play_context, connection._new_stdin)
+    local._remote_is_local = True
+    action._connection = local
+    action._override_module_replaced_vars(task_vars)
+    display.vvv(
+        f"SYNCHRONIZE {mode} {args['src']} -> {args['dest']} with rsync over kubepool exec",
+        host=pod,
+    )
+    result.update(
+        action._execute_module(
+            "ansible.posix.synchronize", module_args=args, task_vars=task_vars
+        )
+    )
+    return result
+
+
+def _remote(pod: str, path: str) -> str:
+    if path.startswith("rsync://"):
+        raise AnsibleError("synchronize to a pod cannot use an rsync:// URL")
+    return f"{pod}:{path}"

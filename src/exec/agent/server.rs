@@ -7,10 +7,11 @@
 
 use super::super::client::{ClientSpec, connect};
 use super::super::session::{self, Sinks};
+use super::super::spare::{self, Spare};
 use super::super::{ExecError, Target};
 use super::socket::ensure_private_dir;
 use super::wire::{self, Kind};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,16 +24,55 @@ use tokio::sync::{Mutex, mpsc};
 
 type ClientKey = (ClientSpec, Vec<Option<SystemTime>>);
 
+type ContainerKey = (ClientSpec, Target);
+
 #[derive(Default)]
 struct State {
     clients: Mutex<HashMap<ClientKey, (kube::Client, String)>>,
     /// Per container: runs whose results were delivered (their files go with the next start).
-    received: std::sync::Mutex<HashMap<(ClientSpec, Target), Vec<String>>>,
+    received: std::sync::Mutex<HashMap<ContainerKey, Vec<String>>>,
+    /// Per container: an exec stream opened ahead of the next command ([`spare`]).
+    spares: std::sync::Mutex<HashMap<ContainerKey, Spare>>,
+    /// Containers whose next spare is being opened.
+    opening: std::sync::Mutex<HashSet<ContainerKey>>,
+    /// Spares are off (`KUBEPOOL_AGENT_SPARES=0`).
+    no_spares: bool,
     active: AtomicUsize,
     last_used: std::sync::Mutex<Option<Instant>>,
 }
 
 impl State {
+    /// The container's spare, if a fresh one is there.
+    fn take_spare(&self, key: &ContainerKey) -> Option<Spare> {
+        let spare = self.spares.lock().ok()?.remove(key)?;
+        spare.fresh().then_some(spare)
+    }
+
+    /// Opens the container's next spare in the background (unless one is there or coming).
+    fn refill(self: &Arc<Self>, client: &kube::Client, key: &ContainerKey) {
+        if self.no_spares || self.spares.lock().map(|s| s.contains_key(key)).unwrap_or(true) {
+            return;
+        }
+        let claimed = self.opening.lock().map(|mut opening| opening.insert(key.clone())).unwrap_or(false);
+        if !claimed {
+            return;
+        }
+        let (state, client, key) = (self.clone(), client.clone(), key.clone());
+        tokio::spawn(async move {
+            match spare::open(&client, &key.1).await {
+                Ok(spare) => {
+                    if let Ok(mut spares) = state.spares.lock() {
+                        spares.entry(key.clone()).or_insert(spare);
+                    }
+                }
+                Err(error) => tracing::debug!(%error, pod = %key.1.pod, "agent: no spare exec stream"),
+            }
+            if let Ok(mut opening) = state.opening.lock() {
+                opening.remove(&key);
+            }
+        });
+    }
+
     async fn client(&self, spec: &ClientSpec) -> Result<(kube::Client, String), ExecError> {
         let key = (spec.clone(), spec.version());
         let mut clients = self.clients.lock().await;
@@ -84,7 +124,8 @@ pub async fn serve(socket: &Path, idle: Duration) -> Result<(), ExecError> {
     let listener = tokio::net::UnixListener::bind(socket).map_err(io(socket))?;
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600)).map_err(io(socket))?;
     tracing::info!(socket = %socket.display(), idle_seconds = idle.as_secs(), "kubepool agent listening");
-    let state = Arc::new(State::default());
+    let no_spares = std::env::var("KUBEPOOL_AGENT_SPARES").is_ok_and(|v| v == "0");
+    let state = Arc::new(State { no_spares, ..State::default() });
     state.touch();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
@@ -132,7 +173,7 @@ fn warm(client: &kube::Client) {
     });
 }
 
-async fn handle(stream: UnixStream, state: &State) -> Result<(), ExecError> {
+async fn handle(stream: UnixStream, state: &Arc<State>) -> Result<(), ExecError> {
     let socket_io = |source| ExecError::AgentIo { path: PathBuf::from("<agent connection>"), source };
     let (mut reader, writer) = stream.into_split();
     let writer = Arc::new(Mutex::new(writer));
@@ -154,7 +195,7 @@ async fn run_one(
     hello: wire::Hello,
     mut reader: tokio::net::unix::OwnedReadHalf,
     writer: &Arc<Mutex<OwnedWriteHalf>>,
-    state: &State,
+    state: &Arc<State>,
 ) -> Result<i32, ExecError> {
     let (client, default_namespace) = state.client(&hello.client).await?;
     let mut request = hello.request.clone();
@@ -204,8 +245,11 @@ async fn run_one(
     let stdin = wants_stdin.then_some(feed);
     let key = (hello.client.clone(), request.target.clone());
     let received = state.received.lock().ok().and_then(|mut r| r.remove(&key)).unwrap_or_default();
+    let spare = state.take_spare(&key);
+    tracing::debug!(pod = %key.1.pod, spare = spare.is_some(), "agent: exec");
+    state.refill(&client, &key);
     let result = tokio::select! {
-        result = session::run_after(&client, &request, stdin, &mut sinks, &received) => result,
+        result = session::run_after(&client, &request, stdin, &mut sinks, &received, spare) => result,
         _ = gone.recv() => Err(ExecError::Agent("the client went away".into())),
     };
     keepalive.abort();
