@@ -553,14 +553,27 @@ async fn config_edits_apply_while_serving() {
     // The spare pool keeps two ready nodes (min-ready).
     let spare_nodes = wait_ready_nodes(&zk.store, &spare_pool, 2, &files).await;
 
-    // A label added to the file is served.
+    // A label added to the file is served: once the pool's component advertises it (what Zuul
+    // and other launchers go by; a request for a label no launcher has yet is declined and
+    // fails, with Nodepool too), a request for it is fulfilled.
     let edited = Instant::now();
     files.write_config(&site(&[&label, &added], true));
+    let advertised = loop {
+        let pools = zk.store.list_pool_components().await.expect("pool components");
+        if pools.iter().any(|p| p.value.supported_labels.contains(&added)) {
+            break edited.elapsed();
+        }
+        assert!(edited.elapsed() < SETTLE, "the new label is never advertised\n{}", files.log_tail());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let new = zuul_submits(zk.hosts(), &added, 1).await;
     zk_support::await_fulfilled(&zk.store, &new, 1, SETTLE, || files.log_tail()).await;
     report(
         "5 label added to nodepool.yaml",
-        &format!("its first request fulfilled {:.2?} after the edit", edited.elapsed()),
+        &format!(
+            "advertised {advertised:.2?} after the edit, its first request fulfilled {:.2?} after it",
+            edited.elapsed()
+        ),
     );
     ids.extend(new);
 
