@@ -10,6 +10,7 @@ pub mod drivers;
 pub mod error;
 pub mod exec;
 pub mod executor;
+pub mod http_server;
 pub mod k8s;
 pub mod launcher;
 pub mod metrics;

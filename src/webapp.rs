@@ -10,15 +10,11 @@ use crate::zk::{Store, ZkError};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
-use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
 /// How long an answer is reused (Nodepool's `cache_expiry`).
@@ -44,31 +40,13 @@ impl WebApp {
 
 /// Binds `addr` and serves until the task is dropped. Returns the bound address.
 pub async fn serve(addr: SocketAddr, app: WebApp) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = TcpListener::bind(addr).await?;
-    let bound = listener.local_addr()?;
-    info!(addr = %bound, "serving Nodepool's status web app");
-    let task = tokio::spawn(async move {
-        loop {
-            let (stream, peer) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    warn!(%error, "web app listener");
-                    continue;
-                }
-            };
-            let app = app.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request: Request<Incoming>| {
-                    let app = app.clone();
-                    async move { Ok::<_, std::convert::Infallible>(app.respond(&request).await) }
-                });
-                if let Err(error) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
-                    debug!(%peer, %error, "web app connection");
-                }
-            });
-        }
-    });
-    Ok((bound, task))
+    let served = crate::http_server::serve(addr, "web app", move |request| {
+        let app = app.clone();
+        async move { app.respond(&request).await }
+    })
+    .await?;
+    info!(addr = %served.0, "serving Nodepool's status web app");
+    Ok(served)
 }
 
 /// The listings the app knows.

@@ -363,18 +363,6 @@ async fn the_prepare_command_writes_zuuls_files() {
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
-fn zk_config(zk: &zk_support::TestZk, dir: &Path) -> std::path::PathBuf {
-    let server = common::required_env("KUBEPOOL_TEST_ZK");
-    let (host, port) = server.rsplit_once(':').expect("host:port");
-    let path = dir.join("nodepool.yaml");
-    let text = format!(
-        "zookeeper-servers:\n  - host: {host}\n    port: {port}\n    chroot: {}\nlabels: []\nproviders: []\n",
-        zk.chroot
-    );
-    std::fs::write(&path, text).expect("write config");
-    path
-}
-
 /// From a fulfilled request id: the nodes are read from ZooKeeper (as the launcher stored them),
 /// in the request's order, and the files are Zuul's for those records.
 #[tokio::test]
@@ -382,7 +370,7 @@ async fn a_fulfilled_request_read_from_zookeeper_gives_zuuls_files() {
     use kubepool::zk::{Node, NodeRequest, RequestState, paths};
     let zk = zk_support::TestZk::new().await;
     let dir = temp_dir("kubepool-render-zk");
-    let config = zk_config(&zk, &dir);
+    let config = zk.write_nodepool_yaml(&dir);
     let case = &fixed_cases()[1];
     let mut ids = Vec::new();
     let mut labels = Vec::new();

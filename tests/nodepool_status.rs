@@ -122,18 +122,6 @@ fn kubepool(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn config(zk: &TestZk, dir: &std::path::Path) -> std::path::PathBuf {
-    let server = common::required_env("KUBEPOOL_TEST_ZK");
-    let (host, port) = server.rsplit_once(':').expect("host:port");
-    let path = dir.join("nodepool.yaml");
-    let text = format!(
-        "zookeeper-servers:\n  - host: {host}\n    port: {port}\n    chroot: {}\nlabels: []\nproviders: []\n",
-        zk.chroot
-    );
-    std::fs::write(&path, text).expect("write config");
-    path
-}
-
 #[tokio::test]
 async fn webapp_and_cli_listings_match_nodepools_for_the_same_zookeeper_state() {
     let zk = TestZk::new().await;
@@ -183,7 +171,7 @@ async fn webapp_and_cli_listings_match_nodepools_for_the_same_zookeeper_state() 
     // The CLI beside `nodepool`'s, with the same columns; nothing on stderr.
     let dir = std::env::temp_dir().join(common::unique_name("kubepool-status"));
     std::fs::create_dir_all(&dir).expect("dir");
-    let config = config(&zk, &dir);
+    let config = zk.write_nodepool_yaml(&dir);
     for (command, args) in [
         ("list", vec!["list"]),
         ("list --detail", vec!["list", "--detail"]),

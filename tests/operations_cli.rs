@@ -7,21 +7,6 @@ use kubepool::zk::{Node, NodeRequest, NodeState, Wait};
 use std::process::Command;
 use zk_support::TestZk;
 
-fn config(zk: &TestZk, dir: &std::path::Path) -> std::path::PathBuf {
-    let server = common::required_env("KUBEPOOL_TEST_ZK");
-    let (host, port) = server.rsplit_once(':').expect("host:port");
-    let path = dir.join("nodepool.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "zookeeper-servers:\n  - host: {host}\n    port: {port}\n    chroot: {}\nlabels: []\nproviders: []\n",
-            zk.chroot
-        ),
-    )
-    .expect("write config");
-    path
-}
-
 fn kubepool(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     let output =
         Command::new(env!("CARGO_BIN_EXE_kubepool")).args(args).arg("-c").arg(config).output().expect("run kubepool");
@@ -37,7 +22,7 @@ async fn list_info_and_delete_read_and_write_zookeeper_like_nodepools_commands()
     let zk = TestZk::new().await;
     let dir = std::env::temp_dir().join(common::unique_name("kubepool-ops"));
     std::fs::create_dir_all(&dir).expect("dir");
-    let config = config(&zk, &dir);
+    let config = zk.write_nodepool_yaml(&dir);
     let mut node = Node::new("k8s-namespace");
     node.provider = Some("k8s".into());
     node.pool = Some("main".into());

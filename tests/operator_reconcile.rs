@@ -46,6 +46,19 @@ where
     api.create(&PostParams::default(), &object).await.expect("create");
 }
 
+/// An admin client, the Zuul CRD installed, and a new namespace named after `prefix` (deleted
+/// when the guard drops).
+async fn operator_namespace(prefix: &str) -> (kube::Client, String, NamespaceGuard) {
+    init_logging();
+    let client = admin_client().await;
+    install_crd(&client).await;
+    let ns = unique_name(prefix);
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    create(&namespaces, json!({"metadata": {"name": ns}})).await;
+    let guard = NamespaceGuard(ns.clone());
+    (client, ns, guard)
+}
+
 fn secret_text(secret: &Secret, key: &str) -> String {
     secret
         .data
@@ -94,13 +107,7 @@ fn condition(zuul: &Zuul, type_: &str) -> Option<(String, String, String)> {
 
 #[tokio::test]
 async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
-    init_logging();
-    let client = admin_client().await;
-    install_crd(&client).await;
-    let ns = unique_name("kp-op-rec");
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    create(&namespaces, json!({"metadata": {"name": ns}})).await;
-    let _guard = NamespaceGuard(ns.clone());
+    let (client, ns, _guard) = operator_namespace("kp-op-rec").await;
 
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
@@ -461,13 +468,7 @@ async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
 /// is reported by name.
 #[tokio::test]
 async fn an_external_zookeeper_is_used_as_given() {
-    init_logging();
-    let client = admin_client().await;
-    install_crd(&client).await;
-    let ns = unique_name("kp-op-ext");
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    create(&namespaces, json!({"metadata": {"name": ns}})).await;
-    let _guard = NamespaceGuard(ns.clone());
+    let (client, ns, _guard) = operator_namespace("kp-op-ext").await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
@@ -618,13 +619,7 @@ async fn an_external_zookeeper_is_used_as_given() {
 /// config and the nodepool.yaml from Secrets, the executor's SSH key mounted in executors only.
 #[tokio::test]
 async fn the_upstream_example_cr_reconciles() {
-    init_logging();
-    let client = admin_client().await;
-    install_crd(&client).await;
-    let ns = unique_name("kp-op-up");
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    create(&namespaces, json!({"metadata": {"name": ns}})).await;
-    let _guard = NamespaceGuard(ns.clone());
+    let (client, ns, _guard) = operator_namespace("kp-op-up").await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);

@@ -68,6 +68,24 @@ pub async fn wait_running(
     }
 }
 
+/// A client acting with the node's own credentials in `namespace`, as its user will.
+async fn node_client(
+    cluster: &ClusterInfo,
+    namespace: &str,
+    credentials: &Credentials,
+) -> Result<ClusterInfo, LaunchError> {
+    NodeCredentials {
+        server: cluster.server.clone(),
+        namespace: namespace.to_string(),
+        token: credentials.token.clone(),
+        ca_crt_base64: Some(credentials.ca_crt_base64.clone()),
+        skip_tls_verify: cluster.skip_tls_verify,
+    }
+    .client()
+    .await
+    .map_err(|e| LaunchError::Transient(format!("client with the node's credentials: {e}")))
+}
+
 /// Waits until `credentials` (the node's own) can exec into the pod's container.
 pub async fn wait_exec_works(
     cluster: &ClusterInfo,
@@ -77,17 +95,7 @@ pub async fn wait_exec_works(
     container: &str,
     deadline: Instant,
 ) -> Result<(), LaunchError> {
-    let node_credentials = NodeCredentials {
-        server: cluster.server.clone(),
-        namespace: namespace.to_string(),
-        token: credentials.token.clone(),
-        ca_crt_base64: Some(credentials.ca_crt_base64.clone()),
-        skip_tls_verify: cluster.skip_tls_verify,
-    };
-    let node_client = node_credentials
-        .client()
-        .await
-        .map_err(|e| LaunchError::Transient(format!("client with the node's credentials: {e}")))?;
+    let node_client = node_client(cluster, namespace, credentials).await?;
     pod_start::wait_until_exec_works(&Api::namespaced(node_client.client, namespace), pod, container, deadline).await
 }
 
@@ -108,16 +116,7 @@ pub async fn wait_pods_admitted(
     deadline: Instant,
 ) -> Result<(), LaunchError> {
     wait_for_default_account(&cluster.client, namespace, deadline).await?;
-    let node_client = NodeCredentials {
-        server: cluster.server.clone(),
-        namespace: namespace.to_string(),
-        token: credentials.token.clone(),
-        ca_crt_base64: Some(credentials.ca_crt_base64.clone()),
-        skip_tls_verify: cluster.skip_tls_verify,
-    }
-    .client()
-    .await
-    .map_err(|e| LaunchError::Transient(format!("client with the node's credentials: {e}")))?;
+    let node_client = node_client(cluster, namespace, credentials).await?;
     let pods: Api<Pod> = Api::namespaced(node_client.client, namespace);
     let probe: Pod = serde_json::from_value(serde_json::json!({
         "apiVersion": "v1",

@@ -7,7 +7,7 @@
 
 use super::crd::{ComponentOptions, ZuulSpec};
 use super::names::{CONFIG_HASH, Names};
-use super::objects::{hash, http_probe, object, secret};
+use super::objects::{hash, http_probe, object, pull_secrets, secret};
 use super::reconfigure::{TENANT_HASH, tenant_hash};
 use super::zuulconf::{
     CONF_DIR, FINGER_PORT, LOGGING_DIR, PROMETHEUS_PORT, Rendered, SSHKEY_DIR, SecretData, TENANT_DIR, WEB_PORT,
@@ -169,14 +169,7 @@ impl Inputs<'_> {
         if let Some(resources) = c.options.and_then(|o| o.resources.as_ref()) {
             container["resources"] = serde_json::to_value(resources).unwrap_or_default();
         }
-        let pull_secrets: Vec<Value> = self
-            .spec
-            .image_pull_secrets
-            .iter()
-            .flatten()
-            .filter_map(|s| s.name())
-            .map(|name| json!({"name": name}))
-            .collect();
+        let pull_secrets = pull_secrets(self.spec);
         let config_hash = hash(hashed.iter().map(String::as_str));
         let template = json!({
             "metadata": {"labels": self.names.labels(c.name), "annotations": {CONFIG_HASH: config_hash}},

@@ -10,7 +10,7 @@
 use super::components::FileRef;
 use super::crd::ZuulSpec;
 use super::names::{CONFIG_HASH, Names, PROVIDER_LABEL, dns_fragment};
-use super::objects::{hash, http_probe, object, secret};
+use super::objects::{hash, http_probe, object, pull_secrets, secret};
 use super::zuulconf::ZK_TLS_DIR;
 use crate::config::yaml::{self, Node};
 use serde_json::{Map, Value, json};
@@ -202,14 +202,7 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
         if let Some(resources) = launcher.and_then(|l| l.resources.as_ref()) {
             container["resources"] = serde_json::to_value(resources).unwrap_or_default();
         }
-        let pull_secrets: Vec<Value> = inputs
-            .spec
-            .image_pull_secrets
-            .iter()
-            .flatten()
-            .filter_map(|s| s.name())
-            .map(|name| json!({"name": name}))
-            .collect();
+        let pull_secrets = pull_secrets(inputs.spec);
         let mut deployment = object(
             names,
             "apps/v1",

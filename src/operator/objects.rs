@@ -1,5 +1,6 @@
 //! Small builders shared by the child builders: object skeletons, Secret data, config hashes.
 
+use super::crd::ZuulSpec;
 use super::names::Names;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
@@ -34,6 +35,12 @@ pub fn hash<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
         context.update(part.as_bytes());
     }
     context.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A pod spec's `imagePullSecrets`: the Zuul's well-formed ones (malformed items are reported by
+/// the input checks).
+pub fn pull_secrets(spec: &ZuulSpec) -> Vec<Value> {
+    spec.image_pull_secrets.iter().flatten().filter_map(|s| s.name()).map(|name| json!({"name": name})).collect()
 }
 
 /// `httpGet` probe on `path` at the named port.

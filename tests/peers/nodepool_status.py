@@ -6,45 +6,10 @@ Prints {"webapp": {"/node-list": {"pretty": ..., "json": ...}, ...}, "cli": {"li
 Nodepool requires TLS, so the TLS options are mandatory here.
 """
 
-import os
-import subprocess
-import sys
-import tempfile
-from typing import Any
-
 from nodepool import status
 from nodepool.zk import ZooKeeperClient
 from nodepool.zk import zookeeper as zk
-from peer_common import emit, parser
-
-
-def nodepool_cli(args: Any, command: list[str]) -> str:
-    """Runs `nodepool -c <config> COMMAND` with a config pointing at the test ZooKeeper."""
-    hostport, _, chroot = args.hosts.partition("/")
-    host, _, port = hostport.rpartition(":")
-    config = (
-        "zookeeper-servers:\n"
-        f"  - host: {host}\n    port: {port}\n    chroot: /{chroot}\n"
-        "zookeeper-tls:\n"
-        f"  ca: {args.tls_ca}\n  cert: {args.tls_cert}\n  key: {args.tls_key}\n"
-        "labels: []\nproviders: []\n"
-    )
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
-        handle.write(config)
-    try:
-        executable = os.path.join(os.path.dirname(sys.executable), "nodepool")
-        result = subprocess.run(
-            [executable, "-c", handle.name] + command,
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"nodepool {command} failed: {result.stderr}")
-        return result.stdout
-    finally:
-        os.unlink(handle.name)
+from peer_common import emit, nodepool_cli, parser
 
 
 def main() -> None:

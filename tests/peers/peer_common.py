@@ -6,7 +6,10 @@ one JSON document per line on stdout for the Rust side to check.
 
 import argparse
 import json
+import os
+import subprocess
 import sys
+import tempfile
 from typing import Any
 
 
@@ -29,3 +32,32 @@ def emit(document: Any) -> None:
 def wait_for_line() -> str:
     """Blocks until the Rust test writes a line (or closes stdin)."""
     return sys.stdin.readline().strip()
+
+
+def nodepool_cli(args: Any, command: list[str]) -> str:
+    """Runs `nodepool -c <config> COMMAND` with a config pointing at the test ZooKeeper."""
+    hostport, _, chroot = args.hosts.partition("/")
+    host, _, port = hostport.rpartition(":")
+    config = (
+        "zookeeper-servers:\n"
+        f"  - host: {host}\n    port: {port}\n    chroot: /{chroot}\n"
+        "zookeeper-tls:\n"
+        f"  ca: {args.tls_ca}\n  cert: {args.tls_cert}\n  key: {args.tls_key}\n"
+        "labels: []\nproviders: []\n"
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
+        handle.write(config)
+    try:
+        executable = os.path.join(os.path.dirname(sys.executable), "nodepool")
+        result = subprocess.run(
+            [executable, "-c", handle.name] + command,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"nodepool {command} failed: {result.stderr}")
+        return result.stdout
+    finally:
+        os.unlink(handle.name)

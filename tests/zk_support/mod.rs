@@ -86,6 +86,20 @@ impl TestZk {
         ]
     }
 
+    /// Writes `dir/nodepool.yaml` pointing at this chroot on the test ZooKeeper's plain port, with
+    /// no labels and no providers (what the CLI commands need); returns its path.
+    pub fn write_nodepool_yaml(&self, dir: &std::path::Path) -> PathBuf {
+        let server = required_env("KUBEPOOL_TEST_ZK");
+        let (host, port) = server.rsplit_once(':').expect("KUBEPOOL_TEST_ZK is host:port");
+        let path = dir.join("nodepool.yaml");
+        let text = format!(
+            "zookeeper-servers:\n  - host: {host}\n    port: {port}\n    chroot: {}\nlabels: []\nproviders: []\n",
+            self.chroot
+        );
+        std::fs::write(&path, text).expect("write nodepool.yaml");
+        path
+    }
+
     /// Removes the chroot with everything in it.
     pub async fn cleanup(mut self) {
         self.cleaned = true;
