@@ -18,7 +18,7 @@ mod zk_support;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, PostParams};
 use kubepool::config::{Compute, PodTemplate};
-use kubepool::drivers::kubernetes::PodBody;
+use kubepool::drivers::common::pod_body::PodBody;
 use kubepool::zk::{NodeRequest, NodeState, RequestState};
 use std::collections::BTreeMap;
 use std::process::Command;

@@ -17,7 +17,7 @@ pub enum Error {
     Executor(#[from] crate::executor::ExecutorError),
 
     #[error("{0}")]
-    Exec(#[from] crate::exec::ExecError),
+    Exec(#[from] crate::pod_exec::ExecError),
 
     #[error("cannot read {path}: {source}")]
     Io {

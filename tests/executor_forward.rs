@@ -18,7 +18,8 @@ mod tcp_cut_proxy;
 mod zk_support;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
-use kubepool::drivers::kubernetes::{KubernetesDriver, LabelKind, LabelSpec, PoolSpec, Timeouts};
+use kubepool::drivers::kubernetes::KubernetesDriver;
+use kubepool::drivers::spec::{LabelKind, LabelSpec, PoolSpec, Timeouts};
 use kubepool_driver_api::{Driver, NoProgress, NodeSpec, RequestAttributes, Resources};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

@@ -7,7 +7,8 @@ mod common;
 mod proxy;
 
 use http::Method;
-use kubepool::drivers::kubernetes::{KubernetesDriver, LabelKind, LabelSpec, PoolSpec, Timeouts};
+use kubepool::drivers::kubernetes::KubernetesDriver;
+use kubepool::drivers::spec::{LabelKind, LabelSpec, PoolSpec, Timeouts};
 use kubepool::k8s::ApiDiscipline;
 use kubepool_driver_api::{Driver, LaunchError, NoProgress, NodeSpec, RequestAttributes, Resources};
 use proxy::{ApiFaultProxy, Fault};

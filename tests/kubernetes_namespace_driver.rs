@@ -4,7 +4,8 @@
 
 mod common;
 
-use kubepool::drivers::kubernetes::{KubernetesDriver, LabelKind, LabelSpec, PoolSpec, Timeouts};
+use kubepool::drivers::kubernetes::KubernetesDriver;
+use kubepool::drivers::spec::{LabelKind, LabelSpec, PoolSpec, Timeouts};
 use kubepool_driver_api::{Driver, LaunchedNode, NoProgress, NodeSpec, RequestAttributes, Resources};
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -236,7 +237,7 @@ async fn both_token_sources_authenticate_as_the_node_account_and_die_with_the_no
 async fn namespace_with_unbound_account(
     cluster: &kubepool::k8s::ClusterInfo,
     name: &str,
-) -> kubepool::drivers::kubernetes::token::Credentials {
+) -> kubepool::drivers::common::token::Credentials {
     use k8s_openapi::api::authentication::v1::TokenRequest;
     use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
     let namespaces: kube::Api<Namespace> = kube::Api::all(cluster.client.clone());
@@ -253,7 +254,7 @@ async fn namespace_with_unbound_account(
         .status
         .expect("token")
         .token;
-    kubepool::drivers::kubernetes::token::Credentials {
+    kubepool::drivers::common::token::Credentials {
         token,
         ca_crt_base64: cluster.ca_crt_base64.clone().expect("the test bed's kubeconfig carries its CA"),
     }
@@ -283,7 +284,7 @@ async fn grant_pod_creation(cluster: &kubepool::k8s::ClusterInfo, namespace: &st
 /// are not. The dry run leaves no pod behind.
 #[tokio::test]
 async fn a_namespace_node_is_ready_only_once_its_credentials_get_a_pod_admitted() {
-    use kubepool::drivers::pod_launch::wait_pods_admitted;
+    use kubepool::drivers::common::pod_launch::wait_pods_admitted;
     use std::time::Duration;
     use tokio::time::Instant;
     let cluster = kubepool::k8s::connect(None).await.expect("cluster");

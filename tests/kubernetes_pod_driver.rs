@@ -5,7 +5,9 @@
 mod common;
 
 use kubepool::config::PodTemplate;
-use kubepool::drivers::kubernetes::{KubernetesDriver, LabelKind, LabelSpec, PodBody, PoolSpec, Timeouts};
+use kubepool::drivers::common::pod_body::PodBody;
+use kubepool::drivers::kubernetes::KubernetesDriver;
+use kubepool::drivers::spec::{LabelKind, LabelSpec, PoolSpec, Timeouts};
 use kubepool_driver_api::{Driver, LaunchError, NoProgress, NodeSpec, RequestAttributes, Resources};
 use std::collections::BTreeMap;
 
@@ -170,11 +172,14 @@ async fn a_pod_stuck_pulling_its_image_logs_its_reasons_and_events_as_they_come(
     let body = PodBody::from_template("c", &template, BTreeMap::new()).expect("body");
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     let started = std::time::Instant::now();
-    kubepool::drivers::pod_launch::wait_for_default_account(&client, &namespace, deadline).await.expect("account");
-    kubepool::drivers::pod_launch::create_pod(&client, &namespace, "stuck", &body, &BTreeMap::new())
+    kubepool::drivers::common::pod_launch::wait_for_default_account(&client, &namespace, deadline)
+        .await
+        .expect("account");
+    kubepool::drivers::common::pod_launch::create_pod(&client, &namespace, "stuck", &body, &BTreeMap::new())
         .await
         .expect("create pod");
-    let result = kubepool::drivers::pod_launch::wait_running(&client, &namespace, "stuck", &body, deadline).await;
+    let result =
+        kubepool::drivers::common::pod_launch::wait_running(&client, &namespace, "stuck", &body, deadline).await;
     let _ = namespaces.delete(&namespace, &Default::default()).await;
     let logs = captured.text();
     match result {

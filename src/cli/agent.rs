@@ -1,7 +1,7 @@
 //! `kubepool agent`: the per-user exec agent (started by `kubepool exec`; not for people).
 
 use crate::Error;
-use crate::exec::agent::{server, socket};
+use crate::pod_exec::agent::{server, socket};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -24,7 +24,7 @@ pub async fn run(args: ConsoleServerArgs) -> Result<(), Error> {
     let shutdown = super::launcher::shutdown_signal()?;
     println!("Listening on {addr}");
     tokio::select! {
-        () = crate::exec::console::serve(listener, args.dir) => Ok(()),
+        () = crate::pod_exec::console::serve(listener, args.dir) => Ok(()),
         () = shutdown => Ok(()),
     }
 }

@@ -3,9 +3,9 @@
 //! message when the code cannot be known (never 0). Goes through the per-user agent unless
 //! `--no-agent` (or `KUBEPOOL_EXEC_NO_AGENT=1`).
 
-use crate::exec::agent;
-use crate::exec::client::ClientSpec;
-use crate::exec::{EXIT_UNKNOWN, ExecError, ExecRequest, Sinks, Target};
+use crate::pod_exec::agent;
+use crate::pod_exec::client::ClientSpec;
+use crate::pod_exec::{EXIT_UNKNOWN, ExecError, ExecRequest, Sinks, Target};
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -73,14 +73,14 @@ async fn exec(args: ExecArgs) -> Result<i32, ExecError> {
     };
     let stdin = args.stdin.then(tokio::io::stdin);
     if args.no_agent {
-        let (client, namespace) = crate::exec::client::connect(&spec).await?;
+        let (client, namespace) = crate::pod_exec::client::connect(&spec).await?;
         let mut request = request;
         if request.target.namespace.is_empty() {
             request.target.namespace = namespace;
         }
-        let feed = stdin.map(|s| crate::exec::session::feed_stdin(Box::new(s)));
+        let feed = stdin.map(|s| crate::pod_exec::session::feed_stdin(Box::new(s)));
         let mut sinks = Sinks { stdout: Box::new(tokio::io::stdout()), stderr: Box::new(tokio::io::stderr()) };
-        return crate::exec::run(&client, &request, feed, &mut sinks).await;
+        return crate::pod_exec::run(&client, &request, feed, &mut sinks).await;
     }
     let socket = args.agent_socket.clone().unwrap_or_else(agent::socket::default_path);
     agent::client::exec(&socket, spec, request, stdin, tokio::io::stdout(), tokio::io::stderr()).await

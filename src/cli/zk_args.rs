@@ -1,7 +1,7 @@
 //! The `-c nodepool.yaml` argument of the commands that read ZooKeeper, and the connection.
 
 use crate::zk::Store;
-use crate::{Error, config, launcher};
+use crate::{Error, config};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -20,7 +20,7 @@ impl ZkArgs {
     pub async fn store(&self) -> Result<Store, Error> {
         let config = config::load(&self.config)?;
         let client =
-            crate::zk::connect(&launcher::zookeeper_options(&config, self.zookeeper_tls_verify_hostname)).await?;
+            crate::zk::connect(&crate::zk::zookeeper_options(&config, self.zookeeper_tls_verify_hostname)).await?;
         Ok(Store::new(client))
     }
 }

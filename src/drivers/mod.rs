@@ -2,12 +2,8 @@
 //! OpenShift pods (pods in an existing project), with the pieces they share.
 //! They implement [`kubepool_driver_api::Driver`] and never touch ZooKeeper.
 
-pub mod attempt;
-pub mod connection;
+pub mod common;
 pub mod kubernetes;
-pub mod metadata;
 pub mod openshift;
 pub mod openshiftpods;
-pub mod pod_launch;
-pub mod service_account;
-pub mod ssh;
+pub mod spec;

@@ -1,7 +1,7 @@
 //! What every launcher task shares: the ZooKeeper store, the drivers, the metrics, and the
 //! signals that wake tasks (a ZooKeeper change) or stop them (shutdown).
 
-use super::signal::Signal;
+use super::wake::Signal;
 use crate::metrics::Metrics;
 use crate::zk::Store;
 use kubepool_driver_api::Driver;

@@ -11,7 +11,7 @@
 
 use super::context::Context;
 use super::plan::PoolPlan;
-use super::signal::Signal;
+use super::wake::Signal;
 use super::{cleanup, deleter, health, min_ready, pool_worker::PoolWorker};
 use crate::metrics::Metrics;
 use crate::zk::{

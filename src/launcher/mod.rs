@@ -20,33 +20,15 @@ pub mod pool_worker;
 pub mod quota;
 pub mod reload;
 pub mod setup;
-pub mod signal;
+pub mod wake;
 
 use crate::Error;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::zk::{ConnectOptions, TlsFiles};
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 use tracing::info;
-
-/// ZooKeeper connection options from the config's `zookeeper-*` keys; `verify_hostname` says
-/// whether a TLS server's certificate must name the host it is reached by (see
-/// [`TlsFiles::verify_hostname`]).
-pub fn zookeeper_options(config: &Config, verify_hostname: bool) -> ConnectOptions {
-    ConnectOptions {
-        servers: config.zookeeper_servers.iter().map(|s| format!("{}:{}", s.host, s.port)).collect(),
-        chroot: config.zookeeper_servers.iter().find_map(|s| s.chroot.clone()),
-        tls: config.zookeeper_tls.as_ref().map(|t| TlsFiles {
-            ca: t.ca.clone(),
-            cert: t.cert.clone(),
-            key: t.key.clone(),
-            verify_hostname,
-        }),
-        session_timeout: Duration::from_secs_f64(config.zookeeper_timeout.max(1.0)),
-    }
-}
 
 /// This machine's host name, as Nodepool registers it.
 pub fn hostname() -> String {
@@ -83,7 +65,7 @@ pub async fn run(
         receiver
     });
     let setup = engine::Setup {
-        zookeeper: zookeeper_options(config, options.zookeeper_tls_verify_hostname),
+        zookeeper: crate::zk::zookeeper_options(config, options.zookeeper_tls_verify_hostname),
         hostname: hostname(),
         metrics,
         drivers: parts.drivers,

@@ -3,10 +3,12 @@
 
 use super::plan::PoolPlan;
 use crate::config::{self, Config, Driver as DriverKind, LabelKind as ConfigLabelKind};
-use crate::drivers::kubernetes::{KubernetesDriver, LabelKind, LabelSpec, PodBody, PoolSpec, Timeouts};
+use crate::drivers::common::pod_body::PodBody;
+use crate::drivers::kubernetes::KubernetesDriver;
+use crate::drivers::kubernetes::ssh::SshPod;
 use crate::drivers::openshift::OpenshiftDriver;
 use crate::drivers::openshiftpods::OpenshiftPodsDriver;
-use crate::drivers::ssh::SshPod;
+use crate::drivers::spec::{LabelKind, LabelSpec, PoolSpec, Timeouts};
 use crate::metrics::{Metrics, ProviderLabels};
 use crate::{Error, k8s};
 use kubepool_driver_api::Driver;

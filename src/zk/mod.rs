@@ -14,6 +14,7 @@ mod components;
 mod connect;
 pub mod lock;
 pub mod model;
+mod options;
 pub mod paths;
 pub mod reach;
 mod store;
@@ -24,6 +25,7 @@ pub use components::{Component, ComponentRegistration, LauncherComponent, MODEL_
 pub use connect::{Backoff, ConnectOptions, TlsFiles, connect, connect_patiently};
 pub use lock::{HeldLock, Wait};
 pub use model::{ComponentState, Node, NodeRequest, NodeState, PoolComponent, RequestState};
+pub use options::zookeeper_options;
 pub use paths::RequestId;
 pub use store::{LOCK_CLEANUP, Store, Versioned, sort_requests};
 pub use watch::{Change, WatchEvent, Watcher};

@@ -6,7 +6,8 @@
 
 use crate::common;
 use crate::zk_support::{TestZk, run_peer, surviving};
-use kubepool::drivers::kubernetes::{KubernetesDriver, LabelKind, LabelSpec, PoolSpec, Timeouts};
+use kubepool::drivers::kubernetes::KubernetesDriver;
+use kubepool::drivers::spec::{LabelKind, LabelSpec, PoolSpec, Timeouts};
 use kubepool::launcher::engine::{self, Setup};
 use kubepool::launcher::plan::PoolPlan;
 use kubepool::zk::{RequestState, Store};

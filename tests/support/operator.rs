@@ -130,7 +130,7 @@ pub async fn operator_client(admin: &kube::Client, namespace: &str) -> (kube::Cl
     }))
     .expect("token secret");
     secrets.create(&PostParams::default(), &token).await.expect("create the operator's token Secret");
-    let credentials = kubepool::drivers::kubernetes::token::wait_for_credentials(
+    let credentials = kubepool::drivers::common::token::wait_for_credentials(
         &secrets,
         "kubepool-operator-token",
         Duration::from_secs(30),

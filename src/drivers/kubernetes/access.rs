@@ -1,14 +1,15 @@
 //! The namespace of a node and the credentials in it (reference §4.2 steps 1–6): namespace
 //! `<pool>-<node id>`, service account `zuul-worker` with an explicit token Secret
-//! ([`crate::drivers::service_account`]), and a Role with its RoleBinding — the broad `zuul`
+//! ([`crate::drivers::common::service_account`]), and a Role with its RoleBinding — the broad `zuul`
 //! Role for namespace nodes, `zuul-restricted` for pods.
 //!
 //! Objects are created idempotently; the Role and RoleBinding while the token controller fills
 //! the Secret, and the token is awaited by watch.
 
-use super::objects::{self, SERVICE_ACCOUNT, TOKEN_SECRET};
-use super::{KubernetesDriver, api, token};
-use crate::drivers::service_account::{self, NodeAccount};
+use super::KubernetesDriver;
+use crate::drivers::common::objects::{self, SERVICE_ACCOUNT, TOKEN_SECRET};
+use crate::drivers::common::service_account::{self, NodeAccount};
+use crate::drivers::common::{api, token};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::Api;
 use kubepool_driver_api::LaunchError;

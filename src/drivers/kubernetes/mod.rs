@@ -4,19 +4,13 @@
 //! holds a rate-limited, retrying client for the provider's cluster.
 
 mod access;
-pub mod api;
 mod namespace_node;
-pub mod objects;
-pub mod pod_body;
 mod pod_node;
-pub mod pod_start;
-pub mod pod_status;
-pub mod schedulable;
+pub mod ssh;
 mod ssh_node;
-pub mod token;
 
-pub use pod_body::PodBody;
-
+use crate::drivers::common::api;
+use crate::drivers::spec::{LabelKind, LabelSpec, PoolSpec, Timeouts};
 use crate::k8s::ClusterInfo;
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
@@ -24,61 +18,8 @@ use kube::api::{Api, DeleteParams, ListParams};
 use kubepool_driver_api::{
     DeleteError, Driver, LaunchError, LaunchProgress, LaunchedNode, ListError, NodeSpec, ResourceRef, Resources,
 };
-use std::collections::BTreeMap;
 use std::future::Future;
-use std::time::Duration;
 use tracing::warn;
-
-/// What kind of node a label makes.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LabelKind {
-    /// `type: namespace`: a namespace with its own service account and RBAC.
-    Namespace,
-    /// Any other type: a pod in its own namespace, reached with `kubectl exec`.
-    Pod(Box<PodBody>),
-    /// A pod label with `kubepool.io/ssh`: a pod running sshd behind a Service, reached over SSH.
-    Ssh(Box<crate::drivers::ssh::SshPod>),
-}
-
-/// One label of a pool, as the driver needs it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LabelSpec {
-    pub name: String,
-    pub kind: LabelKind,
-    /// `labels`: added to every object's metadata labels.
-    pub labels: BTreeMap<String, String>,
-    /// `dynamic-labels`: templates over the request's attributes.
-    pub dynamic_labels: BTreeMap<String, String>,
-    /// `python-path` (Nodepool's default: `auto`).
-    pub python_path: String,
-    pub shell_type: Option<String>,
-    /// What one node of this label counts against quota.
-    pub quota: Resources,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct PoolSpec {
-    pub name: String,
-    pub labels: Vec<LabelSpec>,
-}
-
-/// How long the driver waits for things that the cluster does on its own.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Timeouts {
-    /// Until the token controller fills a service-account token Secret (Nodepool: 30 × 1 s).
-    pub token: Duration,
-    /// Until a deleted namespace is gone (Nodepool: 300 × 1 s).
-    pub delete: Duration,
-    /// From the start of a launch until the pod's credentials can exec into it (Nodepool waits
-    /// 300 × 1 s for `Running`).
-    pub pod_start: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Self { token: Duration::from_secs(30), delete: Duration::from_secs(300), pod_start: Duration::from_secs(300) }
-    }
-}
 
 pub struct KubernetesDriver {
     provider: String,
@@ -93,7 +34,7 @@ impl KubernetesDriver {
     }
 
     fn label(&self, pool: &str, label: &str) -> Option<&LabelSpec> {
-        crate::drivers::attempt::find_label(&self.pools, pool, label)
+        crate::drivers::common::launch_attempt::find_label(&self.pools, pool, label)
     }
 
     fn namespaces(&self) -> Api<Namespace> {
@@ -107,7 +48,10 @@ impl KubernetesDriver {
         namespace: &str,
         attempt: impl Future<Output = Result<T, LaunchError>>,
     ) -> Result<T, LaunchError> {
-        crate::drivers::attempt::or_undo("namespace", namespace, attempt, || self.delete_namespace(namespace)).await
+        crate::drivers::common::launch_attempt::or_undo("namespace", namespace, attempt, || {
+            self.delete_namespace(namespace)
+        })
+        .await
     }
 
     /// Deletes a node's namespace and waits until it is gone. Its pods are deleted first with a
@@ -138,7 +82,7 @@ impl Driver for KubernetesDriver {
     }
 
     async fn launch(&self, spec: &NodeSpec, progress: &dyn LaunchProgress) -> Result<LaunchedNode, LaunchError> {
-        let label = crate::drivers::attempt::launch_label(&self.pools, &self.provider, spec)?;
+        let label = crate::drivers::common::launch_attempt::launch_label(&self.pools, &self.provider, spec)?;
         match &label.kind {
             LabelKind::Namespace => namespace_node::launch(self, spec, label, progress).await,
             LabelKind::Pod(body) => pod_node::launch(self, spec, label, body, progress).await,
@@ -151,7 +95,7 @@ impl Driver for KubernetesDriver {
     }
 
     async fn list_resources(&self) -> Result<Vec<ResourceRef>, ListError> {
-        use crate::drivers::metadata::{NODE_ID, POOL, PROVIDER};
+        use crate::drivers::common::metadata::{NODE_ID, POOL, PROVIDER};
         let selector = format!("{PROVIDER}={}", self.provider);
         let list = self
             .namespaces()

@@ -2,10 +2,11 @@
 //! A failed attempt deletes the namespace and waits until it is gone, so the next attempt
 //! starts clean.
 
+use super::KubernetesDriver;
 use super::access::{self, Grant};
-use super::{KubernetesDriver, LabelSpec};
-use crate::drivers::connection::{Flavor, connection_port};
-use crate::drivers::{metadata, pod_launch};
+use crate::drivers::common::connection_port::{Flavor, connection_port};
+use crate::drivers::common::{metadata, pod_launch};
+use crate::drivers::spec::LabelSpec;
 use kubepool_driver_api::{LaunchError, LaunchProgress, LaunchedNode, NodeSpec};
 
 pub async fn launch(

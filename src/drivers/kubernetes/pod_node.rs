@@ -4,11 +4,12 @@
 //! The credentials and the pod are made concurrently once the namespace exists. A failed
 //! attempt deletes the namespace (with the pod) and waits until it is gone.
 
+use super::KubernetesDriver;
 use super::access::{self, Grant};
-use super::pod_body::PodBody;
-use super::{KubernetesDriver, LabelSpec};
-use crate::drivers::connection::{Flavor, connection_port};
-use crate::drivers::{metadata, pod_launch};
+use crate::drivers::common::connection_port::{Flavor, connection_port};
+use crate::drivers::common::pod_body::PodBody;
+use crate::drivers::common::{metadata, pod_launch};
+use crate::drivers::spec::LabelSpec;
 use kubepool_driver_api::{LaunchError, LaunchProgress, LaunchedNode, NodeSpec};
 use tokio::time::Instant;
 use tracing::info;

@@ -6,10 +6,12 @@
 //! deletes the namespace (everything is in it) and waits until it is gone; leak cleanup finds
 //! it by its labels like any other node's namespace.
 
-use super::{KubernetesDriver, LabelSpec, access, api};
-use crate::drivers::ssh::host_key::HostKey;
-use crate::drivers::ssh::{SshPod, executor_key, objects, reach};
-use crate::drivers::{metadata, pod_launch};
+use super::ssh::host_key::HostKey;
+use super::ssh::{SshPod, executor_key, objects, reach};
+use super::{KubernetesDriver, access};
+use crate::drivers::common::api;
+use crate::drivers::common::{metadata, pod_launch};
+use crate::drivers::spec::LabelSpec;
 use k8s_openapi::api::core::v1::{Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::Api;

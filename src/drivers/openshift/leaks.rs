@@ -5,7 +5,7 @@
 //! the node id being all digits (Nodepool's own rule for kubernetes namespaces).
 
 use super::kinds::Project;
-use crate::drivers::metadata::{NODE_ID, POOL, PROVIDER};
+use crate::drivers::common::metadata::{NODE_ID, POOL, PROVIDER};
 use kubepool_driver_api::ResourceRef;
 
 /// The node id in a project name `<pool>-<digits>` of one of `pools` (the longest pool that

@@ -11,7 +11,8 @@ pub mod leaks;
 mod node;
 pub mod project;
 
-use crate::drivers::kubernetes::{LabelKind, LabelSpec, PoolSpec, Timeouts, api};
+use crate::drivers::common::api;
+use crate::drivers::spec::{LabelKind, LabelSpec, PoolSpec, Timeouts};
 use crate::k8s::ClusterInfo;
 use async_trait::async_trait;
 use kinds::Project;
@@ -40,7 +41,7 @@ impl OpenshiftDriver {
     }
 
     fn label(&self, pool: &str, label: &str) -> Option<&LabelSpec> {
-        crate::drivers::attempt::find_label(&self.pools, pool, label)
+        crate::drivers::common::launch_attempt::find_label(&self.pools, pool, label)
     }
 
     fn projects(&self) -> Api<Project> {
@@ -56,7 +57,7 @@ impl OpenshiftDriver {
     ) -> Result<T, LaunchError> {
         let projects = self.projects();
         let undo = || async move { api::delete_and_wait(&projects, project, self.timeouts.delete).await };
-        crate::drivers::attempt::or_undo("project", project, attempt, undo).await
+        crate::drivers::common::launch_attempt::or_undo("project", project, attempt, undo).await
     }
 }
 
@@ -67,7 +68,7 @@ impl Driver for OpenshiftDriver {
     }
 
     async fn launch(&self, spec: &NodeSpec, progress: &dyn LaunchProgress) -> Result<LaunchedNode, LaunchError> {
-        let label = crate::drivers::attempt::launch_label(&self.pools, &self.provider, spec)?;
+        let label = crate::drivers::common::launch_attempt::launch_label(&self.pools, &self.provider, spec)?;
         let pod = match &label.kind {
             LabelKind::Namespace => None,
             LabelKind::Pod(body) => Some(body.as_ref()),

@@ -4,9 +4,10 @@
 //! gone, so the next attempt starts clean.
 
 use super::{OpenshiftDriver, project};
-use crate::drivers::connection::{Flavor, connection_port};
-use crate::drivers::kubernetes::{LabelSpec, PodBody};
-use crate::drivers::{metadata, pod_launch};
+use crate::drivers::common::connection_port::{Flavor, connection_port};
+use crate::drivers::common::pod_body::PodBody;
+use crate::drivers::common::{metadata, pod_launch};
+use crate::drivers::spec::LabelSpec;
 use kubepool_driver_api::{LaunchError, LaunchProgress, LaunchedNode, NodeSpec};
 use tokio::time::Instant;
 use tracing::info;

@@ -5,9 +5,9 @@
 
 use super::OpenshiftDriver;
 use super::kinds::{Project, ProjectRequest};
-use crate::drivers::kubernetes::objects::{self, SERVICE_ACCOUNT, TOKEN_SECRET};
-use crate::drivers::kubernetes::{api, token};
-use crate::drivers::service_account::{self, NodeAccount};
+use crate::drivers::common::objects::{self, SERVICE_ACCOUNT, TOKEN_SECRET};
+use crate::drivers::common::service_account::{self, NodeAccount};
+use crate::drivers::common::{api, token};
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use kube::api::Api;
 use kube::runtime::wait::await_condition;

@@ -5,9 +5,9 @@
 //! shared namespace (it cannot even list pods). Every object is owned by the pod, so deleting
 //! the pod garbage-collects them.
 
-use crate::drivers::kubernetes::objects::{self, meta};
-use crate::drivers::kubernetes::{api, token};
-use crate::drivers::service_account::{self, NodeAccount};
+use crate::drivers::common::objects::{self, meta};
+use crate::drivers::common::service_account::{self, NodeAccount};
+use crate::drivers::common::{api, token};
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::Api;

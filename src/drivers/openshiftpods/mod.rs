@@ -8,8 +8,9 @@
 pub mod access;
 mod node;
 
-use crate::drivers::kubernetes::{LabelKind, LabelSpec, PoolSpec, Timeouts, api};
-use crate::drivers::metadata::{NODE_ID, POOL, PROVIDER};
+use crate::drivers::common::api;
+use crate::drivers::common::metadata::{NODE_ID, POOL, PROVIDER};
+use crate::drivers::spec::{LabelKind, LabelSpec, PoolSpec, Timeouts};
 use crate::k8s::ClusterInfo;
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Pod;
@@ -42,7 +43,7 @@ impl OpenshiftPodsDriver {
     }
 
     fn label(&self, pool: &str, label: &str) -> Option<&LabelSpec> {
-        crate::drivers::attempt::find_label(&self.pools, pool, label)
+        crate::drivers::common::launch_attempt::find_label(&self.pools, pool, label)
     }
 
     fn pods(&self, namespace: &str) -> Api<Pod> {
@@ -57,7 +58,7 @@ impl OpenshiftPodsDriver {
     ) -> Result<T, LaunchError> {
         let pods = self.pods(namespace);
         let undo = || async move { api::delete_and_wait(&pods, pod, self.timeouts.delete).await };
-        crate::drivers::attempt::or_undo("pod", pod, attempt, undo).await
+        crate::drivers::common::launch_attempt::or_undo("pod", pod, attempt, undo).await
     }
 }
 
@@ -77,7 +78,7 @@ impl Driver for OpenshiftPodsDriver {
     }
 
     async fn launch(&self, spec: &NodeSpec, progress: &dyn LaunchProgress) -> Result<LaunchedNode, LaunchError> {
-        let label = crate::drivers::attempt::launch_label(&self.pools, &self.provider, spec)?;
+        let label = crate::drivers::common::launch_attempt::launch_label(&self.pools, &self.provider, spec)?;
         match &label.kind {
             LabelKind::Pod(body) => node::launch(self, spec, label, body, progress).await,
             LabelKind::Namespace | LabelKind::Ssh(_) => {

@@ -3,9 +3,9 @@
 //! command's exit code is known (or `resume_for` has passed). A stream that ends without a
 //! status is never reported as success.
 
-use super::attempt::{self, Ended, Progress, StdinFeed};
 use super::spare::Spare;
 use super::status::Outcome;
+use super::stream::{self, Ended, Progress, StdinFeed};
 use super::supervisor::{attach_argv, new_run_id, spare_command_line, start_argv};
 use super::{ExecError, Target};
 use bytes::Bytes;
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 
-pub use attempt::Sinks;
+pub use stream::Sinks;
 
 /// What to run, and how long to keep trying to re-attach after a lost stream.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -93,7 +93,7 @@ pub async fn run_after(
     if let Some(spare) = spare {
         let line = spare_command_line(&argv);
         let first =
-            attempt::pump_stream(spare.websocket, spare.protocol_v5, Some(line), feed.as_mut(), sinks, &mut progress)
+            stream::pump_stream(spare.websocket, spare.protocol_v5, Some(line), feed.as_mut(), sinks, &mut progress)
                 .await?;
         tracing::debug!("spare exec stream of run {id} ended: {:?}", first.ended);
         if first.banner_seen {
@@ -125,7 +125,7 @@ pub async fn run_after(
     let mut tries = 0;
     let connection = loop {
         tries += 1;
-        match attempt::connect(client, target, argv.clone(), feed.is_some()).await {
+        match stream::connect(client, target, argv.clone(), feed.is_some()).await {
             Ok(connection) => break connection,
             Err(ExecError::Connect { source: kube::Error::Api(status), pod }) => {
                 return Err(ExecError::Remote { pod, message: status.message });
@@ -137,7 +137,7 @@ pub async fn run_after(
             Err(error) => return Err(error),
         }
     };
-    let first = attempt::pump(connection, feed.as_mut(), sinks, &mut progress).await?;
+    let first = stream::pump(connection, feed.as_mut(), sinks, &mut progress).await?;
     tracing::debug!(protocol_v5 = first.protocol_v5, "exec stream of run {id} ended: {:?}", first.ended);
     let reason = match first.ended {
         Ended::Status(outcome) => {
@@ -177,9 +177,9 @@ async fn resume(
         if Instant::now() >= deadline {
             return Err(ExecError::ResumeTimeout { pod: target.pod.clone(), seconds, reason });
         }
-        match attempt::connect(client, target, attach_argv(id, progress.stdout, progress.stderr), false).await {
+        match stream::connect(client, target, attach_argv(id, progress.stdout, progress.stderr), false).await {
             Ok(connection) => {
-                let result = attempt::pump(connection, None, sinks, progress).await?;
+                let result = stream::pump(connection, None, sinks, progress).await?;
                 match result.ended {
                     Ended::Status(outcome) => {
                         return finish_checked(client, target, id, outcome, result.banner_seen).await;
@@ -224,9 +224,9 @@ async fn finish_checked(
 async fn probe(client: &kube::Client, target: &Target, test: &str, id: &str) -> Result<bool, ExecError> {
     tracing::debug!(pod = %target.pod, "probing run {id}: {test}");
     let argv = ["/bin/sh", "-c", test, "kubepool-probe", id];
-    let connection = attempt::connect(client, target, argv.iter().map(|a| a.to_string()).collect(), false).await?;
+    let connection = stream::connect(client, target, argv.iter().map(|a| a.to_string()).collect(), false).await?;
     let mut sinks = Sinks { stdout: Box::new(tokio::io::sink()), stderr: Box::new(tokio::io::sink()) };
-    let result = attempt::pump(connection, None, &mut sinks, &mut Progress::default()).await?;
+    let result = stream::pump(connection, None, &mut sinks, &mut Progress::default()).await?;
     tracing::debug!(pod = %target.pod, "probe of run {id}: {:?}", result.ended);
     match result.ended {
         Ended::Status(Outcome::Exited(code)) => Ok(code == 0),

@@ -1,8 +1,8 @@
 //! A node record's `connection_port` (reference §5), for all three drivers: the namespace, the
 //! API URL, the node's own credentials, and for pod nodes the pod name.
 
-use super::kubernetes::objects::SERVICE_ACCOUNT;
-use super::kubernetes::token::Credentials;
+use super::objects::SERVICE_ACCOUNT;
+use super::token::Credentials;
 use crate::k8s::ClusterInfo;
 
 /// Which driver's variant of the dict (they differ in two keys, §5).

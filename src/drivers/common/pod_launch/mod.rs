@@ -2,9 +2,13 @@
 //! §4.5): create the pod, watch it until its container runs (failing fast with the cluster's
 //! reason and recent warning events), and prove the node's *own* credentials can exec into it.
 
-use super::kubernetes::pod_body::PodBody;
-use super::kubernetes::token::Credentials;
-use super::kubernetes::{api, pod_start};
+pub mod pod_start;
+pub mod pod_status;
+pub mod schedulable;
+
+use crate::drivers::common::api;
+use crate::drivers::common::pod_body::PodBody;
+use crate::drivers::common::token::Credentials;
 use crate::k8s::{ClusterInfo, NodeCredentials};
 use k8s_openapi::api::core::v1::{Event, Node, Pod, ServiceAccount};
 use kube::api::Api;

@@ -5,7 +5,7 @@
 //!   the command's stdout, stderr and exit code in files so a dropped API connection can be
 //!   re-attached from the byte offsets already received.
 //! * [`status`]: the exit code from the status channel's `Status` object.
-//! * [`attempt`]: one WebSocket exec stream (`v5.channel.k8s.io`, else `v4`): stdin in,
+//! * [`stream`]: one WebSocket exec stream (`v5.channel.k8s.io`, else `v4`): stdin in,
 //!   stdout/stderr out as they come, and how the stream ended.
 //! * [`session`]: start, and re-attach after a drop until the command's exit code is known.
 //! * [`spare`]: exec streams opened ahead of their command (the agent keeps one per container).
@@ -14,12 +14,12 @@
 //! * [`agent`]: the per-user local agent that keeps API clients warm, and its wire format.
 
 pub mod agent;
-pub mod attempt;
 pub mod client;
 pub mod console;
 pub mod session;
 pub mod spare;
 pub mod status;
+pub mod stream;
 pub mod supervisor;
 
 pub use session::{ExecRequest, Sinks, run};

@@ -5,7 +5,7 @@
 //! The command then runs under the same supervisor, with the same exit status, files and
 //! re-attachment as one started on a fresh stream.
 
-use super::attempt::{self, STATUS, STDOUT, WsStream};
+use super::stream::{self, STATUS, STDOUT, WsStream};
 use super::supervisor::{SPARE_BANNER, spare_argv};
 use super::{ExecError, Target};
 use futures::StreamExt;
@@ -39,7 +39,7 @@ impl Spare {
 
 /// Opens a spare in `target` and waits until its supervisor says it is ready.
 pub async fn open(client: &kube::Client, target: &Target) -> Result<Spare, ExecError> {
-    let connection = attempt::connect(client, target, spare_argv(), true).await?;
+    let connection = stream::connect(client, target, spare_argv(), true).await?;
     let protocol_v5 = connection.supports_stream_close();
     let mut websocket = connection.into_stream();
     let not_ready =

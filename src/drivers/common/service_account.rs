@@ -9,8 +9,8 @@
 //!
 //! Shared by all three drivers; the grants (Role/RoleBinding) are each driver's own.
 
-use super::kubernetes::token::{self, Credentials};
-use super::kubernetes::{api, objects};
+use super::token::{self, Credentials};
+use super::{api, objects};
 use crate::k8s::{ClusterInfo, TokenSource};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};

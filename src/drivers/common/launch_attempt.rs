@@ -1,7 +1,7 @@
 //! What every driver does around one launch: find the label the node is for, and undo a failed
 //! attempt (delete what it made and wait until it is gone) so the next attempt starts clean.
 
-use crate::drivers::kubernetes::{LabelSpec, PoolSpec};
+use crate::drivers::spec::{LabelSpec, PoolSpec};
 use kubepool_driver_api::{LaunchError, NodeSpec};
 use std::future::Future;
 use tracing::warn;

@@ -3,9 +3,9 @@
 //! sshd's configuration; the pod changed to run sshd; the Service; and the optional Ingress.
 
 use crate::config::ssh::{IngressOptions, SshOptions};
-use crate::drivers::kubernetes::objects::meta;
-use crate::drivers::kubernetes::pod_body::PodBody;
-use crate::drivers::metadata::NODE_ID;
+use crate::drivers::common::metadata::NODE_ID;
+use crate::drivers::common::objects::meta;
+use crate::drivers::common::pod_body::PodBody;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{
     ContainerPort, Secret, SecretVolumeSource, Service, ServicePort, ServiceSpec, Volume, VolumeMount,

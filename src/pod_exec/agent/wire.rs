@@ -110,7 +110,7 @@ pub async fn read_hello<R: AsyncRead + Unpin>(reader: &mut R) -> std::io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::Target;
+    use crate::pod_exec::Target;
 
     #[tokio::test]
     async fn hello_and_frames_round_trip() {

@@ -14,7 +14,7 @@ pub mod reach;
 mod wire;
 
 use crate::config::SshOptions;
-use crate::drivers::kubernetes::pod_body::PodBody;
+use crate::drivers::common::pod_body::PodBody;
 
 /// An SSH pod label, as the driver needs it.
 #[derive(Debug, Clone, PartialEq)]

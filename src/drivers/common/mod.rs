@@ -1,0 +1,11 @@
+//! The driver toolkit: what more than one driver uses.
+
+pub mod api;
+pub mod connection_port;
+pub mod launch_attempt;
+pub mod metadata;
+pub mod objects;
+pub mod pod_body;
+pub mod pod_launch;
+pub mod service_account;
+pub mod token;
