@@ -18,11 +18,9 @@ mod tcp_cut_proxy;
 mod zk_support;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
-use kubepool::drivers::kubernetes::KubernetesDriver;
-use kubepool::drivers::spec::{LabelKind, LabelSpec, PoolSpec, Timeouts};
-use kubepool_driver_api::{Driver, NoProgress, NodeSpec, RequestAttributes, Resources};
+use kubepool::drivers::spec::{DriverKind, LabelKind, PoolSpec, Timeouts};
+use kubepool_driver_api::{NoProgress, NodeSpec, RequestAttributes};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -103,17 +101,15 @@ impl Fixture {
         let cluster = kubepool::k8s::connect(None).await.expect("connect");
         let pool = PoolSpec {
             name: pool_name.clone(),
-            labels: vec![LabelSpec {
-                name: "k8s-namespace".into(),
-                kind: LabelKind::Namespace,
-                labels: BTreeMap::new(),
-                dynamic_labels: BTreeMap::new(),
-                python_path: "auto".into(),
-                shell_type: None,
-                quota: Resources::new().with("instances", 1),
-            }],
+            labels: vec![common::label_spec("k8s-namespace", LabelKind::Namespace)],
         };
-        let driver = KubernetesDriver::new("kubepool-test", vec![pool], cluster.clone(), Timeouts::default());
+        let driver = common::nodepool_driver(
+            DriverKind::Kubernetes,
+            "kubepool-test",
+            vec![pool],
+            cluster.clone(),
+            Timeouts::default(),
+        );
         let namespace = format!("{pool_name}-0000000001");
         let guard = NamespaceGuard(namespace.clone());
         let spec = NodeSpec {

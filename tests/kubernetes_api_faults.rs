@@ -7,12 +7,11 @@ mod common;
 mod proxy;
 
 use http::Method;
-use kubepool::drivers::kubernetes::KubernetesDriver;
-use kubepool::drivers::spec::{LabelKind, LabelSpec, PoolSpec, Timeouts};
+use kubepool::drivers::spec::{DriverKind, LabelKind, PoolSpec, Timeouts};
 use kubepool::k8s::ApiDiscipline;
-use kubepool_driver_api::{Driver, LaunchError, NoProgress, NodeSpec, RequestAttributes, Resources};
+use kubepool_driver_api::{Driver, LaunchError, NoProgress, NodeSpec, RequestAttributes};
 use proxy::{ApiFaultProxy, Fault};
-use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 fn faults() -> Vec<Fault> {
@@ -35,17 +34,10 @@ fn faults() -> Vec<Fault> {
     ]
 }
 
-fn driver(pool: &str, cluster: kubepool::k8s::ClusterInfo) -> KubernetesDriver {
-    let label = LabelSpec {
-        name: "ns".into(),
-        kind: LabelKind::Namespace,
-        labels: BTreeMap::new(),
-        dynamic_labels: BTreeMap::new(),
-        python_path: "auto".into(),
-        shell_type: None,
-        quota: Resources::new().with("instances", 1),
-    };
-    KubernetesDriver::new(
+fn driver(pool: &str, cluster: kubepool::k8s::ClusterInfo) -> Arc<dyn Driver> {
+    let label = common::label_spec("ns", LabelKind::Namespace);
+    common::nodepool_driver(
+        DriverKind::Kubernetes,
         "kubepool-faults",
         vec![PoolSpec { name: pool.into(), labels: vec![label] }],
         cluster,

@@ -4,9 +4,8 @@
 
 mod common;
 
-use kubepool::drivers::kubernetes::KubernetesDriver;
-use kubepool::drivers::spec::{LabelKind, LabelSpec, PoolSpec, Timeouts};
-use kubepool_driver_api::{Driver, LaunchedNode, NoProgress, NodeSpec, RequestAttributes, Resources};
+use kubepool::drivers::spec::{DriverKind, LabelKind, LabelSpec, PoolSpec, Timeouts};
+use kubepool_driver_api::{LaunchedNode, NoProgress, NodeSpec, RequestAttributes};
 use std::collections::BTreeMap;
 use std::process::Command;
 
@@ -18,9 +17,7 @@ fn pool(name: &str) -> PoolSpec {
             kind: LabelKind::Namespace,
             labels: BTreeMap::from([("team".to_string(), "ci".to_string())]),
             dynamic_labels: BTreeMap::from([("tenant".to_string(), "{request.tenant_name}".to_string())]),
-            python_path: "auto".into(),
-            shell_type: None,
-            quota: Resources::new().with("instances", 1),
+            ..common::label_spec("k8s-namespace", LabelKind::Namespace)
         }],
     }
 }
@@ -92,7 +89,13 @@ fn kubectl(kubeconfig: &std::path::Path, args: &[&str], stdin: Option<&str>) -> 
 async fn namespace_node_credentials_work_inside_and_are_refused_outside() {
     let cluster = kubepool::k8s::connect(None).await.expect("connect");
     let pool_name = common::unique_name("kp");
-    let driver = KubernetesDriver::new("kubepool-test", vec![pool(&pool_name)], cluster, Timeouts::default());
+    let driver = common::nodepool_driver(
+        DriverKind::Kubernetes,
+        "kubepool-test",
+        vec![pool(&pool_name)],
+        cluster,
+        Timeouts::default(),
+    );
     let node_a = driver.launch(&node_spec(&pool_name, "0000000001"), &NoProgress).await.expect("launch node a");
     let node_b = driver.launch(&node_spec(&pool_name, "0000000002"), &NoProgress).await.expect("launch node b");
 
@@ -152,16 +155,17 @@ async fn namespace_node_credentials_work_inside_and_are_refused_outside() {
     }
 
     let listed = driver.list_resources().await.expect("list");
-    let listed_ids: Vec<_> =
-        listed.iter().filter(|r| r.pool.as_deref() == Some(&pool_name)).map(|r| r.external_id.clone()).collect();
+    let ours = |r: &&kubepool_driver_api::ResourceRef| r.external_id.starts_with(&format!("{pool_name}-"));
+    let listed_ids: Vec<_> = listed.iter().filter(ours).map(|r| (r.external_id.clone(), r.node_id.clone())).collect();
     driver.delete(&ns_a).await.expect("delete a");
     driver.delete(&ns_b).await.expect("delete b");
     let after = driver.list_resources().await.expect("list after delete");
     let _ = std::fs::remove_dir_all(&dir);
 
     assert!(failures.is_empty(), "{failures:#?}");
-    assert!(listed_ids.contains(&ns_a) && listed_ids.contains(&ns_b), "listed {listed_ids:?}");
-    assert!(after.iter().all(|r| r.pool.as_deref() != Some(&pool_name)), "namespaces left: {after:?}");
+    assert!(listed_ids.contains(&(ns_a.clone(), Some("0000000001".into()))), "listed {listed_ids:?}");
+    assert!(listed_ids.contains(&(ns_b.clone(), Some("0000000002".into()))), "listed {listed_ids:?}");
+    assert!(!after.iter().any(|r| ours(&r)), "namespaces left: {after:?}");
     assert!(namespaces.get_opt(&ns_a).await.expect("get").is_none(), "namespace a is gone");
     // Deleting what is gone succeeds.
     driver.delete(&ns_a).await.expect("delete again");
@@ -187,7 +191,13 @@ async fn both_token_sources_authenticate_as_the_node_account_and_die_with_the_no
         let mut cluster = kubepool::k8s::connect(None).await.expect("connect");
         cluster.node_token = source;
         let pool_name = common::unique_name("kptok");
-        let driver = KubernetesDriver::new("kubepool-test", vec![pool(&pool_name)], cluster, Timeouts::default());
+        let driver = common::nodepool_driver(
+            DriverKind::Kubernetes,
+            "kubepool-test",
+            vec![pool(&pool_name)],
+            cluster,
+            Timeouts::default(),
+        );
         let node = driver.launch(&node_spec(&pool_name, "0000000001"), &NoProgress).await.expect("launch");
         let namespace = node.external_id.clone();
         let token = node.connection_port["token"].as_str().expect("token").to_string();

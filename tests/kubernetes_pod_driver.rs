@@ -4,29 +4,16 @@
 
 mod common;
 
-use kubepool::config::PodTemplate;
 use kubepool::drivers::common::pod_body::PodBody;
-use kubepool::drivers::kubernetes::KubernetesDriver;
-use kubepool::drivers::spec::{LabelKind, LabelSpec, PoolSpec, Timeouts};
-use kubepool_driver_api::{Driver, LaunchError, NoProgress, NodeSpec, RequestAttributes, Resources};
+use kubepool::drivers::spec::{DriverKind, LabelKind, LabelSpec, PodTemplate, PoolSpec, Timeouts};
+use kubepool_driver_api::{Driver, LaunchError, NoProgress, NodeSpec, RequestAttributes};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 const PROVIDER: &str = "kubepool-pod-driver";
 
 fn template(image: &str) -> PodTemplate {
     PodTemplate::with_image(image.to_string(), "Never")
-}
-
-fn label(name: &str, body: PodBody) -> LabelSpec {
-    LabelSpec {
-        name: name.to_string(),
-        kind: LabelKind::Pod(Box::new(body)),
-        labels: BTreeMap::new(),
-        dynamic_labels: BTreeMap::new(),
-        python_path: "auto".into(),
-        shell_type: None,
-        quota: Resources::new().with("instances", 1),
-    }
 }
 
 /// The labels under test: each can never give a usable pod on the test cluster.
@@ -45,24 +32,17 @@ fn labels() -> Vec<LabelSpec> {
         "name": "c", "image": no_shell_image, "imagePullPolicy": "IfNotPresent",
     }]});
     vec![
-        label(
-            "missing-image",
-            PodBody::from_template("missing-image", &template("localhost/kp-none:1"), BTreeMap::new()).expect("body"),
-        ),
-        label("unschedulable", PodBody::from_template("unschedulable", &unschedulable, BTreeMap::new()).expect("body")),
-        label("over-quota", PodBody::from_user_spec(&over_quota, BTreeMap::new()).expect("body")),
-        label("no-shell", PodBody::from_user_spec(&no_shell, BTreeMap::new()).expect("body")),
+        common::label_spec("missing-image", LabelKind::Pod(Box::new(template("localhost/kp-none:1")))),
+        common::label_spec("unschedulable", LabelKind::Pod(Box::new(unschedulable))),
+        common::label_spec("over-quota", LabelKind::Spec(over_quota)),
+        common::label_spec("no-shell", LabelKind::Spec(no_shell)),
     ]
 }
 
-async fn driver(pool: &str) -> KubernetesDriver {
+async fn driver(pool: &str) -> Arc<dyn Driver> {
     let cluster = kubepool::k8s::connect(None).await.expect("cluster");
-    KubernetesDriver::new(
-        PROVIDER,
-        vec![PoolSpec { name: pool.into(), labels: labels() }],
-        cluster,
-        Timeouts::default(),
-    )
+    let pools = vec![PoolSpec { name: pool.into(), labels: labels() }];
+    common::nodepool_driver(DriverKind::Kubernetes, PROVIDER, pools, cluster, Timeouts::default())
 }
 
 fn spec(pool: &str, label: &str, node_id: &str) -> NodeSpec {

@@ -11,16 +11,11 @@ mod project_api;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
-use kubepool::config::PodTemplate;
-use kubepool::drivers::common::pod_body::PodBody;
 use kubepool::drivers::common::token::{Credentials, wait_for_credentials};
-use kubepool::drivers::openshift::OpenshiftDriver;
 use kubepool::drivers::openshift::kinds::Project;
-use kubepool::drivers::openshiftpods::OpenshiftPodsDriver;
-use kubepool::drivers::spec::{LabelKind, LabelSpec, PoolSpec, Timeouts};
+use kubepool::drivers::spec::{DriverKind, LabelKind, LabelSpec, PodTemplate, PoolSpec, Timeouts};
 use kubepool::k8s::{ClusterInfo, NodeCredentials};
-use kubepool_driver_api::{Driver, NoProgress, NodeSpec, RequestAttributes, Resources};
-use std::collections::BTreeMap;
+use kubepool_driver_api::{NoProgress, NodeSpec, RequestAttributes};
 use std::time::{Duration, Instant};
 
 const LAUNCHER: &str = "os-launcher";
@@ -138,20 +133,11 @@ async fn restricted_launcher(
 
 fn pod_label(name: &str) -> LabelSpec {
     let template = PodTemplate::with_image(common::test_image(), "Never");
-    let body = PodBody::from_template(name, &template, BTreeMap::new()).expect("body");
-    LabelSpec { kind: LabelKind::Pod(Box::new(body)), ..project_label(name) }
+    common::label_spec(name, LabelKind::Pod(Box::new(template)))
 }
 
 fn project_label(name: &str) -> LabelSpec {
-    LabelSpec {
-        name: name.to_string(),
-        kind: LabelKind::Namespace,
-        labels: BTreeMap::new(),
-        dynamic_labels: BTreeMap::new(),
-        python_path: "auto".into(),
-        shell_type: None,
-        quota: Resources::new().with("instances", 1),
-    }
+    common::label_spec(name, LabelKind::Namespace)
 }
 
 fn spec(provider: &str, pool: &str, label: &str, node_id: &str) -> NodeSpec {
@@ -180,7 +166,8 @@ async fn both_drivers_work_with_only_the_documented_rights() {
     assert!(matches!(default_pods.list(&ListParams::default()).await, Err(kube::Error::Api(ref s)) if s.code == 403));
 
     // openshift: a project node and a pod node.
-    let openshift = OpenshiftDriver::new(
+    let openshift = common::nodepool_driver(
+        DriverKind::Openshift,
         "os-lp-openshift",
         vec![PoolSpec { name: pool.clone(), labels: vec![project_label("os-lp-project"), pod_label("os-lp-pod")] }],
         launcher.clone(),
@@ -265,7 +252,8 @@ async fn openshiftpods_node(
     credentials: &Credentials,
 ) -> usize {
     let pods_namespace = pods_namespace.to_string();
-    let pods_driver = OpenshiftPodsDriver::new(
+    let pods_driver = common::nodepool_driver(
+        DriverKind::OpenshiftPods,
         "os-lp-pods",
         vec![PoolSpec { name: pods_namespace.clone(), labels: vec![pod_label("os-lp-pods-pod")] }],
         launcher.clone(),

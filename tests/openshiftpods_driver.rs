@@ -7,12 +7,8 @@ mod common;
 use k8s_openapi::api::core::v1::{Namespace, Pod, ResourceQuota, ServiceAccount};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::runtime::wait::await_condition;
-use kubepool::config::PodTemplate;
-use kubepool::drivers::common::pod_body::PodBody;
-use kubepool::drivers::openshiftpods::OpenshiftPodsDriver;
-use kubepool::drivers::spec::{LabelKind, LabelSpec, PoolSpec, Timeouts};
-use kubepool_driver_api::{Driver, LaunchError, NoProgress, NodeSpec, RequestAttributes, Resources};
-use std::collections::BTreeMap;
+use kubepool::drivers::spec::{DriverKind, LabelKind, LabelSpec, PodTemplate, PoolSpec, Timeouts};
+use kubepool_driver_api::{LaunchError, NoProgress, NodeSpec, RequestAttributes};
 use std::time::Duration;
 
 const PROVIDER: &str = "os-pods-driver";
@@ -37,15 +33,7 @@ impl Drop for TestNamespace {
 
 fn label() -> LabelSpec {
     let template = PodTemplate::with_image(common::test_image(), "Never");
-    LabelSpec {
-        name: LABEL.into(),
-        kind: LabelKind::Pod(Box::new(PodBody::from_template(LABEL, &template, BTreeMap::new()).expect("body"))),
-        labels: BTreeMap::new(),
-        dynamic_labels: BTreeMap::new(),
-        python_path: "auto".into(),
-        shell_type: None,
-        quota: Resources::new().with("instances", 1),
-    }
+    common::label_spec(LABEL, LabelKind::Pod(Box::new(template)))
 }
 
 #[tokio::test]
@@ -68,7 +56,8 @@ async fn a_namespace_quota_refusal_is_a_quota_error_and_leaves_nothing() {
     tokio::time::timeout(Duration::from_secs(60), counted).await.expect("quota counted").expect("watch");
 
     let cluster = kubepool::k8s::connect(None).await.expect("cluster");
-    let driver = OpenshiftPodsDriver::new(
+    let driver = common::nodepool_driver(
+        DriverKind::OpenshiftPods,
         PROVIDER,
         vec![PoolSpec { name: namespace.0.clone(), labels: vec![label()] }],
         cluster,

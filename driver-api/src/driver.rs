@@ -1,12 +1,13 @@
 //! The driver trait: what the launcher asks of a provider's driver.
 //!
 //! A driver creates the cloud resources of one node, deletes them, lists what it created (for
-//! leak detection) and says what a label costs in quota. It never touches ZooKeeper: the
-//! launcher records progress ([`LaunchProgress`]) and results ([`LaunchedNode`]) in node
-//! records. Every object a driver creates carries the node id, provider and pool (for
-//! Kubernetes, as labels), so that after a crash the launcher can find it again from the
-//! cluster alone.
+//! leak detection) and says whether its cloud answers. It never touches ZooKeeper: the launcher
+//! records progress ([`LaunchProgress`]) and results ([`LaunchedNode`]) in node records. Every
+//! object a driver creates carries the labels the front end names it by (Nodepool's: node id,
+//! provider, pool and label), so that after a crash the front end can find it again from the
+//! cluster alone. What a label costs in quota is the front end's own arithmetic ([`Resources`]).
 
+#[cfg(doc)]
 use crate::resources::Resources;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -141,7 +142,6 @@ pub struct ResourceRef {
     pub external_id: String,
     /// The node id the resource was made for (a Kubernetes label), if it carries one.
     pub node_id: Option<String>,
-    pub pool: Option<String>,
     /// True while the cloud is already deleting it.
     pub deleting: bool,
 }
@@ -149,9 +149,6 @@ pub struct ResourceRef {
 /// A provider's driver. One value serves every pool of the provider.
 #[async_trait]
 pub trait Driver: Send + Sync {
-    /// The provider's name.
-    fn provider(&self) -> &str;
-
     /// Creates everything node `spec` needs and waits until it is usable. On error the driver
     /// has already removed what it created in this attempt (or the cleanup worker will, by label).
     async fn launch(&self, spec: &NodeSpec, progress: &dyn LaunchProgress) -> Result<LaunchedNode, LaunchError>;
@@ -162,9 +159,6 @@ pub trait Driver: Send + Sync {
 
     /// Every resource of this provider that the driver created.
     async fn list_resources(&self) -> Result<Vec<ResourceRef>, ListError>;
-
-    /// What one node of `label` in `pool` counts against quota, or `None` for an unknown label.
-    fn quota(&self, pool: &str, label: &str) -> Option<Resources>;
 
     /// Does the provider's cloud answer now? `Err(why)` when it does not: the launcher then
     /// pauses this provider's pools (and only these) until it answers again.

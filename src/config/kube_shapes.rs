@@ -8,7 +8,7 @@ use super::build::to_json;
 use super::check::{child, item};
 use super::error::Diagnostic;
 use super::yaml::{Node, Value};
-use crate::drivers::common::pod_body::typed;
+use crate::k8s::typed;
 use k8s_openapi::api::core::v1::{LocalObjectReference, PodSpec, Volume, VolumeMount};
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;

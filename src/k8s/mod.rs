@@ -7,11 +7,13 @@ mod client;
 pub mod discipline;
 mod node_credentials;
 mod token_source;
+mod typed;
 
 pub use client::{ClusterInfo, connect, connect_kubeconfig, connect_with, load_config};
 pub use discipline::{ApiDiscipline, ApiErrorObserver};
 pub use node_credentials::NodeCredentials;
 pub use token_source::{DEFAULT_TOKEN_LIFETIME, TokenSource, ca_bundle_base64};
+pub use typed::typed;
 
 #[derive(Debug, thiserror::Error)]
 pub enum K8sError {

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod handler;
 pub mod health;
 pub mod min_ready;
+pub mod naming;
 pub mod plan;
 pub mod policies;
 pub mod pool_worker;

@@ -1,14 +1,11 @@
 //! From `nodepool.yaml` to a running engine: connect to each provider's cluster, build its
 //! driver, and resolve the pools into [`PoolPlan`]s.
 
+use super::naming::NodepoolNaming;
 use super::plan::PoolPlan;
-use crate::config::{self, Config, Driver as DriverKind, LabelKind as ConfigLabelKind};
-use crate::drivers::common::pod_body::PodBody;
-use crate::drivers::kubernetes::KubernetesDriver;
-use crate::drivers::kubernetes::ssh::SshPod;
-use crate::drivers::openshift::OpenshiftDriver;
-use crate::drivers::openshiftpods::OpenshiftPodsDriver;
-use crate::drivers::spec::{LabelKind, LabelSpec, PoolSpec, Timeouts};
+use crate::config::{self, Config, LabelKind as ConfigLabelKind};
+use crate::drivers::factory;
+use crate::drivers::spec::{DriverKind, DriverSpec, LabelKind, LabelSpec, PoolSpec, Timeouts};
 use crate::metrics::{Metrics, ProviderLabels};
 use crate::{Error, k8s};
 use kubepool_driver_api::Driver;
@@ -86,25 +83,11 @@ pub async fn providers(config: &Config, metrics: &Metrics, settings: &ClusterSet
             if provider.max_concurrency == 0 {
                 warn!("max-concurrency is 0: this provider handles no requests");
             }
-            let mut specs = Vec::new();
-            for pool in &provider.pools {
-                let labels: Vec<LabelSpec> = pool
-                    .labels
-                    .iter()
-                    .map(|label| driver_label(label).map_err(|e| label_error(provider, pool, label, e)))
-                    .collect::<Result<_, _>>()?;
-                if provider.max_concurrency != 0 {
-                    out.pools.push(plan(provider, pool, &labels));
-                }
-                specs.push(PoolSpec { name: pool.name.clone(), labels });
+            if provider.max_concurrency != 0 {
+                out.pools.extend(provider.pools.iter().map(|pool| plan(provider, pool)));
             }
-            let name = provider.name.clone();
-            let timeouts = Timeouts::default();
-            let driver: Arc<dyn Driver> = match provider.driver {
-                DriverKind::Kubernetes => Arc::new(KubernetesDriver::new(name, specs, cluster, timeouts)),
-                DriverKind::Openshift => Arc::new(OpenshiftDriver::new(name, specs, cluster, timeouts)),
-                DriverKind::OpenshiftPods => Arc::new(OpenshiftPodsDriver::new(name, specs, cluster, timeouts)),
-            };
+            let driver = factory::build(&driver_spec(provider), cluster, Arc::new(NodepoolNaming))
+                .map_err(|e| Error::Setup(e.to_string()))?;
             out.drivers.insert(provider.name.clone(), driver);
             out.clouds.insert(provider.name.clone(), provider.context.clone());
             Ok::<_, Error>(())
@@ -115,42 +98,49 @@ pub async fn providers(config: &Config, metrics: &Metrics, settings: &ClusterSet
     Ok(out)
 }
 
-/// The driver's view of a label (a kubernetes `namespace` label and an openshift `project`
-/// label are both [`LabelKind::Namespace`]).
-fn driver_label(label: &config::PoolLabel) -> Result<LabelSpec, String> {
-    let annotations = || strings(&label.annotations);
-    let kind = match &label.kind {
-        ConfigLabelKind::Namespace => LabelKind::Namespace,
-        ConfigLabelKind::Pod(template) => {
-            let body = PodBody::from_template(&label.name, template, annotations())?;
-            match &label.ssh {
-                Some(options) => LabelKind::Ssh(Box::new(SshPod::new(body, options.clone()))),
-                None => LabelKind::Pod(Box::new(body)),
-            }
-        }
-        ConfigLabelKind::Spec(spec) => LabelKind::Pod(Box::new(PodBody::from_user_spec(spec, annotations())?)),
+/// A provider's driver spec: nodepool.yaml's keys in the drivers' terms (a kubernetes
+/// `namespace` label and an openshift `project` label are both [`LabelKind::Namespace`]).
+fn driver_spec(provider: &config::Provider) -> DriverSpec {
+    DriverSpec {
+        provider: provider.name.clone(),
+        kind: match provider.driver {
+            config::Driver::Kubernetes => DriverKind::Kubernetes,
+            config::Driver::Openshift => DriverKind::Openshift,
+            config::Driver::OpenshiftPods => DriverKind::OpenshiftPods,
+        },
+        pools: provider
+            .pools
+            .iter()
+            .map(|pool| PoolSpec { name: pool.name.clone(), labels: pool.labels.iter().map(label_spec).collect() })
+            .collect(),
+        timeouts: Timeouts::default(),
+    }
+}
+
+fn label_spec(label: &config::PoolLabel) -> LabelSpec {
+    let kind = match (&label.kind, &label.ssh) {
+        (ConfigLabelKind::Namespace, _) => LabelKind::Namespace,
+        (ConfigLabelKind::Pod(template), Some(ssh)) => LabelKind::Ssh(template.clone(), Box::new(ssh.clone())),
+        (ConfigLabelKind::Pod(template), None) => LabelKind::Pod(template.clone()),
+        (ConfigLabelKind::Spec(spec), _) => LabelKind::Spec(spec.clone()),
     };
-    Ok(LabelSpec {
+    LabelSpec {
         name: label.name.clone(),
         kind,
         labels: strings(&label.labels),
         dynamic_labels: strings(&label.dynamic_labels),
+        annotations: strings(&label.annotations),
         python_path: label.python_path.clone(),
         shell_type: label.shell_type.clone(),
-        quota: label.resources.clone(),
-    })
+    }
 }
 
-fn label_error(provider: &config::Provider, pool: &config::Pool, label: &config::PoolLabel, error: String) -> Error {
-    Error::Setup(format!("provider {} pool {} label {}: {error}", provider.name, pool.name, label.name))
-}
-
-fn plan(provider: &config::Provider, pool: &config::Pool, labels: &[LabelSpec]) -> PoolPlan {
+fn plan(provider: &config::Provider, pool: &config::Pool) -> PoolPlan {
     PoolPlan {
         provider: provider.name.clone(),
         pool: pool.name.clone(),
         priority: pool.priority,
-        labels: labels.iter().map(|l| (l.name.clone(), l.quota.clone())).collect(),
+        labels: pool.labels.iter().map(|l| (l.name.clone(), l.resources.clone())).collect(),
         limits: pool.limits.clone(),
         node_attributes: pool.node_attributes.clone(),
         launch_retries: u32::try_from(provider.launch_retries).unwrap_or(1).max(1),

@@ -169,3 +169,30 @@ pub async fn token_identity(token: &str) -> Option<String> {
     }
     status.user.and_then(|u| u.username)
 }
+
+/// A label spec with Nodepool's defaults for `python-path` and the rest empty.
+pub fn label_spec(name: &str, kind: kubepool::drivers::spec::LabelKind) -> kubepool::drivers::spec::LabelSpec {
+    kubepool::drivers::spec::LabelSpec {
+        name: name.into(),
+        kind,
+        labels: Default::default(),
+        dynamic_labels: Default::default(),
+        annotations: Default::default(),
+        python_path: "auto".into(),
+        shell_type: None,
+    }
+}
+
+/// A provider's driver as the launcher builds it: by the factory, with Nodepool's names and
+/// labels.
+pub fn nodepool_driver(
+    kind: kubepool::drivers::spec::DriverKind,
+    provider: &str,
+    pools: Vec<kubepool::drivers::spec::PoolSpec>,
+    cluster: kubepool::k8s::ClusterInfo,
+    timeouts: kubepool::drivers::spec::Timeouts,
+) -> std::sync::Arc<dyn kubepool_driver_api::Driver> {
+    let spec = kubepool::drivers::spec::DriverSpec { provider: provider.into(), kind, pools, timeouts };
+    kubepool::drivers::factory::build(&spec, cluster, std::sync::Arc::new(kubepool::launcher::naming::NodepoolNaming))
+        .expect("driver")
+}

@@ -9,7 +9,7 @@
 
 use async_trait::async_trait;
 use kubepool_driver_api::{
-    DeleteError, Driver, LaunchError, LaunchProgress, LaunchedNode, ListError, NodeSpec, ResourceRef, Resources,
+    DeleteError, Driver, LaunchError, LaunchProgress, LaunchedNode, ListError, NodeSpec, ResourceRef,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -137,10 +137,6 @@ impl FakeDriver {
 
 #[async_trait]
 impl Driver for FakeDriver {
-    fn provider(&self) -> &str {
-        &self.provider
-    }
-
     async fn launch(&self, spec: &NodeSpec, progress: &dyn LaunchProgress) -> Result<LaunchedNode, LaunchError> {
         if self.cloud.is_down(&self.provider) {
             return Err(LaunchError::Transient(format!("fake cloud {} is down", self.provider)));
@@ -197,17 +193,8 @@ impl Driver for FakeDriver {
         Ok(resources
             .iter()
             .filter(|(_, r)| r.provider == self.provider)
-            .map(|(id, r)| ResourceRef {
-                external_id: id.clone(),
-                node_id: Some(r.node_id.clone()),
-                pool: Some(r.pool.clone()),
-                deleting: false,
-            })
+            .map(|(id, r)| ResourceRef { external_id: id.clone(), node_id: Some(r.node_id.clone()), deleting: false })
             .collect())
-    }
-
-    fn quota(&self, _pool: &str, _label: &str) -> Option<Resources> {
-        Some(Resources::new().with("instances", 1))
     }
 
     async fn check_health(&self) -> Result<(), String> {

@@ -6,14 +6,12 @@
 
 use crate::common;
 use crate::zk_support::{TestZk, run_peer, surviving};
-use kubepool::drivers::kubernetes::KubernetesDriver;
-use kubepool::drivers::spec::{LabelKind, LabelSpec, PoolSpec, Timeouts};
+use kubepool::drivers::spec::{DriverKind, LabelKind, LabelSpec, PoolSpec, Timeouts};
 use kubepool::launcher::engine::{self, Setup};
 use kubepool::launcher::plan::PoolPlan;
 use kubepool::zk::{RequestState, Store};
-use kubepool_driver_api::{Driver, Limits, Resources};
+use kubepool_driver_api::{Limits, Resources};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What a test launcher is configured with.
@@ -59,16 +57,9 @@ impl Launcher {
         let pool = pool.unwrap_or_else(|| common::unique_name("kpe"));
         let cluster = kubepool::k8s::connect(None).await.expect("cluster");
         let quota = Resources::new().with("instances", 1);
-        let label = LabelSpec {
-            name: "k8s-namespace".into(),
-            kind: LabelKind::Namespace,
-            labels: BTreeMap::new(),
-            dynamic_labels: BTreeMap::new(),
-            python_path: "auto".into(),
-            shell_type: None,
-            quota: quota.clone(),
-        };
-        let driver = KubernetesDriver::new(
+        let label = common::label_spec("k8s-namespace", LabelKind::Namespace);
+        let driver = common::nodepool_driver(
+            DriverKind::Kubernetes,
             PROVIDER,
             vec![PoolSpec {
                 name: pool.clone(),
@@ -95,7 +86,7 @@ impl Launcher {
             zookeeper: zk.options(),
             hostname: "e2e-host".into(),
             metrics: metrics.clone(),
-            drivers: BTreeMap::from([(PROVIDER.to_string(), Arc::new(driver) as Arc<dyn Driver>)]),
+            drivers: BTreeMap::from([(PROVIDER.to_string(), driver)]),
             clouds: BTreeMap::from([(PROVIDER.to_string(), Some("admin@kubepool-testbed".to_string()))]),
             pools: vec![plan],
             cleanup_interval,

@@ -1,14 +1,11 @@
 //! Labels every object a driver creates carries (reference §4.1): the user's `labels`, then the
-//! rendered `dynamic-labels`, then Nodepool's four `nodepool_*` labels, which win. Leak
-//! detection and crash recovery find objects by these.
+//! rendered `dynamic-labels`, then the front end's identity labels (Nodepool's four
+//! `nodepool_*`), which win. Leak detection and crash recovery find objects by these.
 
+use crate::drivers::naming::NodeNaming;
 use kubepool_driver_api::{NodeSpec, RequestAttributes};
 use std::collections::BTreeMap;
 
-pub const NODE_ID: &str = "nodepool_node_id";
-pub const PROVIDER: &str = "nodepool_provider_name";
-pub const POOL: &str = "nodepool_pool_name";
-pub const LABEL: &str = "nodepool_node_label";
 /// Added by kubepool (Nodepool does not set it): which program made the object.
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY_VALUE: &str = "kubepool";
@@ -29,6 +26,7 @@ impl From<TemplateError> for kubepool_driver_api::LaunchError {
 
 /// The metadata labels of an object made for `spec`.
 pub fn object_labels(
+    naming: &dyn NodeNaming,
     spec: &NodeSpec,
     labels: &BTreeMap<String, String>,
     dynamic_labels: &BTreeMap<String, String>,
@@ -38,10 +36,7 @@ pub fn object_labels(
         let value = render(template, &spec.request).map_err(|message| TemplateError { key: key.clone(), message })?;
         out.insert(key.clone(), value);
     }
-    out.insert(NODE_ID.into(), spec.node_id.clone());
-    out.insert(PROVIDER.into(), spec.provider.clone());
-    out.insert(POOL.into(), spec.pool.clone());
-    out.insert(LABEL.into(), spec.label.clone());
+    out.extend(naming.identity_labels(spec));
     out.insert(MANAGED_BY.into(), MANAGED_BY_VALUE.into());
     Ok(out)
 }
@@ -128,20 +123,6 @@ mod tests {
                 tenant_name: Some("openstack".into()),
             },
         }
-    }
-
-    #[test]
-    fn nodepool_labels_win_over_user_labels() {
-        let user =
-            BTreeMap::from([("nodepool_node_id".to_string(), "spoof".to_string()), ("team".into(), "ci".into())]);
-        let dynamic = BTreeMap::from([("tenant".to_string(), "{request.tenant_name}".to_string())]);
-        let labels = object_labels(&spec(), &user, &dynamic).expect("labels");
-        assert_eq!(labels[NODE_ID], "0000000042");
-        assert_eq!(labels[PROVIDER], "k8s");
-        assert_eq!(labels[POOL], "main");
-        assert_eq!(labels[LABEL], "pod-fedora");
-        assert_eq!(labels["team"], "ci");
-        assert_eq!(labels["tenant"], "openstack");
     }
 
     #[test]

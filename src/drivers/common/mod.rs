@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod connection_port;
+pub mod label;
 pub mod launch_attempt;
 pub mod metadata;
 pub mod objects;

@@ -7,7 +7,8 @@
 //! period that a shell running as PID 1 would otherwise cost, and a form-A pod gets no service
 //! account token mounted.
 
-use crate::config::PodTemplate;
+use crate::drivers::spec::{Compute, PodTemplate};
+use crate::k8s::typed;
 use k8s_openapi::api::core::v1::{
     Container, EnvVar, LocalObjectReference, Pod, PodSpec, ResourceRequirements, SecurityContext, Volume, VolumeMount,
 };
@@ -117,14 +118,6 @@ fn non_empty<T>(items: Vec<T>) -> Option<Vec<T>> {
     Some(items).filter(|i| !i.is_empty())
 }
 
-/// A JSON value as a Kubernetes type, with the path of the first mismatch in the message.
-pub fn typed<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, String> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." { e.inner().to_string() } else { format!("{path}: {}", e.inner()) }
-    })
-}
-
 fn typed_list<T: DeserializeOwned>(items: &[serde_json::Value], key: &str) -> Result<Vec<T>, String> {
     items.iter().enumerate().map(|(i, item)| typed(item).map_err(|e| format!("{key}[{i}]: {e}"))).collect()
 }
@@ -132,7 +125,7 @@ fn typed_list<T: DeserializeOwned>(items: &[serde_json::Value], key: &str) -> Re
 /// Requests and limits in Nodepool's units: cpu in cores, memory `<n>Mi`, storage `<n>M`, and
 /// the GPU resource as `%.2f` (only when both `gpu` and `gpu-resource` are set).
 fn resources(template: &PodTemplate) -> Option<ResourceRequirements> {
-    let amounts = |compute: &crate::config::Compute| {
+    let amounts = |compute: &Compute| {
         let mut out = BTreeMap::new();
         if let Some(cpu) = compute.cpu {
             out.insert("cpu".to_string(), Quantity(cpu.to_string()));
@@ -156,7 +149,6 @@ fn resources(template: &PodTemplate) -> Option<ResourceRequirements> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Compute;
 
     fn template() -> PodTemplate {
         PodTemplate {

@@ -10,31 +10,43 @@ pub mod ssh;
 mod ssh_node;
 
 use crate::drivers::common::api;
-use crate::drivers::spec::{LabelKind, LabelSpec, PoolSpec, Timeouts};
+use crate::drivers::common::label::{self, NodeShape, Pool};
+use crate::drivers::naming::NodeNaming;
+use crate::drivers::spec::Timeouts;
 use crate::k8s::ClusterInfo;
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, DeleteParams, ListParams};
 use kubepool_driver_api::{
-    DeleteError, Driver, LaunchError, LaunchProgress, LaunchedNode, ListError, NodeSpec, ResourceRef, Resources,
+    DeleteError, Driver, LaunchError, LaunchProgress, LaunchedNode, ListError, NodeSpec, ResourceRef,
 };
 use std::future::Future;
+use std::sync::Arc;
 use tracing::warn;
 
 pub struct KubernetesDriver {
     provider: String,
-    pools: Vec<PoolSpec>,
+    pools: Vec<Pool>,
     cluster: ClusterInfo,
     timeouts: Timeouts,
+    naming: Arc<dyn NodeNaming>,
 }
 
 impl KubernetesDriver {
-    pub fn new(provider: impl Into<String>, pools: Vec<PoolSpec>, cluster: ClusterInfo, timeouts: Timeouts) -> Self {
-        Self { provider: provider.into(), pools, cluster, timeouts }
-    }
-
-    fn label(&self, pool: &str, label: &str) -> Option<&LabelSpec> {
-        crate::drivers::common::launch_attempt::find_label(&self.pools, pool, label)
+    /// Made by [`crate::drivers::factory`]. An SSH label's pod gets sshd here, once.
+    pub(crate) fn new(
+        provider: String,
+        mut pools: Vec<Pool>,
+        cluster: ClusterInfo,
+        timeouts: Timeouts,
+        naming: Arc<dyn NodeNaming>,
+    ) -> Self {
+        for label in pools.iter_mut().flat_map(|p| p.labels.iter_mut()) {
+            if let NodeShape::Ssh(body, options) = &mut label.shape {
+                **body = ssh::objects::ssh_pod_body((**body).clone(), options);
+            }
+        }
+        Self { provider, pools, cluster, timeouts, naming }
     }
 
     fn namespaces(&self) -> Api<Namespace> {
@@ -68,25 +80,16 @@ impl KubernetesDriver {
         }
         api::delete_and_wait(&self.namespaces(), namespace, self.timeouts.delete).await
     }
-
-    /// The namespace of a node: `<pool>-<node id>` (reference §4.2).
-    pub fn namespace_name(pool: &str, node_id: &str) -> String {
-        format!("{pool}-{node_id}")
-    }
 }
 
 #[async_trait]
 impl Driver for KubernetesDriver {
-    fn provider(&self) -> &str {
-        &self.provider
-    }
-
     async fn launch(&self, spec: &NodeSpec, progress: &dyn LaunchProgress) -> Result<LaunchedNode, LaunchError> {
-        let label = crate::drivers::common::launch_attempt::launch_label(&self.pools, &self.provider, spec)?;
-        match &label.kind {
-            LabelKind::Namespace => namespace_node::launch(self, spec, label, progress).await,
-            LabelKind::Pod(body) => pod_node::launch(self, spec, label, body, progress).await,
-            LabelKind::Ssh(ssh) => ssh_node::launch(self, spec, label, ssh, progress).await,
+        let label = label::launch_label(&self.pools, &self.provider, spec)?;
+        match &label.shape {
+            NodeShape::Namespace => namespace_node::launch(self, spec, label, progress).await,
+            NodeShape::Pod(body) => pod_node::launch(self, spec, label, body, progress).await,
+            NodeShape::Ssh(body, options) => ssh_node::launch(self, spec, label, body, options, progress).await,
         }
     }
 
@@ -95,8 +98,7 @@ impl Driver for KubernetesDriver {
     }
 
     async fn list_resources(&self) -> Result<Vec<ResourceRef>, ListError> {
-        use crate::drivers::common::metadata::{NODE_ID, POOL, PROVIDER};
-        let selector = format!("{PROVIDER}={}", self.provider);
+        let selector = format!("{}={}", self.naming.provider_key(), self.provider);
         let list = self
             .namespaces()
             .list_metadata(&ListParams::default().labels(&selector))
@@ -109,8 +111,7 @@ impl Driver for KubernetesDriver {
                 let labels = ns.metadata.labels.unwrap_or_default();
                 Some(ResourceRef {
                     external_id: ns.metadata.name?,
-                    node_id: labels.get(NODE_ID).cloned(),
-                    pool: labels.get(POOL).cloned(),
+                    node_id: labels.get(self.naming.node_id_key()).cloned(),
                     deleting: ns.metadata.deletion_timestamp.is_some(),
                 })
             })
@@ -119,9 +120,5 @@ impl Driver for KubernetesDriver {
 
     async fn check_health(&self) -> Result<(), String> {
         self.cluster.check_health().await
-    }
-
-    fn quota(&self, pool: &str, label: &str) -> Option<Resources> {
-        self.label(pool, label).map(|l| l.quota.clone())
     }
 }

@@ -5,20 +5,20 @@
 use super::KubernetesDriver;
 use super::access::{self, Grant};
 use crate::drivers::common::connection_port::{Flavor, connection_port};
+use crate::drivers::common::label::Label;
 use crate::drivers::common::{metadata, pod_launch};
-use crate::drivers::spec::LabelSpec;
 use kubepool_driver_api::{LaunchError, LaunchProgress, LaunchedNode, NodeSpec};
 
 pub async fn launch(
     driver: &KubernetesDriver,
     spec: &NodeSpec,
-    label: &LabelSpec,
+    label: &Label,
     progress: &dyn LaunchProgress,
 ) -> Result<LaunchedNode, LaunchError> {
-    let name = KubernetesDriver::namespace_name(&spec.pool, &spec.node_id);
+    let name = driver.naming.namespace(spec);
     progress.external_id(&name).await;
     let attempt = async {
-        let labels = metadata::object_labels(spec, &label.labels, &label.dynamic_labels)?;
+        let labels = metadata::object_labels(driver.naming.as_ref(), spec, &label.labels, &label.dynamic_labels)?;
         access::create_namespace(driver, &name, &labels).await?;
         let credentials = access::grant(driver, &name, &labels, Grant::Namespace).await?;
         // Ready means usable: the node's own credentials get a pod admitted.

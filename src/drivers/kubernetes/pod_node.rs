@@ -7,9 +7,9 @@
 use super::KubernetesDriver;
 use super::access::{self, Grant};
 use crate::drivers::common::connection_port::{Flavor, connection_port};
+use crate::drivers::common::label::Label;
 use crate::drivers::common::pod_body::PodBody;
 use crate::drivers::common::{metadata, pod_launch};
-use crate::drivers::spec::LabelSpec;
 use kubepool_driver_api::{LaunchError, LaunchProgress, LaunchedNode, NodeSpec};
 use tokio::time::Instant;
 use tracing::info;
@@ -17,24 +17,20 @@ use tracing::info;
 pub async fn launch(
     driver: &KubernetesDriver,
     spec: &NodeSpec,
-    label: &LabelSpec,
+    label: &Label,
     body: &PodBody,
     progress: &dyn LaunchProgress,
 ) -> Result<LaunchedNode, LaunchError> {
-    let namespace = KubernetesDriver::namespace_name(&spec.pool, &spec.node_id);
+    let namespace = driver.naming.namespace(spec);
     let pod_name = label.name.as_str();
     progress.external_id(&namespace).await;
     let started = Instant::now();
     let deadline = started + driver.timeouts.pod_start;
     let client = &driver.cluster.client;
     let attempt = async {
-        let labels = metadata::object_labels(spec, &label.labels, &label.dynamic_labels)?;
+        let labels = metadata::object_labels(driver.naming.as_ref(), spec, &label.labels, &label.dynamic_labels)?;
         access::create_namespace(driver, &namespace, &labels).await?;
-        let start_pod = async {
-            pod_launch::wait_for_default_account(client, &namespace, deadline).await?;
-            pod_launch::create_pod(client, &namespace, pod_name, body, &labels).await?;
-            pod_launch::wait_running(client, &namespace, pod_name, body, deadline).await
-        };
+        let start_pod = pod_launch::start(client, &namespace, pod_name, body, &labels, deadline);
         let (credentials, host) = tokio::try_join!(access::grant(driver, &namespace, &labels, Grant::Pod), start_pod)?;
         pod_launch::wait_exec_works(&driver.cluster, &namespace, &credentials, pod_name, body.container(), deadline)
             .await?;

@@ -7,11 +7,13 @@
 //! it by its labels like any other node's namespace.
 
 use super::ssh::host_key::HostKey;
-use super::ssh::{SshPod, executor_key, objects, reach};
+use super::ssh::{executor_key, objects, reach};
 use super::{KubernetesDriver, access};
 use crate::drivers::common::api;
+use crate::drivers::common::label::Label;
+use crate::drivers::common::pod_body::PodBody;
 use crate::drivers::common::{metadata, pod_launch};
-use crate::drivers::spec::LabelSpec;
+use crate::drivers::spec::SshOptions;
 use k8s_openapi::api::core::v1::{Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::Api;
@@ -22,11 +24,12 @@ use tracing::{Instrument, debug, info, info_span};
 pub async fn launch(
     driver: &KubernetesDriver,
     spec: &NodeSpec,
-    label: &LabelSpec,
-    ssh: &SshPod,
+    label: &Label,
+    body: &PodBody,
+    options: &SshOptions,
     progress: &dyn LaunchProgress,
 ) -> Result<LaunchedNode, LaunchError> {
-    let namespace = KubernetesDriver::namespace_name(&spec.pool, &spec.node_id);
+    let namespace = driver.naming.namespace(spec);
     let span = info_span!("ssh_node", namespace = %namespace);
     let pod_name = label.name.as_str();
     progress.external_id(&namespace).await;
@@ -34,26 +37,21 @@ pub async fn launch(
     let deadline = started + driver.timeouts.pod_start;
     let client = &driver.cluster.client;
     let attempt = async {
-        let labels = metadata::object_labels(spec, &label.labels, &label.dynamic_labels)?;
-        let authorized_keys = executor_key::read(client, &ssh.options.authorized_keys).await?;
+        let labels = metadata::object_labels(driver.naming.as_ref(), spec, &label.labels, &label.dynamic_labels)?;
+        let authorized_keys = executor_key::read(client, &options.authorized_keys).await?;
         let host_key = HostKey::generate().map_err(|e| LaunchError::Transient(e.to_string()))?;
         access::create_namespace(driver, &namespace, &labels).await?;
-        let secret =
-            objects::secret(&namespace, &labels, &ssh.options.username, host_key.private_file(), &authorized_keys);
+        let secret = objects::secret(&namespace, &labels, &options.username, host_key.private_file(), &authorized_keys);
         api::create_idempotent(&Api::<Secret>::namespaced(client.clone(), &namespace), &secret)
             .await
             .map_err(|e| api::launch_error("create the SSH Secret", e))?;
-        let start_pod = async {
-            pod_launch::wait_for_default_account(client, &namespace, deadline).await?;
-            pod_launch::create_pod(client, &namespace, pod_name, &ssh.body, &labels).await?;
-            pod_launch::wait_running(client, &namespace, pod_name, &ssh.body, deadline).await
-        };
+        let start_pod = pod_launch::start(client, &namespace, pod_name, body, &labels, deadline);
         let expose = async {
-            let service = objects::service(&namespace, &labels, &ssh.options);
+            let service = objects::service(&namespace, &labels, driver.naming.node_id_key(), options);
             api::create_idempotent(&Api::<Service>::namespaced(client.clone(), &namespace), &service)
                 .await
                 .map_err(|e| api::launch_error("create the SSH Service", e))?;
-            if let Some(options) = &ssh.options.ingress {
+            if let Some(options) = &options.ingress {
                 let ingress = objects::ingress(&namespace, &labels, options);
                 api::create_idempotent(&Api::<Ingress>::namespaced(client.clone(), &namespace), &ingress)
                     .await
@@ -69,7 +67,7 @@ pub async fn launch(
             .map_err(|e| api::launch_error("read the running pod", e))?;
         let host_ip = pod.status.and_then(|s| s.host_ip);
         reach::wait_for_endpoints(client, &namespace, deadline).await?;
-        let at = reach::reachable(client, &namespace, &ssh.options, host_ip.as_deref(), deadline).await?;
+        let at = reach::reachable(client, &namespace, options, host_ip.as_deref(), deadline).await?;
         reach::wait_for_host_key(&at, &host_key, deadline).await?;
         Ok((host, at, host_key.public_line()))
     };
@@ -84,7 +82,7 @@ pub async fn launch(
         host_id: host,
         python_path: Some(label.python_path.clone()),
         shell_type: label.shell_type.clone(),
-        username: Some(ssh.options.username.clone()),
+        username: Some(options.username.clone()),
         host_keys: vec![public_key],
     })
 }

@@ -1,49 +1,31 @@
 //! Which projects are this provider's (for leak detection; Nodepool's openshift driver has
-//! none). A project is ours when it carries our `nodepool_provider_name` label, or — because
-//! OpenShift's default project template does not carry a ProjectRequest's labels over to the
-//! project — when it carries no provider label and is named `<one of our pools>-<node id>`,
-//! the node id being all digits (Nodepool's own rule for kubernetes namespaces).
+//! none). A project is ours when it carries our provider label (`nodepool_provider_name`), or —
+//! because OpenShift's default project template does not carry a ProjectRequest's labels over
+//! to the project — when it carries no provider label and its name is one the front end's
+//! naming made for one of our pools (Nodepool's: `<pool>-<node id>`).
 
 use super::kinds::Project;
-use crate::drivers::common::metadata::{NODE_ID, POOL, PROVIDER};
+use crate::drivers::naming::NodeNaming;
 use kubepool_driver_api::ResourceRef;
 
-/// The node id in a project name `<pool>-<digits>` of one of `pools` (the longest pool that
-/// fits, when pool names share a prefix).
-pub fn parse_name<'a>(name: &'a str, pools: &[&'a str]) -> Option<(&'a str, &'a str)> {
-    pools
-        .iter()
-        .filter_map(|pool| {
-            let id = name.strip_prefix(pool)?.strip_prefix('-')?;
-            (id.len() >= 10 && id.bytes().all(|b| b.is_ascii_digit())).then_some((*pool, id))
-        })
-        .max_by_key(|(pool, _)| pool.len())
-}
-
 /// The projects of `provider` among `projects`.
-pub fn ours(provider: &str, pools: &[&str], projects: Vec<Project>) -> Vec<ResourceRef> {
+pub fn ours(naming: &dyn NodeNaming, provider: &str, pools: &[&str], projects: Vec<Project>) -> Vec<ResourceRef> {
     projects
         .into_iter()
         .filter_map(|project| {
             let name = project.metadata.name.clone()?;
             let labels = project.metadata.labels.clone().unwrap_or_default();
             let deleting = project.metadata.deletion_timestamp.is_some();
-            match labels.get(PROVIDER) {
+            match labels.get(naming.provider_key()) {
                 Some(owner) if owner == provider => Some(ResourceRef {
                     external_id: name,
-                    node_id: labels.get(NODE_ID).cloned(),
-                    pool: labels.get(POOL).cloned(),
+                    node_id: labels.get(naming.node_id_key()).cloned(),
                     deleting,
                 }),
                 Some(_) => None,
                 None => {
-                    let (pool, id) = parse_name(&name, pools)?;
-                    Some(ResourceRef {
-                        node_id: Some(id.to_string()),
-                        pool: Some(pool.to_string()),
-                        external_id: name,
-                        deleting,
-                    })
+                    let id = naming.node_id_in_namespace(&name, pools)?;
+                    Some(ResourceRef { node_id: Some(id), external_id: name, deleting })
                 }
             }
         })
@@ -53,6 +35,7 @@ pub fn ours(provider: &str, pools: &[&str], projects: Vec<Project>) -> Vec<Resou
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::launcher::naming::{NODE_ID, NodepoolNaming, POOL, PROVIDER};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use std::collections::BTreeMap;
 
@@ -65,19 +48,9 @@ mod tests {
     }
 
     #[test]
-    fn names_need_one_of_our_pools_and_a_node_id() {
-        let pools = ["main", "main-big"];
-        assert_eq!(parse_name("main-0000000042", &pools), Some(("main", "0000000042")));
-        assert_eq!(parse_name("main-big-0000000042", &pools), Some(("main-big", "0000000042")));
-        assert_eq!(parse_name("main-42", &pools), None, "too short for a node id");
-        assert_eq!(parse_name("main-00000000x2", &pools), None);
-        assert_eq!(parse_name("other-0000000042", &pools), None);
-        assert_eq!(parse_name("main0000000042", &pools), None);
-    }
-
-    #[test]
     fn labels_decide_when_present_names_otherwise() {
         let found = ours(
+            &NodepoolNaming,
             "os",
             &["main"],
             vec![

@@ -12,36 +12,38 @@ mod node;
 pub mod project;
 
 use crate::drivers::common::api;
-use crate::drivers::spec::{LabelKind, LabelSpec, PoolSpec, Timeouts};
+use crate::drivers::common::label::{self, NodeShape, Pool};
+use crate::drivers::naming::NodeNaming;
+use crate::drivers::spec::Timeouts;
 use crate::k8s::ClusterInfo;
 use async_trait::async_trait;
 use kinds::Project;
 use kube::api::{Api, ListParams};
 use kubepool_driver_api::{
-    DeleteError, Driver, LaunchError, LaunchProgress, LaunchedNode, ListError, NodeSpec, ResourceRef, Resources,
+    DeleteError, Driver, LaunchError, LaunchProgress, LaunchedNode, ListError, NodeSpec, ResourceRef,
 };
 use std::future::Future;
+use std::sync::Arc;
 
-/// The openshift driver of one provider. Its labels' [`LabelKind::Namespace`] means a project.
+/// The openshift driver of one provider. Its labels' [`NodeShape::Namespace`] means a project.
 pub struct OpenshiftDriver {
     provider: String,
-    pools: Vec<PoolSpec>,
+    pools: Vec<Pool>,
     cluster: ClusterInfo,
     timeouts: Timeouts,
+    naming: Arc<dyn NodeNaming>,
 }
 
 impl OpenshiftDriver {
-    pub fn new(provider: impl Into<String>, pools: Vec<PoolSpec>, cluster: ClusterInfo, timeouts: Timeouts) -> Self {
-        Self { provider: provider.into(), pools, cluster, timeouts }
-    }
-
-    /// The project of a node: `<pool>-<node id>` (reference §4.4).
-    pub fn project_name(pool: &str, node_id: &str) -> String {
-        format!("{pool}-{node_id}")
-    }
-
-    fn label(&self, pool: &str, label: &str) -> Option<&LabelSpec> {
-        crate::drivers::common::launch_attempt::find_label(&self.pools, pool, label)
+    /// Made by [`crate::drivers::factory`].
+    pub(crate) fn new(
+        provider: String,
+        pools: Vec<Pool>,
+        cluster: ClusterInfo,
+        timeouts: Timeouts,
+        naming: Arc<dyn NodeNaming>,
+    ) -> Self {
+        Self { provider, pools, cluster, timeouts, naming }
     }
 
     fn projects(&self) -> Api<Project> {
@@ -63,17 +65,13 @@ impl OpenshiftDriver {
 
 #[async_trait]
 impl Driver for OpenshiftDriver {
-    fn provider(&self) -> &str {
-        &self.provider
-    }
-
     async fn launch(&self, spec: &NodeSpec, progress: &dyn LaunchProgress) -> Result<LaunchedNode, LaunchError> {
-        let label = crate::drivers::common::launch_attempt::launch_label(&self.pools, &self.provider, spec)?;
-        let pod = match &label.kind {
-            LabelKind::Namespace => None,
-            LabelKind::Pod(body) => Some(body.as_ref()),
+        let label = label::launch_label(&self.pools, &self.provider, spec)?;
+        let pod = match &label.shape {
+            NodeShape::Namespace => None,
+            NodeShape::Pod(body) => Some(body.as_ref()),
             // The config allows SSH labels only for kubernetes providers.
-            LabelKind::Ssh(_) => {
+            NodeShape::Ssh(..) => {
                 return Err(LaunchError::Permanent(format!("openshift label {} cannot be an SSH node", label.name)));
             }
         };
@@ -92,14 +90,10 @@ impl Driver for OpenshiftDriver {
             .await
             .map_err(|e| ListError(format!("list projects of provider {}: {e}", self.provider)))?;
         let pools: Vec<&str> = self.pools.iter().map(|p| p.name.as_str()).collect();
-        Ok(leaks::ours(&self.provider, &pools, list.items))
+        Ok(leaks::ours(self.naming.as_ref(), &self.provider, &pools, list.items))
     }
 
     async fn check_health(&self) -> Result<(), String> {
         self.cluster.check_health().await
-    }
-
-    fn quota(&self, pool: &str, label: &str) -> Option<Resources> {
-        self.label(pool, label).map(|l| l.quota.clone())
     }
 }

@@ -5,9 +5,9 @@
 
 use super::{OpenshiftDriver, project};
 use crate::drivers::common::connection_port::{Flavor, connection_port};
+use crate::drivers::common::label::Label;
 use crate::drivers::common::pod_body::PodBody;
 use crate::drivers::common::{metadata, pod_launch};
-use crate::drivers::spec::LabelSpec;
 use kubepool_driver_api::{LaunchError, LaunchProgress, LaunchedNode, NodeSpec};
 use tokio::time::Instant;
 use tracing::info;
@@ -15,27 +15,23 @@ use tracing::info;
 pub async fn launch(
     driver: &OpenshiftDriver,
     spec: &NodeSpec,
-    label: &LabelSpec,
+    label: &Label,
     pod: Option<&PodBody>,
     progress: &dyn LaunchProgress,
 ) -> Result<LaunchedNode, LaunchError> {
-    let name = OpenshiftDriver::project_name(&spec.pool, &spec.node_id);
+    let name = driver.naming.namespace(spec);
     progress.external_id(&name).await;
     let started = Instant::now();
     let deadline = started + driver.timeouts.pod_start;
     let client = &driver.cluster.client;
     let pod_name = label.name.as_str();
     let attempt = async {
-        let labels = metadata::object_labels(spec, &label.labels, &label.dynamic_labels)?;
+        let labels = metadata::object_labels(driver.naming.as_ref(), spec, &label.labels, &label.dynamic_labels)?;
         project::create_project(driver, &name, &labels).await?;
         let Some(body) = pod else {
             return Ok((project::grant(driver, &name, &labels).await?, None));
         };
-        let start_pod = async {
-            pod_launch::wait_for_default_account(client, &name, deadline).await?;
-            pod_launch::create_pod(client, &name, pod_name, body, &labels).await?;
-            pod_launch::wait_running(client, &name, pod_name, body, deadline).await
-        };
+        let start_pod = pod_launch::start(client, &name, pod_name, body, &labels, deadline);
         let (credentials, host) = tokio::try_join!(project::grant(driver, &name, &labels), start_pod)?;
         pod_launch::wait_exec_works(&driver.cluster, &name, &credentials, pod_name, body.container(), deadline).await?;
         Ok((credentials, host))

@@ -9,41 +9,42 @@ pub mod access;
 mod node;
 
 use crate::drivers::common::api;
-use crate::drivers::common::metadata::{NODE_ID, POOL, PROVIDER};
-use crate::drivers::spec::{LabelKind, LabelSpec, PoolSpec, Timeouts};
+use crate::drivers::common::label::{self, NodeShape, Pool};
+use crate::drivers::naming::NodeNaming;
+use crate::drivers::spec::Timeouts;
 use crate::k8s::ClusterInfo;
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 use kubepool_driver_api::{
-    DeleteError, Driver, LaunchError, LaunchProgress, LaunchedNode, ListError, NodeSpec, ResourceRef, Resources,
+    DeleteError, Driver, LaunchError, LaunchProgress, LaunchedNode, ListError, NodeSpec, ResourceRef,
 };
 use std::future::Future;
+use std::sync::Arc;
 
 pub struct OpenshiftPodsDriver {
     provider: String,
-    pools: Vec<PoolSpec>,
+    pools: Vec<Pool>,
     cluster: ClusterInfo,
     timeouts: Timeouts,
+    naming: Arc<dyn NodeNaming>,
 }
 
 impl OpenshiftPodsDriver {
-    pub fn new(provider: impl Into<String>, pools: Vec<PoolSpec>, cluster: ClusterInfo, timeouts: Timeouts) -> Self {
-        Self { provider: provider.into(), pools, cluster, timeouts }
-    }
-
-    /// The pod of a node: `<label>-<node id>`.
-    pub fn pod_name(label: &str, node_id: &str) -> String {
-        format!("{label}-{node_id}")
+    /// Made by [`crate::drivers::factory`].
+    pub(crate) fn new(
+        provider: String,
+        pools: Vec<Pool>,
+        cluster: ClusterInfo,
+        timeouts: Timeouts,
+        naming: Arc<dyn NodeNaming>,
+    ) -> Self {
+        Self { provider, pools, cluster, timeouts, naming }
     }
 
     /// A node's `external_id`: `<pool>-<pod>` (Nodepool's format, `<pool>-<label>-<node id>`).
     pub fn external_id(pool: &str, pod: &str) -> String {
         format!("{pool}-{pod}")
-    }
-
-    fn label(&self, pool: &str, label: &str) -> Option<&LabelSpec> {
-        crate::drivers::common::launch_attempt::find_label(&self.pools, pool, label)
     }
 
     fn pods(&self, namespace: &str) -> Api<Pod> {
@@ -73,15 +74,11 @@ pub fn parse_external_id<'a>(pools: &[&'a str], external_id: &'a str) -> Option<
 
 #[async_trait]
 impl Driver for OpenshiftPodsDriver {
-    fn provider(&self) -> &str {
-        &self.provider
-    }
-
     async fn launch(&self, spec: &NodeSpec, progress: &dyn LaunchProgress) -> Result<LaunchedNode, LaunchError> {
-        let label = crate::drivers::common::launch_attempt::launch_label(&self.pools, &self.provider, spec)?;
-        match &label.kind {
-            LabelKind::Pod(body) => node::launch(self, spec, label, body, progress).await,
-            LabelKind::Namespace | LabelKind::Ssh(_) => {
+        let label = label::launch_label(&self.pools, &self.provider, spec)?;
+        match &label.shape {
+            NodeShape::Pod(body) => node::launch(self, spec, label, body, progress).await,
+            NodeShape::Namespace | NodeShape::Ssh(..) => {
                 Err(LaunchError::Permanent(format!("openshiftpods label {} is not a plain pod label", label.name)))
             }
         }
@@ -100,7 +97,7 @@ impl Driver for OpenshiftPodsDriver {
     /// The pods of this provider in the pools' namespaces (the launcher needs no cluster-wide
     /// rights).
     async fn list_resources(&self) -> Result<Vec<ResourceRef>, ListError> {
-        let selector = format!("{PROVIDER}={}", self.provider);
+        let selector = format!("{}={}", self.naming.provider_key(), self.provider);
         let mut out = Vec::new();
         for pool in &self.pools {
             let list = self
@@ -112,8 +109,7 @@ impl Driver for OpenshiftPodsDriver {
                 let labels = pod.metadata.labels.unwrap_or_default();
                 Some(ResourceRef {
                     external_id: Self::external_id(&pool.name, &pod.metadata.name?),
-                    node_id: labels.get(NODE_ID).cloned(),
-                    pool: labels.get(POOL).cloned(),
+                    node_id: labels.get(self.naming.node_id_key()).cloned(),
                     deleting: pod.metadata.deletion_timestamp.is_some(),
                 })
             }));
@@ -124,10 +120,6 @@ impl Driver for OpenshiftPodsDriver {
     async fn check_health(&self) -> Result<(), String> {
         self.cluster.check_health().await
     }
-
-    fn quota(&self, pool: &str, label: &str) -> Option<Resources> {
-        self.label(pool, label).map(|l| l.quota.clone())
-    }
 }
 
 #[cfg(test)]
@@ -137,7 +129,7 @@ mod tests {
     #[test]
     fn external_ids_split_at_the_longest_pool() {
         let pools = ["ci", "ci-big"];
-        let id = OpenshiftPodsDriver::external_id("ci-big", &OpenshiftPodsDriver::pod_name("fedora", "0000000007"));
+        let id = OpenshiftPodsDriver::external_id("ci-big", "fedora-0000000007");
         assert_eq!(id, "ci-big-fedora-0000000007");
         assert_eq!(parse_external_id(&pools, &id), Some(("ci-big", "fedora-0000000007")));
         assert_eq!(parse_external_id(&pools, "ci-fedora-0000000001"), Some(("ci", "fedora-0000000001")));

@@ -5,9 +5,9 @@
 
 use super::{OpenshiftPodsDriver, access};
 use crate::drivers::common::connection_port::{Flavor, connection_port};
+use crate::drivers::common::label::Label;
 use crate::drivers::common::pod_body::PodBody;
 use crate::drivers::common::{metadata, pod_launch};
-use crate::drivers::spec::LabelSpec;
 use kubepool_driver_api::{LaunchError, LaunchProgress, LaunchedNode, NodeSpec};
 use tokio::time::Instant;
 use tracing::info;
@@ -15,19 +15,19 @@ use tracing::info;
 pub async fn launch(
     driver: &OpenshiftPodsDriver,
     spec: &NodeSpec,
-    label: &LabelSpec,
+    label: &Label,
     body: &PodBody,
     progress: &dyn LaunchProgress,
 ) -> Result<LaunchedNode, LaunchError> {
     let namespace = spec.pool.as_str();
-    let pod = OpenshiftPodsDriver::pod_name(&spec.label, &spec.node_id);
+    let pod = driver.naming.pod(spec);
     let external_id = OpenshiftPodsDriver::external_id(&spec.pool, &pod);
     progress.external_id(&external_id).await;
     let started = Instant::now();
     let deadline = started + driver.timeouts.pod_start;
     let client = &driver.cluster.client;
     let attempt = async {
-        let labels = metadata::object_labels(spec, &label.labels, &label.dynamic_labels)?;
+        let labels = metadata::object_labels(driver.naming.as_ref(), spec, &label.labels, &label.dynamic_labels)?;
         // The pod first: everything else is owned by it.
         let uid = pod_launch::create_pod(client, namespace, &pod, body, &labels).await?;
         let (credentials, host) = tokio::try_join!(

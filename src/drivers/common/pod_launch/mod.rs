@@ -18,6 +18,22 @@ use std::collections::BTreeMap;
 use tokio::time::Instant;
 use tracing::debug;
 
+/// Starts the pod of a node that has a namespace of its own: waits for the namespace's `default`
+/// service account, creates the pod and watches it until its exec container runs. Returns the
+/// Kubernetes node it runs on.
+pub async fn start(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    body: &PodBody,
+    labels: &BTreeMap<String, String>,
+    deadline: Instant,
+) -> Result<Option<String>, LaunchError> {
+    wait_for_default_account(client, namespace, deadline).await?;
+    create_pod(client, namespace, name, body, labels).await?;
+    wait_running(client, namespace, name, body, deadline).await
+}
+
 /// Waits (by watch) until namespace `namespace` has its `default` service account: the API
 /// refuses pods in a namespace whose service-account controller has not made it yet.
 pub async fn wait_for_default_account(

@@ -1,7 +1,7 @@
 //! The executor's public key(s) for a node's `authorized_keys`, read at each launch (so a
 //! rotated key is used from the next node on) from a Secret or a file named in the config.
 
-use crate::config::ssh::AuthorizedKeys;
+use crate::drivers::spec::AuthorizedKeys;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kubepool_driver_api::LaunchError;

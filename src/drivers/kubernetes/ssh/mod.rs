@@ -12,20 +12,3 @@ pub mod objects;
 pub mod probe;
 pub mod reach;
 mod wire;
-
-use crate::config::SshOptions;
-use crate::drivers::common::pod_body::PodBody;
-
-/// An SSH pod label, as the driver needs it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SshPod {
-    /// The label's pod, already changed to run sshd.
-    pub body: PodBody,
-    pub options: SshOptions,
-}
-
-impl SshPod {
-    pub fn new(body: PodBody, options: SshOptions) -> Self {
-        Self { body: objects::ssh_pod_body(body, &options), options }
-    }
-}

@@ -2,10 +2,9 @@
 //! leak cleanup finds them with it): the Secret with the host key, the executor's public key and
 //! sshd's configuration; the pod changed to run sshd; the Service; and the optional Ingress.
 
-use crate::config::ssh::{IngressOptions, SshOptions};
-use crate::drivers::common::metadata::NODE_ID;
 use crate::drivers::common::objects::meta;
 use crate::drivers::common::pod_body::PodBody;
+use crate::drivers::spec::{IngressOptions, SshOptions};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{
     ContainerPort, Secret, SecretVolumeSource, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
@@ -112,9 +111,9 @@ pub fn ssh_pod_body(mut body: PodBody, options: &SshOptions) -> PodBody {
     body
 }
 
-/// The Service in front of the node's pod (selected by its unique `nodepool_node_id` label).
-pub fn service(namespace: &str, labels: &BTreeMap<String, String>, options: &SshOptions) -> Service {
-    let selector = labels.get(NODE_ID).map(|id| BTreeMap::from([(NODE_ID.to_string(), id.clone())]));
+/// The Service in front of the node's pod, selected by its unique node-id label `node_id_key`.
+pub fn service(namespace: &str, labels: &BTreeMap<String, String>, node_id_key: &str, options: &SshOptions) -> Service {
+    let selector = labels.get(node_id_key).map(|id| BTreeMap::from([(node_id_key.to_string(), id.clone())]));
     Service {
         metadata: meta(NAME, Some(namespace), labels),
         spec: Some(ServiceSpec {
@@ -164,7 +163,7 @@ pub fn ingress(namespace: &str, labels: &BTreeMap<String, String>, options: &Ing
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ssh::{AuthorizedKeys, ServiceType};
+    use crate::drivers::spec::{AuthorizedKeys, ServiceType};
 
     fn options() -> SshOptions {
         SshOptions {
@@ -179,8 +178,8 @@ mod tests {
 
     #[test]
     fn service_selects_only_the_nodes_pod() {
-        let labels = BTreeMap::from([(NODE_ID.to_string(), "0000000007".to_string())]);
-        let svc = service("ns", &labels, &options());
+        let labels = BTreeMap::from([("node".to_string(), "0000000007".to_string())]);
+        let svc = service("ns", &labels, "node", &options());
         let spec = svc.spec.expect("spec");
         assert_eq!(spec.type_.as_deref(), Some("NodePort"));
         assert_eq!(spec.selector.expect("selector"), labels);
@@ -189,7 +188,7 @@ mod tests {
 
     #[test]
     fn the_pod_runs_sshd_with_the_secret_mounted() {
-        let template = crate::config::PodTemplate::with_image("img", "Never");
+        let template = crate::drivers::spec::PodTemplate::with_image("img", "Never");
         let body = PodBody::from_template("ssh-label", &template, BTreeMap::new()).expect("body");
         let body = ssh_pod_body(body, &options());
         let container = &body.spec().containers[0];

@@ -4,7 +4,7 @@
 use super::host_key::HostKey;
 use super::objects::{NAME, SSH_PORT};
 use super::probe::{self, ProbeError};
-use crate::config::ssh::{ServiceType, SshOptions};
+use crate::drivers::spec::{ServiceType, SshOptions};
 use k8s_openapi::api::core::v1::{Endpoints, Service};
 use kube::api::Api;
 use kube::runtime::wait::await_condition;
