@@ -5,7 +5,7 @@ use super::check::{child, item};
 use super::error::Diagnostic;
 use super::model::*;
 use super::validate::{ProviderKind, provider_kind};
-use super::yaml::{Node, Value};
+use super::yaml::{Node, Value, to_json};
 use kubepool_driver_api::{Limits, Resources};
 use serde_json::Map;
 use tracing::warn;
@@ -59,32 +59,6 @@ fn int_entries(map: &Node) -> Vec<(String, i64)> {
             Some((k.as_str()?.to_string(), amount))
         })
         .collect()
-}
-
-/// A YAML value as JSON (what the Kubernetes API receives). Non-string keys become strings.
-pub fn to_json(node: &Node) -> serde_json::Value {
-    use serde_json::Value as J;
-    match &node.value {
-        Value::Null | Value::Other(_) => J::Null,
-        Value::Bool(b) => J::Bool(*b),
-        Value::Int(i) => J::from(*i),
-        Value::BigInt(s) => J::String(s.clone()),
-        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
-        Value::Str(s) => J::String(s.clone()),
-        Value::Seq(items) => J::Array(items.iter().map(to_json).collect()),
-        Value::Map(entries) => J::Object(
-            entries
-                .iter()
-                .map(|(k, v)| {
-                    let key = match to_json(k) {
-                        J::String(s) => s,
-                        other => other.to_string(),
-                    };
-                    (key, to_json(v))
-                })
-                .collect(),
-        ),
-    }
 }
 
 /// Builds the config from a tree that passed [`validate`](super::validate::validate).

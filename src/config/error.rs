@@ -1,8 +1,14 @@
 //! Config errors: one [`Diagnostic`] per problem, all of a file reported together.
 
-use super::yaml::Pos;
 use std::fmt;
 use std::path::PathBuf;
+
+/// A position in the file: 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pos {
+    pub line: usize,
+    pub col: usize,
+}
 
 /// One problem in a config file: where it is, which key, and what was expected.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,9 +4,9 @@
 //! Nodepool passes them on unchecked and the launch fails later; kubepool reports them with the
 //! file position when the config is loaded.
 
-use super::build::to_json;
 use super::check::{child, item};
 use super::error::Diagnostic;
+use super::yaml::to_json;
 use super::yaml::{Node, Value};
 use crate::k8s::typed;
 use k8s_openapi::api::core::v1::{LocalObjectReference, PodSpec, Volume, VolumeMount};

@@ -5,10 +5,10 @@
 //! using it still passes the real `nodepool config-validate`; kubepool takes the key out before
 //! the map becomes the pod's annotations.
 
-use super::build::to_json;
 use super::check::{child, item};
 use super::error::Diagnostic;
 use super::yaml::Node;
+use super::yaml::to_json;
 pub use crate::drivers::spec::{AuthorizedKeys, IngressOptions, ServiceType, SshOptions};
 use serde::Deserialize;
 use std::collections::BTreeMap;

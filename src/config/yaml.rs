@@ -7,6 +7,7 @@
 //! `saphyr-parser`; the scalar resolution in [`resolve`](super::scalar) follows PyYAML.
 
 use super::error::Diagnostic;
+pub use super::error::Pos;
 use super::scalar::{self, Scalar};
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 use std::collections::HashMap;
@@ -17,13 +18,6 @@ const MAX_NODES: usize = 1_000_000;
 /// Deepest nesting of collections (PyYAML fails on deep nesting too, through Python's
 /// recursion limit); keeps every recursive walk of the tree shallow.
 const MAX_DEPTH: usize = 200;
-
-/// A position in the file: 1-based line and column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Pos {
-    pub line: usize,
-    pub col: usize,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
@@ -291,6 +285,32 @@ fn same_key(a: &Value, b: &Value) -> bool {
     match (number(a), number(b)) {
         (Some(x), Some(y)) => x == y,
         _ => a == b,
+    }
+}
+
+/// A YAML value as JSON (what the Kubernetes API receives). Non-string keys become strings.
+pub fn to_json(node: &Node) -> serde_json::Value {
+    use serde_json::Value as J;
+    match &node.value {
+        Value::Null | Value::Other(_) => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Int(i) => J::from(*i),
+        Value::BigInt(s) => J::String(s.clone()),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+        Value::Str(s) => J::String(s.clone()),
+        Value::Seq(items) => J::Array(items.iter().map(to_json).collect()),
+        Value::Map(entries) => J::Object(
+            entries
+                .iter()
+                .map(|(k, v)| {
+                    let key = match to_json(k) {
+                        J::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (key, to_json(v))
+                })
+                .collect(),
+        ),
     }
 }
 

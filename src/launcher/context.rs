@@ -27,7 +27,7 @@ pub struct Context {
     /// deleter and cleanup passes leave them alone.
     pub held: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Which providers' clouds do not answer now (their pools pause).
-    pub health: super::health::ProviderHealth,
+    pub health: super::provider_health::ProviderHealth,
     /// Nodes being launched now, per provider (for `max-concurrency`).
     pub launching: std::sync::Mutex<BTreeMap<String, usize>>,
     /// max-ready-age, hold expiry, tenant limits, min-ready (replaced by a config reload).

@@ -6,8 +6,7 @@
 //! a row make it unhealthy (one slow answer is no outage); one success makes it healthy.
 
 use super::context::Context;
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn};
 
@@ -15,28 +14,6 @@ use tracing::{info, warn};
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(5);
 /// Failures in a row that make a provider unhealthy.
 const FAILURES_TO_PAUSE: u32 = 2;
-
-/// Why each unhealthy provider is unhealthy; absent providers are healthy.
-#[derive(Debug, Default)]
-pub struct ProviderHealth {
-    unhealthy: Mutex<BTreeMap<String, String>>,
-}
-
-impl ProviderHealth {
-    /// `None` if `provider` answers, else why not.
-    pub fn problem(&self, provider: &str) -> Option<String> {
-        self.unhealthy.lock().ok()?.get(provider).cloned()
-    }
-
-    /// Records a check's outcome; returns true if the provider's state changed.
-    fn set(&self, provider: &str, problem: Option<String>) -> bool {
-        let Ok(mut unhealthy) = self.unhealthy.lock() else { return false };
-        match problem {
-            Some(why) => unhealthy.insert(provider.to_string(), why).is_none(),
-            None => unhealthy.remove(provider).is_some(),
-        }
-    }
-}
 
 /// Checks one provider until shutdown (with its current driver: a reload may replace it).
 pub async fn watch_provider(ctx: Arc<Context>, provider: String) {
@@ -71,22 +48,5 @@ pub async fn watch_provider(ctx: Arc<Context>, provider: String) {
             _ = tokio::time::sleep(CHECK_INTERVAL) => {}
             _ = ctx.stopped() => return,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn state_changes_are_reported_once() {
-        let health = ProviderHealth::default();
-        assert!(health.problem("a").is_none());
-        assert!(health.set("a", Some("down".into())));
-        assert!(!health.set("a", Some("still down".into())), "already unhealthy");
-        assert_eq!(health.problem("a").as_deref(), Some("still down"));
-        assert!(health.problem("b").is_none(), "other providers unaffected");
-        assert!(health.set("a", None));
-        assert!(!health.set("a", None));
     }
 }

@@ -18,6 +18,7 @@ pub mod naming;
 pub mod plan;
 pub mod policies;
 pub mod pool_worker;
+pub mod provider_health;
 pub mod quota;
 pub mod reload;
 pub mod setup;

@@ -2,52 +2,10 @@
 //! string, TLS with a client certificate when `zookeeper-tls` is set, an optional chroot.
 
 use super::ZkError;
-use std::path::{Path, PathBuf};
+use super::options::{ConnectOptions, TlsFiles};
+use std::path::Path;
 use std::time::Duration;
 use zookeeper_client::{Acls, Client, CreateMode, TlsOptions};
-
-/// The PEM files of `zookeeper-tls`, and how the server's certificate is checked.
-#[derive(Debug, Clone)]
-pub struct TlsFiles {
-    pub ca: PathBuf,
-    pub cert: PathBuf,
-    pub key: PathBuf,
-    /// Whether the server's certificate must also name the host it is reached by. Off by
-    /// default, as in Zuul and Nodepool: kazoo verifies the chain to `ca` but not the host name,
-    /// and their certificates often name only the servers' pods (the upstream zuul-operator's
-    /// do). The command line's `--zookeeper-tls-verify-hostname` turns it on.
-    pub verify_hostname: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct ConnectOptions {
-    /// `host:port` of every server.
-    pub servers: Vec<String>,
-    /// A chroot such as `/nodepool-test`, or none.
-    pub chroot: Option<String>,
-    pub tls: Option<TlsFiles>,
-    pub session_timeout: Duration,
-}
-
-impl ConnectOptions {
-    /// The connect string: servers joined by commas (the chroot is applied after connecting).
-    pub fn connect_string(&self) -> Result<String, ZkError> {
-        if self.servers.is_empty() {
-            return Err(ZkError::NoServers);
-        }
-        Ok(self.servers.join(","))
-    }
-
-    /// The chroot as an absolute path without a trailing slash, or `None` for the root.
-    pub fn chroot_path(&self) -> Option<String> {
-        let chroot = self.chroot.as_deref()?.trim_end_matches('/');
-        match chroot {
-            "" => None,
-            c if c.starts_with('/') => Some(c.to_string()),
-            c => Some(format!("/{c}")),
-        }
-    }
-}
 
 fn read(what: &'static str, path: &Path) -> Result<String, ZkError> {
     std::fs::read_to_string(path).map_err(|source| ZkError::TlsFile { what, path: path.to_path_buf(), source })

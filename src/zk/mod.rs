@@ -22,10 +22,10 @@ mod watch;
 
 pub use cache::ZkCache;
 pub use components::{Component, ComponentRegistration, LauncherComponent, MODEL_API};
-pub use connect::{Backoff, ConnectOptions, TlsFiles, connect, connect_patiently};
+pub use connect::{Backoff, connect, connect_patiently};
 pub use lock::{HeldLock, Wait};
 pub use model::{ComponentState, Node, NodeRequest, NodeState, PoolComponent, RequestState};
-pub use options::zookeeper_options;
+pub use options::{ConnectOptions, TlsFiles, zookeeper_options};
 pub use paths::RequestId;
 pub use store::{LOCK_CLEANUP, Store, Versioned, sort_requests};
 pub use watch::{Change, WatchEvent, Watcher};

@@ -7,7 +7,7 @@
 //! `zookeeper-tls.ca`, and its host name only when [`TlsFiles::verify_hostname`] is on (a
 //! certificate the connection accepts is never reported as a TLS error).
 
-use super::connect::{ConnectOptions, TlsFiles};
+use super::options::{ConnectOptions, TlsFiles};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;

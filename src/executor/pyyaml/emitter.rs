@@ -3,12 +3,12 @@
 //! `emit_flow_*` for empty collections, `write_indent`, `write_indicator`, anchors).
 
 use super::Yaml;
+use super::output::Output;
 use super::scalar::Scalar;
 use std::collections::HashMap;
 
-/// libyaml's `best_indent` and `best_width` (PyYAML's defaults).
+/// libyaml's `best_indent` (PyYAML's default).
 pub(super) const BEST_INDENT: isize = 2;
-pub(super) const BEST_WIDTH: usize = 80;
 /// Keys longer than this (in UTF-8 bytes) are written as `? key`.
 const MAX_SIMPLE_KEY: usize = 128;
 
@@ -19,13 +19,8 @@ pub(super) struct Context {
 }
 
 pub(super) struct Emitter {
-    pub out: String,
-    pub column: usize,
-    pub whitespace: bool,
-    pub indention: bool,
-    pub indent: isize,
+    output: Output,
     indents: Vec<isize>,
-    pub flow_level: usize,
     /// Anchor names of shared collections referenced more than once, by `Rc` address.
     anchors: HashMap<*const Yaml, String>,
     /// Anchors already written once (later references are aliases).
@@ -35,13 +30,8 @@ pub(super) struct Emitter {
 impl Emitter {
     pub fn dump(root: &Yaml) -> String {
         let mut emitter = Emitter {
-            out: String::new(),
-            column: 0,
-            whitespace: true,
-            indention: true,
-            indent: -1,
+            output: Output::default(),
             indents: Vec::new(),
-            flow_level: 0,
             anchors: HashMap::new(),
             written: Default::default(),
         };
@@ -49,8 +39,8 @@ impl Emitter {
         emitter.assign_anchors(root, &mut seen);
         emitter.node(root, Context::default());
         // DOCUMENT-END (implicit): a final line break.
-        emitter.write_indent();
-        emitter.out
+        emitter.output.write_indent();
+        emitter.output.out
     }
 
     /// PyYAML's serializer `anchor_node`: depth first in key order; a collection gets the next
@@ -79,55 +69,23 @@ impl Emitter {
     }
 
     fn increase_indent(&mut self, flow: bool, indentless: bool) {
-        self.indents.push(self.indent);
-        if self.indent < 0 {
-            self.indent = if flow { BEST_INDENT } else { 0 };
+        self.indents.push(self.output.indent);
+        if self.output.indent < 0 {
+            self.output.indent = if flow { BEST_INDENT } else { 0 };
         } else if !indentless {
-            self.indent += BEST_INDENT;
+            self.output.indent += BEST_INDENT;
         }
     }
 
     fn pop_indent(&mut self) {
-        self.indent = self.indents.pop().unwrap_or(-1);
-    }
-
-    /// One character or indicator; libyaml counts columns in characters.
-    pub fn put(&mut self, text: &str) {
-        self.out.push_str(text);
-        self.column += text.chars().count();
-    }
-
-    pub fn put_break(&mut self) {
-        self.out.push('\n');
-        self.column = 0;
-    }
-
-    pub fn write_indent(&mut self) {
-        let indent = self.indent.max(0) as usize;
-        if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
-            self.put_break();
-        }
-        while self.column < indent {
-            self.put(" ");
-        }
-        self.whitespace = true;
-        self.indention = true;
-    }
-
-    pub fn write_indicator(&mut self, indicator: &str, need_whitespace: bool, is_whitespace: bool, is_indention: bool) {
-        if need_whitespace && !self.whitespace {
-            self.put(" ");
-        }
-        self.put(indicator);
-        self.whitespace = is_whitespace;
-        self.indention = self.indention && is_indention;
+        self.output.indent = self.indents.pop().unwrap_or(-1);
     }
 
     fn write_anchor(&mut self, indicator: &str, name: &str) {
-        self.write_indicator(indicator, true, false, false);
-        self.put(name);
-        self.whitespace = false;
-        self.indention = false;
+        self.output.write_indicator(indicator, true, false, false);
+        self.output.put(name);
+        self.output.whitespace = false;
+        self.output.indention = false;
     }
 
     fn node(&mut self, value: &Yaml, context: Context) {
@@ -138,7 +96,7 @@ impl Emitter {
                 if !self.written.insert(key) {
                     self.write_anchor("*", &name);
                     if context.simple_key {
-                        self.put(" ");
+                        self.output.put(" ");
                     }
                     return;
                 }
@@ -156,28 +114,28 @@ impl Emitter {
     }
 
     fn empty_collection(&mut self, open: &str, close: &str) {
-        self.write_indicator(open, true, true, false);
+        self.output.write_indicator(open, true, true, false);
         self.increase_indent(true, false);
-        self.flow_level += 1;
-        self.flow_level -= 1;
+        self.output.flow_level += 1;
+        self.output.flow_level -= 1;
         self.pop_indent();
-        self.write_indicator(close, false, false, false);
+        self.output.write_indicator(close, false, false, false);
     }
 
     fn block_mapping(&mut self, entries: &std::collections::BTreeMap<String, Yaml>) {
         self.increase_indent(false, false);
         for (key, value) in entries {
-            self.write_indent();
+            self.output.write_indent();
             let key_scalar = Scalar::of(&Yaml::Str(key.clone()));
             let simple = key_scalar.value.len() <= MAX_SIMPLE_KEY && !key_scalar.analysis.multiline;
             if simple {
                 self.scalar(&key_scalar, Context { mapping: true, simple_key: true });
-                self.write_indicator(":", false, false, false);
+                self.output.write_indicator(":", false, false, false);
             } else {
-                self.write_indicator("?", true, false, true);
+                self.output.write_indicator("?", true, false, true);
                 self.scalar(&key_scalar, Context { mapping: true, simple_key: false });
-                self.write_indent();
-                self.write_indicator(":", true, false, true);
+                self.output.write_indent();
+                self.output.write_indicator(":", true, false, true);
             }
             self.node(value, Context { mapping: true, simple_key: false });
         }
@@ -185,20 +143,20 @@ impl Emitter {
     }
 
     fn block_sequence(&mut self, items: &[Yaml], context: Context) {
-        let indentless = context.mapping && !self.indention;
+        let indentless = context.mapping && !self.output.indention;
         self.increase_indent(false, indentless);
         for item in items {
-            self.write_indent();
-            self.write_indicator("-", true, false, true);
+            self.output.write_indent();
+            self.output.write_indicator("-", true, false, true);
             self.node(item, Context::default());
         }
         self.pop_indent();
     }
 
     fn scalar(&mut self, scalar: &Scalar, context: Context) {
-        let style = scalar.style(self.flow_level > 0, context.simple_key);
+        let style = scalar.style(self.output.flow_level > 0, context.simple_key);
         self.increase_indent(true, false);
-        scalar.write(self, style, !context.simple_key);
+        scalar.write(&mut self.output, style, !context.simple_key);
         self.pop_indent();
     }
 }

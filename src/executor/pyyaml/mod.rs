@@ -9,6 +9,7 @@
 //! list object appears twice — modelled here by [`Yaml::Shared`] values whose `Rc` is cloned.
 
 mod emitter;
+mod output;
 mod resolve;
 mod scalar;
 

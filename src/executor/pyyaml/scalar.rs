@@ -3,7 +3,7 @@
 //! "special" and escaped in double quotes).
 
 use super::Yaml;
-use super::emitter::{BEST_WIDTH, Emitter};
+use super::output::{BEST_WIDTH, Output};
 use super::resolve;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,11 +77,11 @@ impl Scalar {
         style
     }
 
-    pub fn write(&self, emitter: &mut Emitter, style: Style, allow_breaks: bool) {
+    pub fn write(&self, output: &mut Output, style: Style, allow_breaks: bool) {
         match style {
-            Style::Plain => write_plain(emitter, &self.value, allow_breaks),
-            Style::Single => write_single_quoted(emitter, &self.value, allow_breaks),
-            Style::Double => write_double_quoted(emitter, &self.value, allow_breaks),
+            Style::Plain => write_plain(output, &self.value, allow_breaks),
+            Style::Single => write_single_quoted(output, &self.value, allow_breaks),
+            Style::Double => write_double_quoted(output, &self.value, allow_breaks),
         }
     }
 }
@@ -190,85 +190,85 @@ fn analyze(value: &str) -> Analysis {
     analysis
 }
 
-fn put_char(emitter: &mut Emitter, c: char) {
+fn put_char(output: &mut Output, c: char) {
     let mut buffer = [0u8; 4];
-    emitter.put(c.encode_utf8(&mut buffer));
+    output.put(c.encode_utf8(&mut buffer));
 }
 
-fn write_plain(emitter: &mut Emitter, text: &str, allow_breaks: bool) {
+fn write_plain(output: &mut Output, text: &str, allow_breaks: bool) {
     let chars: Vec<char> = text.chars().collect();
-    if !emitter.whitespace && (!chars.is_empty() || emitter.flow_level > 0) {
-        emitter.put(" ");
+    if !output.whitespace && (!chars.is_empty() || output.flow_level > 0) {
+        output.put(" ");
     }
     let mut spaces = false;
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
         if c == ' ' {
-            if allow_breaks && !spaces && emitter.column > BEST_WIDTH && chars.get(i + 1) != Some(&' ') {
-                emitter.write_indent();
+            if allow_breaks && !spaces && output.column > BEST_WIDTH && chars.get(i + 1) != Some(&' ') {
+                output.write_indent();
             } else {
-                put_char(emitter, c);
+                put_char(output, c);
             }
             spaces = true;
         } else {
             // Plain scalars never hold line breaks (the analysis forbids it).
-            put_char(emitter, c);
-            emitter.indention = false;
+            put_char(output, c);
+            output.indention = false;
             spaces = false;
         }
         i += 1;
     }
-    emitter.whitespace = false;
-    emitter.indention = false;
+    output.whitespace = false;
+    output.indention = false;
 }
 
-fn write_single_quoted(emitter: &mut Emitter, text: &str, allow_breaks: bool) {
+fn write_single_quoted(output: &mut Output, text: &str, allow_breaks: bool) {
     let chars: Vec<char> = text.chars().collect();
-    emitter.write_indicator("'", true, false, false);
+    output.write_indicator("'", true, false, false);
     let mut spaces = false;
     let mut breaks = false;
     for (i, &c) in chars.iter().enumerate() {
         if c == ' ' {
             if allow_breaks
                 && !spaces
-                && emitter.column > BEST_WIDTH
+                && output.column > BEST_WIDTH
                 && i != 0
                 && i != chars.len() - 1
                 && chars.get(i + 1) != Some(&' ')
             {
-                emitter.write_indent();
+                output.write_indent();
             } else {
-                put_char(emitter, c);
+                put_char(output, c);
             }
             spaces = true;
         } else if is_break(c) {
             // Only '\n' gets here: the other breaks are non-ASCII or '\r', which force double quotes.
             if !breaks {
-                emitter.put_break();
+                output.put_break();
             }
-            emitter.put_break();
-            emitter.indention = true;
+            output.put_break();
+            output.indention = true;
             breaks = true;
         } else {
             if breaks {
-                emitter.write_indent();
+                output.write_indent();
             }
             if c == '\'' {
-                emitter.put("'");
+                output.put("'");
             }
-            put_char(emitter, c);
-            emitter.indention = false;
+            put_char(output, c);
+            output.indention = false;
             spaces = false;
             breaks = false;
         }
     }
     if breaks {
-        emitter.write_indent();
+        output.write_indent();
     }
-    emitter.write_indicator("'", false, false, false);
-    emitter.whitespace = false;
-    emitter.indention = false;
+    output.write_indicator("'", false, false, false);
+    output.whitespace = false;
+    output.indention = false;
 }
 
 fn escape(c: char) -> String {
@@ -305,33 +305,33 @@ fn escape(c: char) -> String {
     }
 }
 
-fn write_double_quoted(emitter: &mut Emitter, text: &str, allow_breaks: bool) {
+fn write_double_quoted(output: &mut Output, text: &str, allow_breaks: bool) {
     let chars: Vec<char> = text.chars().collect();
-    emitter.write_indicator("\"", true, false, false);
+    output.write_indicator("\"", true, false, false);
     let mut spaces = false;
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
         if !(' '..='~').contains(&c) || c == '"' || c == '\\' {
-            emitter.put(&escape(c));
+            output.put(&escape(c));
             spaces = false;
         } else if c == ' ' {
-            if allow_breaks && !spaces && emitter.column > BEST_WIDTH && i != 0 && i != chars.len() - 1 {
-                emitter.write_indent();
+            if allow_breaks && !spaces && output.column > BEST_WIDTH && i != 0 && i != chars.len() - 1 {
+                output.write_indent();
                 if chars.get(i + 1) == Some(&' ') {
-                    emitter.put("\\");
+                    output.put("\\");
                 }
             } else {
-                put_char(emitter, c);
+                put_char(output, c);
             }
             spaces = true;
         } else {
-            put_char(emitter, c);
+            put_char(output, c);
             spaces = false;
         }
         i += 1;
     }
-    emitter.write_indicator("\"", false, false, false);
-    emitter.whitespace = false;
-    emitter.indention = false;
+    output.write_indicator("\"", false, false, false);
+    output.whitespace = false;
+    output.indention = false;
 }
