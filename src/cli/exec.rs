@@ -3,6 +3,7 @@
 //! message when the code cannot be known (never 0). Goes through the per-user agent unless
 //! `--no-agent` (or `KUBEPOOL_EXEC_NO_AGENT=1`).
 
+use super::kube_args::KubeArgs;
 use crate::pod_exec::agent;
 use crate::pod_exec::client::ClientSpec;
 use crate::pod_exec::{EXIT_UNKNOWN, ExecError, ExecRequest, Sinks, Target};
@@ -12,15 +13,8 @@ use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
-    /// The kubeconfig (default: KUBECONFIG, else ~/.kube/config, else in-cluster).
-    #[arg(long)]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context (default: its current context).
-    #[arg(long)]
-    pub context: Option<String>,
-    /// The pod's namespace (default: the context's).
-    #[arg(short = 'n', long)]
-    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub kube: KubeArgs,
     /// The container (default: the pod's first).
     #[arg(short = 'c', long)]
     pub container: Option<String>,
@@ -56,14 +50,11 @@ pub async fn run(args: ExecArgs) -> ExitCode {
 
 async fn exec(args: ExecArgs) -> Result<i32, ExecError> {
     let pod = args.pod.strip_prefix("pod/").or_else(|| args.pod.strip_prefix("pods/")).unwrap_or(&args.pod);
-    let spec = ClientSpec {
-        kubeconfig: args.kubeconfig.as_ref().map(|p| absolute(p).to_string_lossy().into_owned()),
-        context: args.context.clone(),
-    }
-    .resolved();
+    let spec =
+        ClientSpec { kubeconfig: args.kube.absolute_kubeconfig(), context: args.kube.context.clone() }.resolved();
     let request = ExecRequest {
         target: Target {
-            namespace: args.namespace.clone().unwrap_or_default(),
+            namespace: args.kube.namespace.clone().unwrap_or_default(),
             pod: pod.to_string(),
             container: args.container.clone(),
         },
@@ -84,10 +75,6 @@ async fn exec(args: ExecArgs) -> Result<i32, ExecError> {
     }
     let socket = args.agent_socket.clone().unwrap_or_else(agent::socket::default_path);
     agent::client::exec(&socket, spec, request, stdin, tokio::io::stdout(), tokio::io::stderr()).await
-}
-
-fn absolute(path: &std::path::Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 #[cfg(test)]

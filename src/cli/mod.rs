@@ -8,6 +8,7 @@ mod exec;
 mod executor;
 mod hold;
 mod info;
+mod kube_args;
 mod launcher;
 mod list;
 mod operator;

@@ -4,23 +4,16 @@
 //! exit when the API connection drops: it reconnects, keeping its ports. When the pod is gone
 //! it says so and exits 0, which also ends Zuul's restart loop.
 
+use super::kube_args::KubeArgs;
 use super::launcher::shutdown_signal;
 use crate::Error;
 use crate::executor::forward::{self, ForwardEvent, ForwardOptions, PodForward};
 use clap::Args;
-use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct PortForwardArgs {
-    /// The kubeconfig (default: KUBECONFIG, else ~/.kube/config).
-    #[arg(long)]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context (default: its current context).
-    #[arg(long)]
-    pub context: Option<String>,
-    /// The pod's namespace (default: the context's).
-    #[arg(short = 'n', long)]
-    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub kube: KubeArgs,
     /// `pod/<name>` or `<name>`, then `[LOCAL]:REMOTE` port pairs (LOCAL empty or 0: any free
     /// port). A leading `port-forward` word is ignored, so a `kubectl` wrapper can pass its
     /// arguments through unchanged.
@@ -43,33 +36,11 @@ pub async fn run(args: PortForwardArgs) -> Result<(), Error> {
         return Err(usage("at least one [LOCAL]:REMOTE port"));
     }
 
-    let kubeconfig = match &args.kubeconfig {
-        Some(path) => std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.clone(), source })?,
-        None => {
-            let config = kube::config::Kubeconfig::read()
-                .map_err(|source| crate::k8s::K8sError::Kubeconfig { context: args.context.clone(), source })?;
-            serde_json::to_string(&config).map_err(|e| Error::Output(e.to_string()))?
-        }
-    };
-    let parsed =
-        kube::config::Kubeconfig::from_yaml(&kubeconfig).map_err(|e| Error::Operation(format!("kubeconfig: {e}")))?;
-    let context = match args.context.clone().or(parsed.current_context.clone()) {
-        Some(context) => context,
-        None => return Err(usage("--context (the kubeconfig has no current context)")),
-    };
-    let namespace = match args.namespace.clone() {
-        Some(namespace) => namespace,
-        None => parsed
-            .contexts
-            .iter()
-            .find(|c| c.name == context)
-            .and_then(|c| c.context.as_ref())
-            .and_then(|c| c.namespace.clone())
-            .unwrap_or_else(|| "default".to_string()),
-    };
-
+    let config =
+        crate::k8s::load(args.kube.source(), args.kube.context.as_deref(), args.kube.namespace.as_deref()).await?;
+    let namespace = config.default_namespace.clone();
     let shutdown = shutdown_signal()?;
-    let client = forward::client(&kubeconfig, &context).await?;
+    let client = forward::client(config)?;
     let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
     let options = ForwardOptions { ipv6_loopback: true, ..Default::default() };
     let forward = PodForward::start(client, &namespace, pod, &mappings, options, Some(events)).await?;

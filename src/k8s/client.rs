@@ -1,10 +1,12 @@
-//! Finding the cluster as Nodepool does: the kubeconfig (`KUBECONFIG`, else `~/.kube/config`)
-//! with the provider's `context`, or the in-cluster service account when there is no kubeconfig.
+//! A provider's cluster client: found as Nodepool finds it ([`super::load`]: the kubeconfig with
+//! the provider's `context`, or the in-cluster service account), behind kubepool's rate limit
+//! and retry layers.
 
 use super::K8sError;
 use super::discipline::{ApiDiscipline, RateLimitLayer, RetryTransient};
+use super::load::{KubeconfigSource, load};
 use kube::client::ClientBuilder;
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::Kubeconfig;
 use kube::{Client, Config};
 use tower::buffer::BufferLayer;
 use tower::retry::RetryLayer;
@@ -30,38 +32,13 @@ impl std::fmt::Debug for ClusterInfo {
     }
 }
 
-fn kubeconfig_exists() -> bool {
-    if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) {
-        return true;
-    }
-    std::env::var_os("HOME").is_some_and(|home| std::path::Path::new(&home).join(".kube/config").exists())
-}
-
-/// Loads the cluster configuration for `context` (the kubeconfig's current context if `None`).
-pub async fn load_config(context: Option<&str>) -> Result<Config, K8sError> {
-    if kubeconfig_exists() {
-        let options = KubeConfigOptions { context: context.map(str::to_string), ..Default::default() };
-        let kubeconfig = Kubeconfig::read()
-            .map_err(|source| K8sError::Kubeconfig { context: context.map(str::to_string), source })?;
-        Config::from_custom_kubeconfig(kubeconfig, &options)
-            .await
-            .map_err(|source| K8sError::Kubeconfig { context: context.map(str::to_string), source })
-    } else {
-        Config::incluster().map_err(|source| K8sError::InCluster { source })
-    }
-}
-
 /// Connects to the cluster of `context` in an explicit kubeconfig (not the environment's).
 pub async fn connect_kubeconfig(
     kubeconfig: Kubeconfig,
     context: Option<&str>,
     discipline: ApiDiscipline,
 ) -> Result<ClusterInfo, K8sError> {
-    let options = KubeConfigOptions { context: context.map(str::to_string), ..Default::default() };
-    let config = Config::from_custom_kubeconfig(kubeconfig, &options)
-        .await
-        .map_err(|source| K8sError::Kubeconfig { context: context.map(str::to_string), source })?;
-    client_for(config, discipline)
+    connect_config(load(KubeconfigSource::Parsed(Box::new(kubeconfig)), context, None).await?, discipline)
 }
 
 /// Connects to the cluster of `context` with the default [`ApiDiscipline`].
@@ -72,10 +49,12 @@ pub async fn connect(context: Option<&str>) -> Result<ClusterInfo, K8sError> {
 /// Connects to the cluster of `context`; every request goes through the retry and rate-limit
 /// layers of [`super::discipline`].
 pub async fn connect_with(context: Option<&str>, discipline: ApiDiscipline) -> Result<ClusterInfo, K8sError> {
-    client_for(load_config(context).await?, discipline)
+    connect_config(load(KubeconfigSource::Environment, context, None).await?, discipline)
 }
 
-fn client_for(mut config: Config, discipline: ApiDiscipline) -> Result<ClusterInfo, K8sError> {
+/// A client for `config`; every request goes through the retry and rate-limit layers of
+/// [`super::discipline`].
+pub fn connect_config(mut config: Config, discipline: ApiDiscipline) -> Result<ClusterInfo, K8sError> {
     // kube-client 5 retries 429/503/504 by itself (up to 15 times, backing off to 1000 s);
     // ours is the one bounded, observed retry.
     config.default_retry = false;

@@ -5,12 +5,14 @@
 
 mod client;
 pub mod discipline;
+mod load;
 mod node_credentials;
 mod token_source;
 mod typed;
 
-pub use client::{ClusterInfo, connect, connect_kubeconfig, connect_with, load_config};
+pub use client::{ClusterInfo, connect, connect_config, connect_kubeconfig, connect_with};
 pub use discipline::{ApiDiscipline, ApiErrorObserver};
+pub use load::{KubeconfigSource, load};
 pub use node_credentials::NodeCredentials;
 pub use token_source::{DEFAULT_TOKEN_LIFETIME, TokenSource, ca_bundle_base64};
 pub use typed::typed;

@@ -2,9 +2,8 @@
 //! like `KUBECONFIG`) or the environment's, with a context. No retry layer: an exec is not
 //! idempotent, and [`super::session`] decides itself what may be tried again.
 
-use crate::k8s::K8sError;
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use crate::k8s::{K8sError, KubeconfigSource};
+use kube::Client;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -18,10 +17,10 @@ pub struct ClientSpec {
 impl ClientSpec {
     /// The kubeconfig files this spec reads (empty: the environment decides).
     pub fn files(&self) -> Vec<PathBuf> {
-        self.kubeconfig
-            .as_deref()
-            .map(|list| list.split(':').filter(|p| !p.is_empty()).map(PathBuf::from).collect())
-            .unwrap_or_default()
+        match KubeconfigSource::from_list(self.kubeconfig.as_deref()) {
+            KubeconfigSource::Files(files) => files,
+            _ => Vec::new(),
+        }
     }
 
     /// The files' modification times: a changed kubeconfig must not reuse an old client.
@@ -45,28 +44,8 @@ impl ClientSpec {
 
 /// A client for `spec` and the namespace of its context.
 pub async fn connect(spec: &ClientSpec) -> Result<(Client, String), K8sError> {
-    let context = spec.context.clone();
-    let mut config = match spec.files().as_slice() {
-        [] => crate::k8s::load_config(context.as_deref()).await?,
-        files => {
-            let mut merged: Option<Kubeconfig> = None;
-            for file in files {
-                let next = Kubeconfig::read_from(file)
-                    .map_err(|source| K8sError::Kubeconfig { context: context.clone(), source })?;
-                merged = Some(match merged {
-                    None => next,
-                    Some(current) => current
-                        .merge(next)
-                        .map_err(|source| K8sError::Kubeconfig { context: context.clone(), source })?,
-                });
-            }
-            let kubeconfig = merged.unwrap_or_default();
-            let options = KubeConfigOptions { context: context.clone(), ..Default::default() };
-            Config::from_custom_kubeconfig(kubeconfig, &options)
-                .await
-                .map_err(|source| K8sError::Kubeconfig { context: context.clone(), source })?
-        }
-    };
+    let source = KubeconfigSource::from_list(spec.kubeconfig.as_deref());
+    let mut config = crate::k8s::load(source, spec.context.as_deref(), None).await?;
     config.default_retry = false;
     let namespace = config.default_namespace.clone();
     let server = config.cluster_url.to_string();

@@ -201,18 +201,16 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, remote: u16) {
     }
 }
 
-/// A client for one context of the kubeconfig the executor wrote. Retries inside the client are
-/// few and short: [`session`] retries with its own backoff and never gives up early.
-pub async fn client(kubeconfig: &str, context: &str) -> Result<kube::Client, ExecutorError> {
-    let kubeconfig =
-        kube::config::Kubeconfig::from_yaml(kubeconfig).map_err(|e| ExecutorError::Kubeconfig(e.to_string()))?;
+/// A client for a console forward. Retries inside the client are few and short: [`session`]
+/// retries with its own backoff and never gives up early.
+pub fn client(config: kube::Config) -> Result<kube::Client, ExecutorError> {
     let discipline = crate::k8s::ApiDiscipline {
         max_retries: 1,
         min_backoff: Duration::from_millis(100),
         max_backoff: Duration::from_secs(1),
         ..Default::default()
     };
-    Ok(crate::k8s::connect_kubeconfig(kubeconfig, Some(context), discipline).await?.client)
+    Ok(crate::k8s::connect_config(config, discipline)?.client)
 }
 
 /// Starts the console forwards of every pod of a prepared node set, by node name; each pod
@@ -221,10 +219,17 @@ pub async fn forward_pods(
     prepared: &crate::executor::Prepared,
     options: &ForwardOptions,
 ) -> Result<std::collections::BTreeMap<String, PodForward>, ExecutorError> {
-    let kubeconfig = prepared.kubeconfig.render();
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&prepared.kubeconfig.render())
+        .map_err(|e| ExecutorError::Kubeconfig(e.to_string()))?;
     let mut forwards = std::collections::BTreeMap::new();
     for target in &prepared.pods {
-        let client = client(&kubeconfig, &target.context).await?;
+        let config = crate::k8s::load(
+            crate::k8s::KubeconfigSource::Parsed(Box::new(kubeconfig.clone())),
+            Some(&target.context),
+            None,
+        )
+        .await?;
+        let client = client(config)?;
         let mappings = ZUUL_CONSOLE_PORTS.map(|remote| (0, remote));
         let forward =
             PodForward::start(client, &target.namespace, &target.pod, &mappings, options.clone(), None).await?;
