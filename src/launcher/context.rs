@@ -1,7 +1,7 @@
 //! What every launcher task shares: the ZooKeeper store, the drivers, the metrics, and the
 //! signals that wake tasks (a ZooKeeper change) or stop them (shutdown).
 
-use super::wake::Signal;
+use super::wake::WakeUp;
 use crate::metrics::Metrics;
 use crate::zk::Store;
 use kubepool_driver_api::Driver;
@@ -33,9 +33,9 @@ pub struct Context {
     /// max-ready-age, hold expiry, tenant limits, min-ready (replaced by a config reload).
     pub policies: RwLock<Arc<super::policies::Policies>>,
     /// Notified on every relevant ZooKeeper change (requests, nodes, locks, components).
-    pub changed: Signal,
+    pub changed: WakeUp,
     /// Notified when a node may need deleting or releasing.
-    pub nodes_changed: Signal,
+    pub nodes_changed: WakeUp,
     /// Becomes true once shutdown starts.
     pub stopping: watch::Receiver<bool>,
 }

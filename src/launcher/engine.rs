@@ -11,7 +11,7 @@
 
 use super::context::Context;
 use super::plan::PoolPlan;
-use super::wake::Signal;
+use super::wake::WakeUp;
 use super::{cleanup, deleter, health, min_ready, pool_worker::PoolWorker};
 use crate::metrics::Metrics;
 use crate::zk::{
@@ -177,8 +177,8 @@ pub async fn run(setup: Setup, shutdown: impl Future<Output = ()>) -> Result<(),
         held: Default::default(),
         health: Default::default(),
         launching: Default::default(),
-        changed: Signal::default(),
-        nodes_changed: Signal::default(),
+        changed: WakeUp::default(),
+        nodes_changed: WakeUp::default(),
         stopping: stop_rx,
     });
     if let Some(slot) = &setup.store_slot {

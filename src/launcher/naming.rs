@@ -59,21 +59,7 @@ impl NodeNaming for NodepoolNaming {
 mod tests {
     use super::*;
     use crate::drivers::common::metadata::object_labels;
-    use kubepool_driver_api::RequestAttributes;
-
-    fn spec() -> NodeSpec {
-        NodeSpec {
-            node_id: "0000000042".into(),
-            provider: "k8s".into(),
-            pool: "main".into(),
-            label: "pod-fedora".into(),
-            request: RequestAttributes {
-                id: "200-0000000007".into(),
-                tenant_name: Some("openstack".into()),
-                ..RequestAttributes::default()
-            },
-        }
-    }
+    use crate::drivers::common::metadata::tests::spec;
 
     #[test]
     fn nodepool_labels_win_over_user_labels() {

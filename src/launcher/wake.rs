@@ -4,17 +4,17 @@
 
 use tokio::sync::watch;
 
-pub struct Signal {
+pub struct WakeUp {
     generation: watch::Sender<u64>,
 }
 
-impl Default for Signal {
+impl Default for WakeUp {
     fn default() -> Self {
         Self { generation: watch::Sender::new(0) }
     }
 }
 
-impl Signal {
+impl WakeUp {
     /// Wakes every subscriber (now, or at its next wait).
     pub fn raise(&self) {
         self.generation.send_modify(|g| *g = g.wrapping_add(1));
@@ -49,7 +49,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_change_raised_while_busy_is_seen_at_the_next_wait() {
-        let signal = Signal::default();
+        let signal = WakeUp::default();
         let mut waiter = signal.subscribe();
         signal.raise(); // the task is "busy": not waiting yet
         tokio::time::timeout(Duration::from_secs(1), waiter.changed()).await.expect("not lost");

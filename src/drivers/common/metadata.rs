@@ -103,10 +103,11 @@ fn field_value(field: &str, request: &RequestAttributes) -> Result<String, Strin
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn spec() -> NodeSpec {
+    /// A node of a request with every attribute a template may use.
+    pub(crate) fn spec() -> NodeSpec {
         NodeSpec {
             node_id: "0000000042".into(),
             provider: "k8s".into(),
