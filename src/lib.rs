@@ -1,8 +1,10 @@
 //! kubepool: Nodepool's kubernetes, openshift and openshiftpods drivers, rebuilt for Zuul.
 //!
 //! The layout follows one request through the system: [`config`] reads `nodepool.yaml`,
-//! [`zk`] speaks Nodepool's ZooKeeper protocol, [`k8s`] is the shared Kubernetes client,
-//! [`launcher`] joins the two, and [`cli`] holds one file per subcommand.
+//! [`zk`] speaks Nodepool's ZooKeeper protocol, [`launcher`] joins it to the [`drivers`]
+//! (built by [`drivers::factory`]), [`k8s`] is the shared Kubernetes client, [`pod_exec`] and
+//! [`executor`] serve the Zuul executor's side, and [`cli`] holds one file per subcommand.
+//! docs/architecture.md describes the rooms and the lines between them.
 
 pub mod cli;
 pub mod config;

@@ -5,7 +5,8 @@
 //! to the module file it names. An edge between a module and one nested in it is containment,
 //! not an import, and is left out. Then:
 //! * no cycle: no module imports a module that imports it back, directly or around a ring;
-//! * a driver's folder is reached from outside only by the driver factory;
+//! * a driver's folder is reached from outside only by the driver factory, and the drivers'
+//!   toolkit (`drivers/common/`) only from `drivers/`;
 //! * the lines in docs/architecture.md: drivers import no front end (config, launcher, zk,
 //!   cli, operator), `zk/` imports no Kubernetes room, `executor/` no launcher.
 //!
@@ -286,6 +287,8 @@ fn a_driver_folder_is_reached_only_through_the_factory() {
         // `openshift` is a prefix of `openshiftpods`: `within` compares whole segments.
         wrong.extend(entries_into(&graph, driver, &["crate::drivers::factory"]));
     }
+    // The toolkit is the drivers' own: a front end sees spec, naming and factory only.
+    wrong.extend(entries_into(&graph, "crate::drivers::common", &["crate::drivers"]));
     assert!(wrong.is_empty(), "imports into a driver's folder from outside it: {wrong:#?}");
 }
 
