@@ -120,10 +120,16 @@ class Zuul:
     provider: str = ""
     repos: Path = field(init=False)
     logs: Path = field(init=False)
+    # kubepool's connection plugin, installed as `kubectl` (deploy/zuul-executor/install.sh)
+    plugin_dir: Path = field(init=False)
+    # one line per kubectl call the wrapper hands to kubepool
+    kubectl_log: Path = field(init=False)
 
     def __post_init__(self) -> None:
         self.repos = self.work / "git"
         self.logs = self.work / "logs"
+        self.plugin_dir = self.work / "connection-plugins"
+        self.kubectl_log = self.work / "kubectl-calls.log"
         self.repos.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
 
@@ -422,7 +428,9 @@ def write_zuul_conf(z: Zuul, ansible_root: Path, bindir: Path) -> Path:
     w = z.work
     for d in ("builds", "executor-state", "executor-git", "scheduler-git", "web-git"):
         (w / d).mkdir(exist_ok=True)
-    ro = ":".join([str(bindir), str(Path(z.kubectl).resolve().parent)])
+    ro = ":".join(
+        [str(bindir), str(Path(z.kubectl).resolve().parent), str(z.plugin_dir)]
+    )
     conf = w / "zuul.conf"
     conf.write_text(
         f"""\
@@ -514,14 +522,33 @@ def start(work: Path, image: str) -> Zuul:
             raise HarnessError(
                 "bubblewrap is not installed (Debian package bubblewrap)"
             )
-        # The executor's PATH: its private bin (kubectl for Zuul's KubeFwd and the stock kubectl
-        # connection plugin inside bubblewrap), then the test venv (zuul-bwrap), then the system.
+        # The executor's PATH: its private bin, then the test venv (zuul-bwrap), then the system.
+        # kubepool is copied there (for the library's roles and the wrapper) so that bubblewrap
+        # needs no read-only path into the build tree. deploy/zuul-executor/install.sh puts
+        # kubepool's connection plugin in as `kubectl` (every pod task runs through kubepool
+        # exec) and the `kubectl` wrapper that hands Zuul's port-forward to kubepool.
         bindir = work / "bin"
         bindir.mkdir()
-        (bindir / "kubectl").symlink_to(Path(kubectl).resolve())
-        # kubepool for the library's roles (kubepool exec: trusted exit status), copied so
-        # that bubblewrap needs no read-only path into the build tree
         shutil.copy2(kubepool_binary(), bindir / "kubepool")
+        installed = subprocess.run(
+            [
+                "sh",
+                str(ROOT / "deploy/zuul-executor/install.sh"),
+                "--plugin-dir",
+                str(z.plugin_dir),
+                "--bin-dir",
+                str(bindir),
+                "--kubectl",
+                str(Path(kubectl).resolve()),
+                "--kubepool",
+                str(bindir / "kubepool"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if installed.returncode != 0:
+            raise HarnessError(f"install.sh failed: {installed.stderr.strip()}")
 
         z.start_postgres()
         jobs_repo_files: dict[str, str | bytes] = {}
@@ -560,6 +587,8 @@ def start(work: Path, image: str) -> Zuul:
         env["PATH"] = (
             f"{bindir}:{VENV_BIN}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
         )
+        env["ANSIBLE_CONNECTION_PLUGINS"] = str(z.plugin_dir)
+        env["KUBEPOOL_KUBECTL_LOG"] = str(z.kubectl_log)
         launcher_env = dict(os.environ, NO_COLOR="1")
         z.spawn(
             "launcher",
@@ -657,6 +686,15 @@ OUTPUT_PLAYBOOK = """\
     - shell: |
         echo "written by {{ inventory_hostname }}" > ~/zuul-output/logs/hello.txt
         git -C {{ zuul.project.src_dir }} rev-parse HEAD > ~/zuul-output/logs/head.txt
+        # Which exec runs this task: the in-pod supervisor of kubepool exec (argv[0]
+        # kubepool-exec) is an ancestor process when the connection plugin of the executor is
+        # the one of kubepool.
+        p=$$; found=no
+        while [ "$p" -gt 1 ]; do
+          if tr '\\0' '\\n' < /proc/$p/cmdline | grep -qx kubepool-exec; then found=yes; break; fi
+          p=$(awk '/^PPid:/ {print $2}' /proc/$p/status)
+        done
+        echo "under the kubepool exec supervisor: $found" > ~/zuul-output/logs/exec.txt
 """
 
 # A namespace node has no inventory host: the playbook uses the namespace's own credentials

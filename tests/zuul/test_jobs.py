@@ -44,8 +44,10 @@ def test_pep8_on_a_pod_passes_clean_and_fails_on_a_pep8_error(
     out = zuul.job_output(good_build)
     assert good_build["result"] == "SUCCESS", out[-4000:]
     assert "tox -e pep8" in out
-    # the live log of the pod (zuul_console, Zuul's port-forward) reached job-output.txt
+    # the live log of the pod (zuul_console, Zuul's port-forward through the kubectl wrapper,
+    # i.e. kubepool port-forward) reached job-output.txt
     assert "pep8: commands succeeded" in out, out[-4000:]
+    assert "kubepool port-forward" in zuul.kubectl_log.read_text().splitlines()
     # the workspace went in (and the output came out) through kubepool's trusted exec
     assert "pod commands run with: kubepool exec --no-agent" in out, out[-4000:]
 
@@ -83,3 +85,7 @@ def test_fetch_output_per_host(zuul: Zuul, pushed: dict[str, str]) -> None:
         assert (logs / host / "hello.txt").read_text() == f"written by {host}\n"
         # the pod held the exact state Zuul prepared for this ref update
         assert (logs / host / "head.txt").read_text().strip() == newrev
+        # the playbook's task ran through kubepool exec: the executor's `kubectl` connection
+        # is kubepool's plugin (deploy/zuul-executor/install.sh)
+        exec_txt = (logs / host / "exec.txt").read_text()
+        assert exec_txt == "under the kubepool exec supervisor: yes\n", exec_txt

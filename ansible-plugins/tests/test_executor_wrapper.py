@@ -1,0 +1,102 @@
+"""deploy/zuul-executor/install.sh and its `kubectl` wrapper, with the real kubectl and kubepool.
+
+The wrapper sends `port-forward` and `exec` (wherever the options put them) to kubepool and
+everything else to the real kubectl. A kubeconfig that does not exist makes each program fail
+at once with its own message, so which one ran is plain without a cluster.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, kubepool_binary, required_env
+
+INSTALL = ROOT / "deploy/zuul-executor/install.sh"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("executor")
+    plugin_dir, bin_dir = base / "connection", base / "bin"
+    subprocess.run(
+        [
+            "sh",
+            str(INSTALL),
+            "--plugin-dir",
+            str(plugin_dir),
+            "--bin-dir",
+            str(bin_dir),
+            "--kubectl",
+            required_env("KUBEPOOL_TEST_KUBECTL"),
+            "--kubepool",
+            str(kubepool_binary()),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return {
+        "plugin_dir": plugin_dir,
+        "kubectl": bin_dir / "kubectl",
+        "log": base / "calls.log",
+    }
+
+
+def run(installed: dict[str, Path], *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "KUBEPOOL_KUBECTL_LOG": str(installed["log"])}
+    return subprocess.run(
+        [str(installed["kubectl"]), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_plugin_is_installed_as_kubectl(installed: dict[str, Path]) -> None:
+    plugin = (installed["plugin_dir"] / "kubectl.py").read_text()
+    source = (ROOT / "ansible-plugins/plugins/connection/kubectl.py").read_text()
+    assert plugin == source
+
+
+def test_port_forward_and_exec_go_to_kubepool_wherever_the_options_put_them(
+    installed: dict[str, Path],
+) -> None:
+    missing = "--kubeconfig=/nonexistent/kubeconfig"
+    # Zuul's KubeFwd: options first, `-n` with a separate value.
+    forward = run(
+        installed,
+        missing,
+        "--context=c",
+        "-n",
+        "exec",
+        "port-forward",
+        "pod/p",
+        "0:19885",
+    )
+    # git's ext:: transport and job shell tasks: `kubectl exec` with its options.
+    exec_ = run(installed, "exec", missing, "-i", "p", "--", "true")
+    calls = installed["log"].read_text().splitlines()
+    assert calls == ["kubepool port-forward", "kubepool exec"], calls
+    assert forward.returncode != 0 and "kubepool" in forward.stderr, forward.stderr
+    assert "nonexistent" in forward.stderr, forward.stderr
+    assert exec_.returncode == 255 and exec_.stderr.startswith("kubepool exec:"), (
+        exec_.stderr
+    )
+
+
+def test_everything_else_goes_to_the_real_kubectl(installed: dict[str, Path]) -> None:
+    before = installed["log"].read_text() if installed["log"].exists() else ""
+    version = run(installed, "version", "--client", "-o", "json")
+    assert version.returncode == 0, version.stderr
+    assert '"clientVersion"' in version.stdout
+    # a namespace named like a subcommand is an option's value, not the subcommand
+    get = run(
+        installed, "-n", "port-forward", "--kubeconfig=/nonexistent/k", "get", "pods"
+    )
+    assert get.returncode != 0 and "kubepool" not in get.stderr, get.stderr
+    after = installed["log"].read_text() if installed["log"].exists() else ""
+    assert after == before, "kubepool was not called"
