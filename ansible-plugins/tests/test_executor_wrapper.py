@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, kubepool_binary, required_env
+from conftest import ROOT, VENV_BIN, kubepool_binary, required_env
 
 INSTALL = ROOT / "deploy/zuul-executor/install.sh"
 
@@ -60,6 +60,23 @@ def test_the_plugin_is_installed_as_kubectl(installed: dict[str, Path]) -> None:
     plugin = (installed["plugin_dir"] / "kubectl.py").read_text()
     source = (ROOT / "ansible-plugins/plugins/connection/kubectl.py").read_text()
     assert plugin == source
+
+
+def test_ansible_resolves_kubectl_to_the_installed_plugin(installed: dict[str, Path]) -> None:
+    """The shadow: with the directory on ANSIBLE_CONNECTION_PLUGINS, `kubectl` is kubepool's
+    plugin, not Ansible's redirect to kubernetes.core.kubectl (and its documentation parses)."""
+    env = {"PATH": "/usr/bin:/bin", "ANSIBLE_CONNECTION_PLUGINS": str(installed["plugin_dir"])}
+    doc = subprocess.run(
+        [str(VENV_BIN / "ansible-doc"), "-t", "connection", "--json", "kubectl"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert doc.returncode == 0, doc.stderr
+    assert "kubepool exec" in doc.stdout, doc.stdout[:2000]
+    assert '"kubepool_workdir"' in doc.stdout
 
 
 def test_port_forward_and_exec_go_to_kubepool_wherever_the_options_put_them(

@@ -671,7 +671,15 @@ allowlist_externals = flake8
 commands = flake8 {posargs}
 """
 
+# The seed's example, verbatim: on a pod node kubepool-project starts tasks in the project.
 PEP8_PLAYBOOK = """\
+- hosts: all
+  tasks:
+    - command: tox -e pep8
+"""
+
+# SSH nodes start in the home directory, as any machine does.
+PEP8_SSH_PLAYBOOK = """\
 - hosts: all
   tasks:
     - command: tox -e pep8
@@ -726,12 +734,13 @@ def demo_project_files() -> dict[str, str | bytes]:
         "tox.ini": TOX_INI,
         "demo/__init__.py": '"""A demo package."""\n',
         "playbooks/pep8.yaml": PEP8_PLAYBOOK,
+        "playbooks/pep8-ssh.yaml": PEP8_SSH_PLAYBOOK,
         "playbooks/output.yaml": OUTPUT_PLAYBOOK,
         "playbooks/namespace.yaml": NAMESPACE_PLAYBOOK,
         ".zuul.yaml": """\
 - job:
     name: demo-pep8
-    parent: kubepool-base
+    parent: kubepool-project
     attempts: 1
     nodeset:
       nodes:
@@ -759,7 +768,7 @@ def demo_project_files() -> dict[str, str | bytes]:
       nodes:
         - name: machine
           label: kp-tox-ssh
-    run: playbooks/pep8.yaml
+    run: playbooks/pep8-ssh.yaml
 
 - job:
     name: demo-namespace

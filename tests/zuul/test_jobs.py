@@ -39,7 +39,12 @@ def pushed(zuul: Zuul) -> dict[str, str]:
 def test_pep8_on_a_pod_passes_clean_and_fails_on_a_pep8_error(
     zuul: Zuul, pushed: dict[str, str]
 ) -> None:
-    """Must-show 1: `command: tox -e pep8` in a pod node, prepared by kubepool-base."""
+    """Must-show 1: `command: tox -e pep8` in a pod node, prepared by kubepool-base.
+
+    The playbook is the seed's, with no `chdir`: tox finds the project's tox.ini only because
+    the job's parent kubepool-project starts pod tasks in the project's source directory
+    (`kubepool_workdir`, read by kubepool's connection plugin on the executor).
+    """
     good_build = zuul.wait_build("demo-pep8", pushed["clean"])
     out = zuul.job_output(good_build)
     assert good_build["result"] == "SUCCESS", out[-4000:]

@@ -122,6 +122,18 @@ DOCUMENTATION = r"""
           - name: ansible_kubepool_pipelining
         env:
           - name: ANSIBLE_KUBEPOOL_PIPELINING
+      kubepool_workdir:
+        description:
+          - The directory every command starts in; a relative path is taken from the user's home
+            directory, as an SSH login starts there. While it does not exist, commands start in
+            the home directory. Empty (the default) leaves the container's working directory.
+          - C(kubepool-base) of jobs-library sets it to the project's source directory, so that
+            a plain C(tox -e pep8) command task runs in the project as on a prepared machine.
+        default: ''
+        vars:
+          - name: kubepool_workdir
+        env:
+          - name: KUBEPOOL_WORKDIR
       kubepool_binary:
         description: The kubepool executable.
         default: kubepool
@@ -335,7 +347,7 @@ class Connection(ConnectionBase):
 
     def exec_command(self, cmd, in_data=None, sudoable=False):
         super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
-        command = [self._play_context.executable, "-c", cmd]
+        command = [self._play_context.executable, "-c", self._in_workdir(cmd)]
         feed = None
         if in_data is not None:
             data = to_bytes(in_data)
@@ -349,6 +361,14 @@ class Connection(ConnectionBase):
         finally:
             if follower is not None:
                 follower.finish()
+
+    def _in_workdir(self, cmd: str) -> str:
+        """``cmd`` started in the ``kubepool_workdir`` directory, if one is set."""
+        workdir = self.get_option("kubepool_workdir")
+        if not workdir:
+            return cmd
+        home = "" if workdir.startswith("/") else 'cd "$HOME" 2>/dev/null; '
+        return f"{home}cd {shlex.quote(workdir)} 2>/dev/null; {cmd}"
 
     def _console_follower(self, in_data) -> _ConsoleFollower | None:
         directory = self.get_option("kubepool_console_dir")
