@@ -158,6 +158,56 @@ async fn a_container_without_a_shell_is_an_error_never_success() {
     assert!(text(&out.stderr).starts_with("kubepool exec: "), "{}", text(&out.stderr));
 }
 
+/// A pod of two containers, each of which knows its name (`$WHO`); `default` is the
+/// `kubectl.kubernetes.io/default-container` annotation, if any.
+fn two_container_pod(name: &str, image: &str, default: Option<&str>) -> k8s_openapi::api::core::v1::Pod {
+    let container = |who: &str| {
+        serde_json::json!({"name": who, "image": image, "imagePullPolicy": "IfNotPresent",
+                           "command": ["sleep", "infinity"], "env": [{"name": "WHO", "value": who}]})
+    };
+    let mut pod = serde_json::json!({
+        "metadata": {"name": name},
+        "spec": {"restartPolicy": "Never", "automountServiceAccountToken": false,
+                 "terminationGracePeriodSeconds": 1, "containers": [container("main"), container("sidecar")]},
+    });
+    if let Some(default) = default {
+        pod["metadata"]["annotations"] = serde_json::json!({"kubectl.kubernetes.io/default-container": default});
+    }
+    serde_json::from_value(pod).expect("pod")
+}
+
+#[tokio::test]
+async fn without_a_container_the_command_runs_where_kubectl_would_run_it() {
+    let fixture = Fixture::start(&common::test_image()).await;
+    let client = common::admin_client().await;
+    let image = common::test_image();
+    common::start_pod(&client, &fixture.namespace, &two_container_pod("duo", &image, None)).await;
+    common::start_pod(&client, &fixture.namespace, &two_container_pod("duo-annotated", &image, Some("sidecar"))).await;
+    let mut seen = Vec::new();
+    for (pod, agent) in
+        [("duo", false), ("duo", true), ("duo", true), ("duo-annotated", false), ("duo-annotated", true)]
+    {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubepool"));
+        cmd.arg("exec").arg("--kubeconfig").arg(kubeconfig()).args(["-n", &fixture.namespace]);
+        cmd.arg("--agent-socket").arg(fixture.socket());
+        if !agent {
+            cmd.arg("--no-agent");
+        }
+        cmd.args([pod, "--", "sh", "-c", "echo $WHO"]).env("RUST_LOG", "warn").env_remove("KUBEPOOL_EXEC_NO_AGENT");
+        let out = run(cmd, None).await;
+        assert_eq!(out.status.code(), Some(0), "{pod}: {}", text(&out.stderr));
+        seen.push((pod, agent, text(&out.stdout)));
+    }
+    let expected = [
+        ("duo", false, "main\n".to_string()),
+        ("duo", true, "main\n".to_string()),
+        ("duo", true, "main\n".to_string()),
+        ("duo-annotated", false, "sidecar\n".to_string()),
+        ("duo-annotated", true, "sidecar\n".to_string()),
+    ];
+    assert_eq!(seen, expected);
+}
+
 /// The admin kubeconfig with its server replaced by `server`, written into `dir`.
 fn kubeconfig_via(server: &str, dir: &Path) -> PathBuf {
     let mut config = kube::config::Kubeconfig::read_from(kubeconfig()).expect("read kubeconfig");

@@ -69,6 +69,7 @@ async fn exec(args: ExecArgs) -> Result<i32, ExecError> {
         if request.target.namespace.is_empty() {
             request.target.namespace = namespace;
         }
+        request.target = crate::pod_exec::container::with_container(&client, request.target).await?;
         let feed = stdin.map(|s| crate::pod_exec::session::feed_stdin(Box::new(s)));
         let mut sinks = Sinks { stdout: Box::new(tokio::io::stdout()), stderr: Box::new(tokio::io::stderr()) };
         return crate::pod_exec::run(&client, &request, feed, &mut sinks).await;

@@ -10,12 +10,14 @@
 //! * [`session`]: start, and re-attach after a drop until the command's exit code is known.
 //! * [`spare`]: exec streams opened ahead of their command (the agent keeps one per container).
 //! * [`client`]: the API client of an exec (kubeconfig and context, no retry layer).
+//! * [`container`]: the container a command runs in when none is named (kubectl's choice).
 //! * [`console`]: a zuul_console-compatible server for the console logs copied out of pods.
 //! * [`agent`]: the per-user local agent that keeps API clients warm, and its wire format.
 
 pub mod agent;
 pub mod client;
 pub mod console;
+pub mod container;
 pub mod session;
 pub mod spare;
 pub mod status;
@@ -50,6 +52,16 @@ pub enum ExecError {
         #[source]
         source: kube::Error,
     },
+
+    #[error("cannot read pod {pod} to choose its container: {source}")]
+    ReadPod {
+        pod: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    #[error("pod {pod} has no container")]
+    NoContainer { pod: String },
 
     #[error("exec in pod {pod} failed: {message}")]
     Remote { pod: String, message: String },

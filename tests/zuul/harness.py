@@ -394,13 +394,14 @@ labels:
   - name: kp-tox-pod
   - name: kp-namespace
   - name: kp-tox-ssh
+  - name: kp-tox-sidecar
 providers:
   - name: {z.provider}
     driver: kubernetes
     context: {context}
     pools:
       - name: {z.provider}
-        max-servers: 6
+        max-servers: 8
         labels:
           - name: kp-tox-pod
             type: pod
@@ -419,8 +420,35 @@ providers:
                 authorized-keys:
                   file: {z.work}/ssh/id_ed25519.pub
                 service: NodePort
+          # A pod with a sidecar: both containers mount one emptyDir at the home's src/,
+          # where prepare-workspace pushes the speculative state (into the first container).
+          - name: kp-tox-sidecar
+            type: pod
+            spec:
+              volumes:
+                - name: src
+                  emptyDir: {{}}
+              containers:
+                - name: main
+                  image: {z.image}
+                  imagePullPolicy: IfNotPresent
+                  command: ["/bin/sh", "-c", "{SLEEP}"]
+                  volumeMounts:
+                    - name: src
+                      mountPath: /root/src
+                - name: sidecar
+                  image: {z.image}
+                  imagePullPolicy: IfNotPresent
+                  command: ["/bin/sh", "-c", "{SLEEP}"]
+                  volumeMounts:
+                    - name: src
+                      mountPath: /root/src
 """
     )
+
+
+# A container command that waits until the pod is deleted (and exits on SIGTERM at once).
+SLEEP = "trap 'exit 0' TERM; while true; do sleep 30 & wait $!; done"
 
 
 def write_zuul_conf(z: Zuul, ansible_root: Path, bindir: Path) -> Path:
@@ -656,7 +684,7 @@ def start(work: Path, image: str) -> Zuul:
 
 
 # The branches the tests push to (one build each).
-DEMO_BRANCHES = ("clean", "pep8-error", "output", "namespace", "ssh")
+DEMO_BRANCHES = ("clean", "pep8-error", "output", "namespace", "ssh", "sidecar")
 
 TOX_INI = """\
 [tox]
@@ -705,6 +733,21 @@ OUTPUT_PLAYBOOK = """\
         echo "under the kubepool exec supervisor: $found" > ~/zuul-output/logs/exec.txt
 """
 
+# Both containers of the sidecar pod read the state prepare-workspace pushed once.
+SIDECAR_PLAYBOOK = """\
+- hosts: all
+  tasks:
+    - command: git -C {{ zuul.project.src_dir }} rev-parse HEAD
+      register: main
+    - command: git -C {{ zuul.project.src_dir }} rev-parse HEAD
+      register: sidecar
+      vars:
+        ansible_kubectl_container: sidecar
+    - copy:
+        dest: "{{ ansible_user_dir }}/zuul-output/logs/heads.txt"
+        content: "main {{ main.stdout }}\\nsidecar {{ sidecar.stdout }}\\n"
+"""
+
 # A namespace node has no inventory host: the playbook uses the namespace's own credentials
 # (a context of the build's kubeconfig) from zuul.resources, on the executor.
 NAMESPACE_PLAYBOOK = """\
@@ -735,6 +778,7 @@ def demo_project_files() -> dict[str, str | bytes]:
         "demo/__init__.py": '"""A demo package."""\n',
         "playbooks/pep8.yaml": PEP8_PLAYBOOK,
         "playbooks/pep8-ssh.yaml": PEP8_SSH_PLAYBOOK,
+        "playbooks/sidecar.yaml": SIDECAR_PLAYBOOK,
         "playbooks/output.yaml": OUTPUT_PLAYBOOK,
         "playbooks/namespace.yaml": NAMESPACE_PLAYBOOK,
         ".zuul.yaml": """\
@@ -771,6 +815,16 @@ def demo_project_files() -> dict[str, str | bytes]:
     run: playbooks/pep8-ssh.yaml
 
 - job:
+    name: demo-sidecar
+    parent: kubepool-base
+    attempts: 1
+    nodeset:
+      nodes:
+        - name: pod
+          label: kp-tox-sidecar
+    run: playbooks/sidecar.yaml
+
+- job:
     name: demo-namespace
     parent: kubepool-base
     attempts: 1
@@ -791,6 +845,8 @@ def demo_project_files() -> dict[str, str | bytes]:
             branches: ^namespace$
         - demo-ssh:
             branches: ^ssh$
+        - demo-sidecar:
+            branches: ^sidecar$
 """,
     }
 

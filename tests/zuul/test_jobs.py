@@ -21,6 +21,7 @@ CHANGES = {
     "ssh": ({"demo/ssh.py": '"""SSH."""\n'}, "A clean change for the SSH node"),
     "output": ({"demo/output.py": '"""Output."""\n'}, "Output"),
     "namespace": ({"demo/ns.py": '"""Namespace."""\n'}, "Namespace"),
+    "sidecar": ({"demo/sidecar.py": '"""Sidecar."""\n'}, "Sidecar"),
 }
 
 
@@ -94,3 +95,22 @@ def test_fetch_output_per_host(zuul: Zuul, pushed: dict[str, str]) -> None:
         # is kubepool's plugin (deploy/zuul-executor/install.sh)
         exec_txt = (logs / host / "exec.txt").read_text()
         assert exec_txt == "under the kubepool exec supervisor: yes\n", exec_txt
+
+
+def test_a_sidecar_sees_the_state_pushed_once(
+    zuul: Zuul, pushed: dict[str, str]
+) -> None:
+    """Must-show 3: a pod with a sidecar and a shared emptyDir; prepare-workspace pushes the
+    speculative state once (into the first container) and both containers see it."""
+    newrev = pushed["sidecar"]
+    build = zuul.wait_build("demo-sidecar", newrev)
+    out = zuul.job_output(build)
+    assert build["result"] == "SUCCESS", out[-4000:]
+    heads = (zuul.job_dir(build) / "work/logs/pod/heads.txt").read_text()
+    assert heads == f"main {newrev}\nsidecar {newrev}\n", heads
+    pushes = [
+        line
+        for line in out.splitlines()
+        if "Push the speculative git state into the pod" in line
+    ]
+    assert len(pushes) == 1, pushes

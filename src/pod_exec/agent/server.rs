@@ -6,6 +6,7 @@
 //! socket.
 
 use super::super::client::{ClientSpec, connect};
+use super::super::container;
 use super::super::session::{self, Sinks};
 use super::super::spare::{self, Spare};
 use super::super::{ExecError, Target};
@@ -26,6 +27,9 @@ type ClientKey = (ClientSpec, Vec<Option<SystemTime>>);
 
 type ContainerKey = (ClientSpec, Target);
 
+/// A pod, by client, namespace and name.
+type PodKey = (ClientSpec, String, String);
+
 #[derive(Default)]
 struct State {
     clients: Mutex<HashMap<ClientKey, (kube::Client, String)>>,
@@ -35,6 +39,9 @@ struct State {
     spares: std::sync::Mutex<HashMap<ContainerKey, Spare>>,
     /// Containers whose next spare is being opened.
     opening: std::sync::Mutex<HashSet<ContainerKey>>,
+    /// Per pod: the container a command that names none runs in (read from the pod once; forgotten
+    /// when an exec there fails, in case the pod was replaced).
+    default_containers: std::sync::Mutex<HashMap<PodKey, String>>,
     /// Spares are off (`KUBEPOOL_AGENT_SPARES=0`).
     no_spares: bool,
     active: AtomicUsize,
@@ -71,6 +78,22 @@ impl State {
                 opening.remove(&key);
             }
         });
+    }
+
+    /// `target` with its container chosen ([`container::with_container`]), remembered per pod.
+    async fn with_container(&self, client: &kube::Client, pod: &PodKey, target: Target) -> Result<Target, ExecError> {
+        if target.container.is_some() {
+            return Ok(target);
+        }
+        let known = self.default_containers.lock().ok().and_then(|k| k.get(pod).cloned());
+        if let Some(container) = known {
+            return Ok(Target { container: Some(container), ..target });
+        }
+        let target = container::with_container(client, target).await?;
+        if let (Some(container), Ok(mut known)) = (&target.container, self.default_containers.lock()) {
+            known.insert(pod.clone(), container.clone());
+        }
+        Ok(target)
     }
 
     async fn client(&self, spec: &ClientSpec) -> Result<(kube::Client, String), ExecError> {
@@ -202,6 +225,9 @@ async fn run_one(
     if request.target.namespace.is_empty() {
         request.target.namespace = default_namespace;
     }
+    let pod_key = (hello.client.clone(), request.target.namespace.clone(), request.target.pod.clone());
+    let named = request.target.container.is_some();
+    request.target = state.with_container(&client, &pod_key, request.target).await?;
     // stdin frames into the session's feed. The client hanging up ends the request: noticed by
     // the reader, or by a keepalive frame that cannot be written (the reader may be waiting for
     // room in the feed while the command does not read its stdin).
@@ -254,6 +280,12 @@ async fn run_one(
     };
     keepalive.abort();
     reader_task.abort();
+    if !named
+        && result.is_err()
+        && let Ok(mut known) = state.default_containers.lock()
+    {
+        known.remove(&pod_key);
+    }
     let result = result.map(|completed| {
         if let Ok(mut all) = state.received.lock() {
             all.entry(key).or_default().push(completed.run_id);
