@@ -29,14 +29,23 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 VENV_BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT / "ansible-plugins/tests"))
+# The same proxy as ansible-plugins' tests use.
+from cut_proxy import CutProxy
+
+# The job of the dropped-connection scenario prints this line a second; the harness cuts the
+# API connections once the third reaches job-output.txt (the task is then running in the pod).
+CUT_MARKER = "tick 3"
 TENANT = "kubepool"
 JOBS_REPO = "kubepool-jobs"
 
@@ -124,6 +133,8 @@ class Zuul:
     plugin_dir: Path = field(init=False)
     # one line per kubectl call the wrapper hands to kubepool
     kubectl_log: Path = field(init=False)
+    # between the `-cut` provider's nodes (so the executor) and the API server
+    cut_proxy: CutProxy | None = None
 
     def __post_init__(self) -> None:
         self.repos = self.work / "git"
@@ -203,6 +214,8 @@ class Zuul:
                 p.popen.wait()
         self.procs.clear()
         self.stop_postgres()
+        if self.cut_proxy is not None:
+            self.cut_proxy.close()
 
     # ------------------------------------------------------------------ PostgreSQL
     def start_postgres(self) -> None:
@@ -395,6 +408,7 @@ labels:
   - name: kp-namespace
   - name: kp-tox-ssh
   - name: kp-tox-sidecar
+  - name: kp-tox-pod-cut
 providers:
   - name: {z.provider}
     driver: kubernetes
@@ -443,8 +457,66 @@ providers:
                   volumeMounts:
                     - name: src
                       mountPath: /root/src
+  # Its nodes' records name the cut proxy as their API server (the `cut` context).
+  - name: {z.provider}-cut
+    driver: kubernetes
+    context: cut
+    pools:
+      - name: {z.provider}-cut
+        max-servers: 2
+        labels:
+          - name: kp-tox-pod-cut
+            type: pod
+            image: {z.image}
+            image-pull: IfNotPresent
+            python-path: /usr/bin/python3
 """
     )
+
+
+def write_cut_kubeconfig(z: Zuul, path: Path) -> None:
+    """The test bed's kubeconfig plus a context `cut` whose server is the cut proxy."""
+    view = json.loads(
+        subprocess.run(
+            [z.kubectl, "config", "view", "--raw", "-o", "json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    current = next(c for c in view["contexts"] if c["name"] == view["current-context"])
+    cluster = next(
+        c for c in view["clusters"] if c["name"] == current["context"]["cluster"]
+    )
+    server = urlparse(cluster["cluster"]["server"])
+    assert server.hostname and server.port
+    z.cut_proxy = CutProxy((server.hostname, server.port))
+    proxied = json.loads(json.dumps(cluster))
+    proxied["name"] = "cut"
+    proxied["cluster"]["server"] = f"https://127.0.0.1:{z.cut_proxy.port}"
+    view["clusters"].append(proxied)
+    view["contexts"].append(
+        {"name": "cut", "context": {**current["context"], "cluster": "cut"}}
+    )
+    path.write_text(json.dumps(view))
+    path.chmod(0o600)
+
+
+def cut_when_marker_appears(z: Zuul) -> None:
+    """Cuts every connection through the cut proxy once, when CUT_MARKER is in a build's log."""
+
+    def watch() -> None:
+        while z.cut_proxy is not None and z.cut_proxy.cuts == 0:
+            for log in (z.work / "builds").glob("*/work/logs/job-output.txt"):
+                try:
+                    if CUT_MARKER in log.read_text(errors="replace"):
+                        z.cut_proxy.cut_all()
+                        return
+                except OSError:
+                    pass
+            time.sleep(0.2)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 # A container command that waits until the pod is deleted (and exits on SIGTERM at once).
@@ -617,7 +689,10 @@ def start(work: Path, image: str) -> Zuul:
         )
         env["ANSIBLE_CONNECTION_PLUGINS"] = str(z.plugin_dir)
         env["KUBEPOOL_KUBECTL_LOG"] = str(z.kubectl_log)
-        launcher_env = dict(os.environ, NO_COLOR="1")
+        cut_kubeconfig = work / "launcher.kubeconfig"
+        write_cut_kubeconfig(z, cut_kubeconfig)
+        cut_when_marker_appears(z)
+        launcher_env = dict(os.environ, NO_COLOR="1", KUBECONFIG=str(cut_kubeconfig))
         z.spawn(
             "launcher",
             [str(kubepool_binary()), "launcher", "-c", str(nodepool_yaml)],
@@ -684,7 +759,7 @@ def start(work: Path, image: str) -> Zuul:
 
 
 # The branches the tests push to (one build each).
-DEMO_BRANCHES = ("clean", "pep8-error", "output", "namespace", "ssh", "sidecar")
+DEMO_BRANCHES = ("clean", "pep8-error", "output", "namespace", "ssh", "sidecar", "cut")
 
 TOX_INI = """\
 [tox]
@@ -748,6 +823,21 @@ SIDECAR_PLAYBOOK = """\
         content: "main {{ main.stdout }}\\nsidecar {{ sidecar.stdout }}\\n"
 """
 
+# A task of 20 s that exits 7; the harness cuts the API connections of its node while it runs.
+# Its real result (rc 7, all 20 lines) must reach the build.
+CUT_PLAYBOOK = """\
+- hosts: all
+  tasks:
+    - shell: |
+        for i in $(seq 1 20); do echo "tick $i"; sleep 1; done
+        exit 7
+      register: ticked
+      failed_when: ticked.rc != 7
+    - copy:
+        dest: "{{ ansible_user_dir }}/zuul-output/logs/cut.txt"
+        content: "rc {{ ticked.rc }} lines {{ ticked.stdout_lines | length }} last {{ ticked.stdout_lines[-1] }}\\n"
+"""
+
 # A namespace node has no inventory host: the playbook uses the namespace's own credentials
 # (a context of the build's kubeconfig) from zuul.resources, on the executor.
 NAMESPACE_PLAYBOOK = """\
@@ -779,6 +869,7 @@ def demo_project_files() -> dict[str, str | bytes]:
         "playbooks/pep8.yaml": PEP8_PLAYBOOK,
         "playbooks/pep8-ssh.yaml": PEP8_SSH_PLAYBOOK,
         "playbooks/sidecar.yaml": SIDECAR_PLAYBOOK,
+        "playbooks/cut.yaml": CUT_PLAYBOOK,
         "playbooks/output.yaml": OUTPUT_PLAYBOOK,
         "playbooks/namespace.yaml": NAMESPACE_PLAYBOOK,
         ".zuul.yaml": """\
@@ -825,6 +916,16 @@ def demo_project_files() -> dict[str, str | bytes]:
     run: playbooks/sidecar.yaml
 
 - job:
+    name: demo-cut
+    parent: kubepool-base
+    attempts: 1
+    nodeset:
+      nodes:
+        - name: pod
+          label: kp-tox-pod-cut
+    run: playbooks/cut.yaml
+
+- job:
     name: demo-namespace
     parent: kubepool-base
     attempts: 1
@@ -847,6 +948,8 @@ def demo_project_files() -> dict[str, str | bytes]:
             branches: ^ssh$
         - demo-sidecar:
             branches: ^sidecar$
+        - demo-cut:
+            branches: ^cut$
 """,
     }
 

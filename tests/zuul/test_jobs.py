@@ -22,6 +22,7 @@ CHANGES = {
     "output": ({"demo/output.py": '"""Output."""\n'}, "Output"),
     "namespace": ({"demo/ns.py": '"""Namespace."""\n'}, "Namespace"),
     "sidecar": ({"demo/sidecar.py": '"""Sidecar."""\n'}, "Sidecar"),
+    "cut": ({"demo/cut.py": '"""Cut."""\n'}, "Cut"),
 }
 
 
@@ -114,3 +115,16 @@ def test_a_sidecar_sees_the_state_pushed_once(
         if "Push the speculative git state into the pod" in line
     ]
     assert len(pushes) == 1, pushes
+
+
+def test_a_dropped_api_connection_during_a_pod_task(
+    zuul: Zuul, pushed: dict[str, str]
+) -> None:
+    """Must-show 6: every API connection of the node (the executor's exec, its console
+    forward) is cut while a 20 s task runs; the build still gets the task's real result."""
+    build = zuul.wait_build("demo-cut", pushed["cut"])
+    out = zuul.job_output(build)
+    assert zuul.cut_proxy is not None and zuul.cut_proxy.cuts == 1, "the cut happened"
+    assert build["result"] == "SUCCESS", out[-4000:]
+    cut = (zuul.job_dir(build) / "work/logs/pod/cut.txt").read_text()
+    assert cut == "rc 7 lines 20 last tick 20\n", cut
