@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -48,7 +49,8 @@ def wait_nodes_deleted(z: Zuul, timeout: float = 120) -> list[str]:
                 "-o",
                 "json",
                 "-l",
-                f"nodepool_provider_name={z.provider}",
+                # both providers of the run (the second reaches the API through the cut proxy)
+                f"nodepool_provider_name in ({z.provider},{z.provider}-cut)",
             ],
             capture_output=True,
             text=True,
@@ -65,8 +67,15 @@ def wait_nodes_deleted(z: Zuul, timeout: float = 120) -> list[str]:
     return active
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    """SIGTERM (a CI timeout) ends the session like Ctrl-C, so the fixture's teardown still
+    stops Zuul, the launcher and PostgreSQL (they run in process groups of their own)."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @pytest.fixture(scope="session")
 def zuul(request) -> Iterator[Zuul]:
+    signal.signal(signal.SIGTERM, _interrupt)
     t0 = time.monotonic()
     work = make_work_dir()
     z = None
