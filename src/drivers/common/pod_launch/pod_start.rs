@@ -21,8 +21,9 @@ use tracing::{debug, info, warn};
 /// Watches pod `name` until its container `container` runs; returns the Kubernetes node it
 /// runs on. A pod that can never start fails with [`LaunchError::Permanent`] and the reason.
 /// While it waits, each new reason the pod gives (`ErrImagePull`, `ImagePullBackOff` ...) is
-/// logged as it comes, with the pod's new warning events (from `events`): a slow start is not
-/// silence until the timeout.
+/// logged as it comes, with the pod's new warning events (from `events`), and every
+/// [`wait_progress::EVERY`] a line says how long it has waited and the last reason seen: a slow
+/// start is not silence until the timeout.
 pub async fn wait_until_running(
     pods: &Api<Pod>,
     nodes: &Api<Node>,
