@@ -5,10 +5,10 @@
 #   tests/release-build.sh        (make release)  -> target/release/kubepool, and its sha256
 #
 # What would otherwise differ between two checkouts, and how it is made equal:
-# * absolute paths in panic locations and the C objects of ring and aws-lc-sys: the checkout
-#   (with target/ in it) and CARGO_HOME are remapped, for rustc by
+# * absolute paths: CARGO_HOME (in the dependencies' panic locations) and the checkout (with
+#   target/ in it: debug info, build scripts' OUT_DIRs) are remapped, for rustc by
 #   --remap-path-prefix (which Cargo leaves out of its metadata hash, so symbol names do not
-#   change), for the C compiler by -ffile-prefix-map;
+#   change), for the C compiler (ring, aws-lc-sys) by -ffile-prefix-map;
 # * flags from the caller's environment: RUSTFLAGS, CARGO_ENCODED_RUSTFLAGS, CFLAGS and the
 #   like are replaced, not extended; CARGO_INCREMENTAL is off;
 # * dependency versions: --locked (Cargo.lock); the toolchain is the one `rustc -V` prints
