@@ -1,5 +1,5 @@
 # The two commands of the README, and helpers for developers.
-.PHONY: demo test bench bench-all up down image
+.PHONY: demo test bench bench-all up down image release release-check
 
 # The main job: the local test bed, the launcher against it (tests/demo.sh).
 demo:
@@ -27,5 +27,14 @@ down:
 
 # The kubepool container image from a release build: an OCI archive in ~/.cache/kubepool/images,
 # imported into the test bed's containerd when it runs (tests/cluster/build-kubepool-image.sh).
-image:
-	cargo build --release --locked --bin kubepool && bash tests/cluster/build-kubepool-image.sh target/release/kubepool
+image: release
+	bash tests/cluster/build-kubepool-image.sh target/release/kubepool
+
+# The release binary, target/release/kubepool: reproducible, the same bytes from any checkout of
+# a commit (tests/release-build.sh says how).
+release:
+	bash tests/release-build.sh
+
+# Builds HEAD from two clones in different directories and compares (two release builds).
+release-check:
+	bash tests/release-reproducible.sh

@@ -7,11 +7,15 @@
 //! * `nodepool.nodes.STATE`, `nodepool.provider.P.nodes.STATE`, `nodepool.label.L.nodes.STATE`:
 //!   gauges of every node, with every state of registered providers and labels at 0;
 //! * `nodepool.provider.P.max_servers` (at start and on reloads),
-//!   `nodepool.provider.P.pool.POOL.addressable_requests`: gauges.
+//!   `nodepool.provider.P.pool.POOL.addressable_requests`,
+//!   `nodepool.tenant_limits.TENANT.RESOURCE` (`updateTenantLimits`): gauges;
+//! * `nodepool.provider.P.leaked.nodes`: a counter per leaked resource deleted.
 //!
 //! Metrics go out as Python's `statsd` client sends a pipeline: `name:value|type` lines joined
 //! by newlines, at most 512 bytes a datagram. Sending never blocks or fails the launcher.
 
+use kubepool_driver_api::Limits;
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use tracing::{debug, warn};
 
@@ -118,6 +122,17 @@ impl Statsd {
         self.send(&lines);
     }
 
+    /// Nodepool's `nodepool.provider.P.leaked.nodes` counter: a leaked resource of `provider`
+    /// was deleted.
+    pub fn leaked(&self, provider: &str) {
+        self.send(&[format!("nodepool.provider.{provider}.leaked.nodes:1|c")]);
+    }
+
+    /// Nodepool's tenant limit gauges (see [`tenant_limit_lines`]).
+    pub fn tenant_limits(&self, tenants: &BTreeMap<String, Limits>) {
+        self.send(&tenant_limit_lines(tenants));
+    }
+
     /// Gauges, `(name, value)`.
     pub fn gauges(&self, gauges: &[(String, i64)]) {
         let lines: Vec<String> = gauges.iter().map(|(key, value)| format!("{key}:{value}|g")).collect();
@@ -129,6 +144,28 @@ impl Statsd {
 /// become `_`.
 pub fn normalize(name: &str) -> String {
     name.replace(['.', ':'], "_")
+}
+
+/// The resources Nodepool gives every tenant limit (`setTenantResourceLimits`), unlimited
+/// ones as infinity.
+const TENANT_RESOURCES: [&str; 3] = ["cores", "instances", "ram"];
+
+/// The gauges of `updateTenantLimits`: `nodepool.tenant_limits.TENANT.RESOURCE` for each
+/// tenant's `cores`, `instances` and `ram` — `inf` when unlimited, as Python prints
+/// `math.inf` — and any other resource it limits; names normalised.
+pub fn tenant_limit_lines(tenants: &BTreeMap<String, Limits>) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (tenant, limits) in tenants {
+        let tenant = normalize(tenant);
+        for resource in TENANT_RESOURCES {
+            let value = limits.get(resource).map_or_else(|| "inf".to_string(), |limit| limit.to_string());
+            lines.push(format!("nodepool.tenant_limits.{tenant}.{resource}:{value}|g"));
+        }
+        for (resource, limit) in limits.entries().filter(|(r, _)| !TENANT_RESOURCES.contains(r)) {
+            lines.push(format!("nodepool.tenant_limits.{tenant}.{}:{limit}|g", normalize(resource)));
+        }
+    }
+    lines
 }
 
 /// The node gauges of `updateNodeStats`: each node by state, provider and label, with every
@@ -216,6 +253,35 @@ mod tests {
         }
         assert_eq!(lines[0], "nodepool.label.label-00.nodes.ready:0|g");
         assert_eq!(lines[39], "nodepool.label.label-39.nodes.ready:39|g");
+    }
+
+    #[test]
+    fn tenant_limits_are_gauges_with_nodepools_names_and_inf_for_unlimited() {
+        let (socket, addr) = listener();
+        let statsd = Statsd::new(addr).expect("client");
+        let tenants = BTreeMap::from([
+            ("example.org:main".to_string(), Limits::unlimited().with("instances", 5).with("volumes", 2)),
+            ("other".to_string(), Limits::unlimited().with("cores", 8).with("ram", 16384)),
+        ]);
+        statsd.tenant_limits(&tenants);
+        assert_eq!(
+            receive(&socket),
+            "nodepool.tenant_limits.example_org_main.cores:inf|g\n\
+             nodepool.tenant_limits.example_org_main.instances:5|g\n\
+             nodepool.tenant_limits.example_org_main.ram:inf|g\n\
+             nodepool.tenant_limits.example_org_main.volumes:2|g\n\
+             nodepool.tenant_limits.other.cores:8|g\n\
+             nodepool.tenant_limits.other.instances:inf|g\n\
+             nodepool.tenant_limits.other.ram:16384|g"
+        );
+        assert!(tenant_limit_lines(&BTreeMap::new()).is_empty());
+    }
+
+    #[test]
+    fn a_deleted_leak_is_counted_per_provider() {
+        let (socket, addr) = listener();
+        Statsd::new(addr).expect("client").leaked("k8s");
+        assert_eq!(receive(&socket), "nodepool.provider.k8s.leaked.nodes:1|c");
     }
 
     #[test]

@@ -173,6 +173,14 @@ async fn a_pod_stuck_pulling_its_image_logs_its_reasons_and_events_as_they_come(
         "the pull failures are logged while waiting:\n{logs}"
     );
     assert!(logs.lines().any(|l| l.contains("pod warning event") && l.contains("127.0.0.1:1")), "events:\n{logs}");
+    // And every 10 s, whether or not anything changed: still waiting, and what was seen last.
+    let periodic: Vec<&str> = logs.lines().filter(|l| l.contains("waiting for the pod to run")).collect();
+    assert!(periodic.len() >= 2, "a progress line every 10 s of the 30:\n{logs}");
+    assert!(
+        periodic.iter().all(|l| l.contains("waited_seconds=") && l.contains("last_seen=")),
+        "how long and what was seen last:\n{logs}"
+    );
+    assert!(periodic.iter().any(|l| l.contains("ImagePull")), "the last reason:\n{logs}");
     for line in logs.lines() {
         assert!(!line.contains("Some(") && !line.contains("from=Deleting"), "Rust Debug formatting: {line}");
     }

@@ -17,6 +17,7 @@ mod zk_support;
 use fake_driver::{FakeCloud, FakeDriver, Gate, Script, Step};
 use kubepool::launcher::engine::{self, Setup};
 use kubepool::launcher::plan::PoolPlan;
+use kubepool::launcher::policies::Policies;
 use kubepool::zk::paths::LAUNCHER_COMPONENT_ROOT;
 use kubepool::zk::{ConnectOptions, NodeRequest, NodeState, RequestState, Store};
 use kubepool_driver_api::{Driver, Limits, Resources};
@@ -52,6 +53,7 @@ struct Config {
     reloads: Option<tokio::sync::mpsc::Receiver<engine::Reload>>,
     /// Where Nodepool's statsd metrics go, if anywhere.
     statsd: Option<std::net::SocketAddr>,
+    policies: Policies,
 }
 
 impl Config {
@@ -67,6 +69,7 @@ impl Config {
             more_providers: Vec::new(),
             reloads: None,
             statsd: None,
+            policies: Policies::default(),
         }
     }
 }
@@ -95,7 +98,7 @@ impl FakeLauncher {
             clouds: BTreeMap::new(),
             pools,
             cleanup_interval: config.cleanup_interval,
-            policies: Default::default(),
+            policies: config.policies,
             shutdown_grace: config.shutdown_grace,
             reloads: config.reloads,
             store_slot: None,
@@ -597,8 +600,16 @@ async fn statsd_gets_nodepools_metric_names() {
     let zk = TestZk::new().await;
     let cloud = Arc::new(FakeCloud::default());
     let (addr, lines) = statsd_listener();
-    let config =
-        Config { statsd: Some(addr), ..Config::new(&zk, Script { first: vec![Step::Quota], ..Script::default() }) };
+    // A tenant with limits, and a resource no node record knows (left by a launcher that died).
+    let tenant_limits = BTreeMap::from([("example.org:main".to_string(), Limits::unlimited().with("instances", 5))]);
+    let leak = common::unique_name("leaked");
+    cloud.plant(PROVIDER, &leak, "0099999999");
+    let config = Config {
+        statsd: Some(addr),
+        cleanup_interval: Duration::from_millis(500),
+        policies: Policies { tenant_limits, ..Policies::default() },
+        ..Config::new(&zk, Script { first: vec![Step::Quota], ..Script::default() })
+    };
     let pool = config.pool.clone();
     let launcher = FakeLauncher::start(config, &cloud);
     let mut request = NodeRequest::new(vec![LABEL.into()]);
@@ -611,6 +622,7 @@ async fn statsd_gets_nodepools_metric_names() {
         |prefix: &str| lines.lock().map(|l| l.iter().any(|seen| seen.starts_with(prefix))).unwrap_or(false);
     wait_for("statsd metrics", Duration::from_secs(30), async || {
         (seen("nodepool.launch.ready:1|c")
+            && seen(&format!("nodepool.provider.{PROVIDER}.leaked.nodes:1|c"))
             && seen(&format!("nodepool.provider.{PROVIDER}.nodes.ready:1|g"))
             && seen(&format!("nodepool.label.{LABEL}.nodes.ready:1|g")))
         .then_some(())
@@ -625,6 +637,9 @@ async fn statsd_gets_nodepools_metric_names() {
         "nodepool.nodes.hold:0|g",
         &format!("nodepool.provider.{PROVIDER}.max_servers:10|g"),
         &format!("nodepool.label.{LABEL}.nodes.in-use:0|g"),
+        "nodepool.tenant_limits.example_org_main.instances:5|g",
+        "nodepool.tenant_limits.example_org_main.cores:inf|g",
+        "nodepool.tenant_limits.example_org_main.ram:inf|g",
     ] {
         assert!(seen(line), "{line} not among {:#?}", lines.lock().map(|l| l.clone()).unwrap_or_default());
     }
@@ -639,6 +654,7 @@ async fn statsd_gets_nodepools_metric_names() {
             .unwrap_or(false),
         "a launch timer in milliseconds"
     );
+    assert!(!cloud.live().contains(&leak), "the leaked resource was deleted");
     return_nodes(&zk.store, &[id], &served.nodes).await;
     launcher.stop().await;
     zk.cleanup().await;

@@ -1,6 +1,11 @@
 //! What kubepool writes to stderr when it goes to a file, a pipe or journald: no terminal colour
 //! codes, with `--log-format json` only valid JSON objects with unique keys, a start-up line
-//! naming the version and the config file, and a fatal error as exactly one line.
+//! naming the version and the config file, and a fatal error as exactly one line. And in the
+//! source: no log message of `debug!` and above formats a value with Rust's `Debug`
+//! (`Some("…")`, `Deleting`), which is for developers' eyes.
+
+#[path = "support/source_files.rs"]
+mod source_files;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::HashSet;
@@ -128,4 +133,85 @@ fn a_file_without_zookeeper_servers_is_valid_but_the_launcher_refuses_it_in_one_
         format!("kubepool: {path}: no zookeeper-servers: the launcher needs at least one ZooKeeper server")
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The tracing macros whose messages operators read (`trace!` is for developers).
+const LOG_MACROS: [&str; 8] =
+    ["debug!(", "info!(", "warn!(", "error!(", "debug_span!(", "info_span!(", "warn_span!(", "error_span!("];
+
+/// The arguments of every log macro call in `code`: (line, text up to the matching parenthesis).
+fn log_calls(code: &str) -> Vec<(usize, String)> {
+    let mut calls = Vec::new();
+    for name in LOG_MACROS {
+        for (at, _) in code.match_indices(name) {
+            let boundary = at == 0 || !code.as_bytes()[at - 1].is_ascii_alphanumeric();
+            if !boundary {
+                continue;
+            }
+            let start = at + name.len();
+            let mut depth = 1;
+            let end = code[start..]
+                .char_indices()
+                .find(|(_, c)| {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        _ => {}
+                    }
+                    depth == 0
+                })
+                .map_or(code.len(), |(i, _)| start + i);
+            calls.push((code[..at].lines().count().max(1), code[start..end].to_string()));
+        }
+    }
+    calls
+}
+
+/// Why `args` (a log macro's arguments) formats with `Debug`: a `?field` / `field = ?value`, or
+/// a `{:?}` in its message.
+fn debug_formatting(args: &str) -> Option<&'static str> {
+    let bytes = args.as_bytes();
+    let sigil = bytes.iter().enumerate().any(|(i, b)| {
+        *b == b'?'
+            && bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic() || *n == b'_')
+            && (i == 0 || matches!(bytes[i - 1], b' ' | b'(' | b',' | b'=' | b'\n'))
+    });
+    if sigil {
+        Some("a ?field")
+    } else if args.contains(":?}") || args.contains(":#?}") {
+        Some("a {:?} in the message")
+    } else {
+        None
+    }
+}
+
+#[test]
+fn log_messages_format_no_value_with_debug() {
+    let mut files = Vec::new();
+    source_files::rust_files(&source_files::src_dir(), &mut files);
+    let mut found = Vec::new();
+    let mut calls = 0;
+    for file in &files {
+        let code = source_files::code(&std::fs::read_to_string(file).expect("read source"));
+        for (line, args) in log_calls(&code) {
+            calls += 1;
+            if let Some(why) = debug_formatting(&args) {
+                found.push(format!("{}:{line}: {why}: {}", file.display(), args.trim()));
+            }
+        }
+    }
+    assert!(calls > 100, "only {calls} log calls found: the scan is broken");
+    assert!(found.is_empty(), "Debug formatting in log messages:\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_debug_formatting_check_catches_both_forms() {
+    assert_eq!(debug_formatting(r#"pod = %name, ?state, "changed""#), Some("a ?field"));
+    assert_eq!(debug_formatting(r#"retry_in = ?backoff, "retrying""#), Some("a ?field"));
+    assert_eq!(debug_formatting(r#""ended: {:?}", first.ended"#), Some("a {:?} in the message"));
+    assert_eq!(debug_formatting(r#""ended: {ended:?}""#), Some("a {:?} in the message"));
+    assert_eq!(debug_formatting(r#"pod = %name, waited_seconds, "is it? yes""#), None);
+    let calls = log_calls("fn f() { info!(a = %b(c), \"x\"); tracing::warn!(?d, \"y\"); }");
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(calls[1].1, "?d, \"y\"");
 }

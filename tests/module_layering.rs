@@ -12,6 +12,10 @@
 //!
 //! Run with `-- --nocapture` to see the counts.
 
+#[path = "support/source_files.rs"]
+mod source_files;
+
+use source_files::{code, rust_files};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -24,27 +28,6 @@ fn module_of(src: &Path, file: &Path) -> String {
         parts.pop();
     }
     std::iter::once("crate".to_string()).chain(parts).collect::<Vec<_>>().join("::")
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read src") {
-        let path = entry.expect("dir entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
-/// The file's code: without its `#[cfg(test)] mod tests { … }` (tests may reach anywhere) and
-/// without comment lines (a doc link is a reference for the reader, not an import).
-fn code(text: &str) -> String {
-    let text = match text.find("#[cfg(test)]\nmod tests") {
-        Some(at) => &text[..at],
-        None => text,
-    };
-    text.lines().filter(|line| !line.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n")
 }
 
 /// Every path starting with `crate::` or `super::` in `text`, braces expanded.
@@ -148,8 +131,7 @@ struct Graph {
 
 fn graph() -> Graph {
     // Another tree's src/ may be measured (`KUBEPOOL_LAYERING_SRC`), to compare before and after.
-    let src = std::env::var_os("KUBEPOOL_LAYERING_SRC")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src"), PathBuf::from);
+    let src = std::env::var_os("KUBEPOOL_LAYERING_SRC").map_or_else(source_files::src_dir, PathBuf::from);
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     let modules: BTreeSet<String> = files.iter().map(|f| module_of(&src, f)).collect();

@@ -72,6 +72,11 @@ impl Limits {
         self.0.get(name).copied()
     }
 
+    /// Every limited resource and its limit, in name order.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, i64)> {
+        self.0.iter().map(|(name, limit)| (name.as_str(), *limit))
+    }
+
     /// The names whose limit `used + needed` would exceed, in name order (empty: it fits).
     pub fn exceeded_by(&self, used: &Resources, needed: &Resources) -> Vec<String> {
         self.0

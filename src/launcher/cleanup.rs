@@ -144,9 +144,16 @@ pub async fn leaks(
             let key = (provider.clone(), resource.external_id.clone());
             if previous.contains(&key) {
                 info!(%provider, external_id = %resource.external_id, node_id, "deleting leaked resource");
-                if let Err(error) = driver.delete(&resource.external_id).await {
-                    warn!(%provider, external_id = %resource.external_id, %error, "cannot delete leaked resource");
-                    suspects.insert(key);
+                match driver.delete(&resource.external_id).await {
+                    Ok(()) => {
+                        if let Some(statsd) = ctx.metrics.statsd() {
+                            statsd.leaked(&provider);
+                        }
+                    }
+                    Err(error) => {
+                        warn!(%provider, external_id = %resource.external_id, %error, "cannot delete leaked resource");
+                        suspects.insert(key);
+                    }
                 }
             } else {
                 suspects.insert(key);

@@ -107,6 +107,7 @@ async fn pass(
     ctx.metrics.set_nodes(&counts);
     if let Some(statsd) = ctx.metrics.statsd_gauges_due(STATSD_INTERVAL) {
         statsd_gauges(store, statsd, &nodes).await;
+        statsd.tenant_limits(&ctx.policies().tenant_limits);
     }
     // Candidates only: a request missing here is read again under the node's lock (the cache
     // may have the node's allocation before the request's creation).

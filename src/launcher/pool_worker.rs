@@ -253,12 +253,12 @@ impl PoolWorker {
                     }
                     let over_tenant = self.ctx.policies().tenant_exceeded(tenant, &nodes, &tenant_needed);
                     if !over_tenant.is_empty() {
-                        debug!(request = %request.id, tenant, ?over_tenant, "tenant at its resource limits; waiting");
+                        debug!(request = %request.id, tenant, over = %over_tenant.join(", "), "tenant at its resource limits; waiting");
                         continue;
                     }
                     let over = self.plan.limits.exceeded_by(&used, &needed);
                     if !over.is_empty() {
-                        debug!(request = %request.id, ?over, "at quota; pausing until nodes are freed");
+                        debug!(request = %request.id, over = %over.join(", "), "at quota; pausing until nodes are freed");
                         paused = true;
                         self.free_quota(&mut reusable).await?;
                         continue;

@@ -95,7 +95,7 @@ pub async fn run_after(
         let first =
             stream::pump_stream(spare.websocket, spare.protocol_v5, Some(line), feed.as_mut(), sinks, &mut progress)
                 .await?;
-        tracing::debug!("spare exec stream of run {id} ended: {:?}", first.ended);
+        tracing::debug!("spare exec stream of run {id} ended: {}", first.ended);
         if first.banner_seen {
             let reason = match first.ended {
                 Ended::Status(outcome) => {
@@ -111,7 +111,7 @@ pub async fn run_after(
             return Ok(Completed { code, run_id: id });
         }
         // The spare ended before its banner: did the command start?
-        let reason = format!("spare exec stream: {:?}", first.ended);
+        let reason = format!("spare exec stream: {}", first.ended);
         if first.stdin_started {
             return Err(ExecError::Lost { when: "while sending stdin to the command", reason });
         }
@@ -138,7 +138,7 @@ pub async fn run_after(
         }
     };
     let first = stream::pump(connection, feed.as_mut(), sinks, &mut progress).await?;
-    tracing::debug!(protocol_v5 = first.protocol_v5, "exec stream of run {id} ended: {:?}", first.ended);
+    tracing::debug!(protocol_v5 = first.protocol_v5, "exec stream of run {id} ended: {}", first.ended);
     let reason = match first.ended {
         Ended::Status(outcome) => {
             let code = finish_checked(client, target, &id, outcome, first.banner_seen).await?;
@@ -227,10 +227,10 @@ async fn probe(client: &kube::Client, target: &Target, test: &str, id: &str) -> 
     let connection = stream::connect(client, target, argv.iter().map(|a| a.to_string()).collect(), false).await?;
     let mut sinks = Sinks { stdout: Box::new(tokio::io::sink()), stderr: Box::new(tokio::io::sink()) };
     let result = stream::pump(connection, None, &mut sinks, &mut Progress::default()).await?;
-    tracing::debug!(pod = %target.pod, "probe of run {id}: {:?}", result.ended);
+    tracing::debug!(pod = %target.pod, "probe of run {id}: {}", result.ended);
     match result.ended {
         Ended::Status(Outcome::Exited(code)) => Ok(code == 0),
-        other => Err(ExecError::Lost { when: "before the command started", reason: format!("{other:?}") }),
+        other => Err(ExecError::Lost { when: "before the command started", reason: other.to_string() }),
     }
 }
 

@@ -46,6 +46,21 @@ pub enum Ended {
     Lost(String),
 }
 
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ended::Status(Outcome::Exited(code)) => write!(f, "the command exited with status {code}"),
+            Ended::Status(Outcome::Failed(message)) => write!(f, "the command failed: {message}"),
+            Ended::Lost(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// `: REASON` of a WebSocket close frame, nothing when it gave none.
+fn reason_suffix(reason: &str) -> String {
+    if reason.is_empty() { String::new() } else { format!(": {reason}") }
+}
+
 #[derive(Debug)]
 pub struct AttemptResult {
     pub ended: Ended,
@@ -128,7 +143,12 @@ pub async fn pump_stream(
             None => break Ended::Lost("the stream ended without an exit status".into()),
             Some(Err(error)) => break Ended::Lost(error.to_string()),
             Some(Ok(Message::Close(frame))) => {
-                break Ended::Lost(format!("the API server closed the stream without an exit status ({frame:?})"));
+                let code =
+                    frame.map(|f| format!(" (close code {}{})", u16::from(f.code), reason_suffix(f.reason.as_str())));
+                break Ended::Lost(format!(
+                    "the API server closed the stream without an exit status{}",
+                    code.unwrap_or_default()
+                ));
             }
             Some(Ok(Message::Binary(data))) => data,
             Some(Ok(_)) => continue,
@@ -275,4 +295,18 @@ impl BannerCheck {
 async fn write(sink: &mut (dyn AsyncWrite + Unpin + Send), data: &[u8]) -> Result<(), ExecError> {
     sink.write_all(data).await.map_err(ExecError::Output)?;
     sink.flush().await.map_err(ExecError::Output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ended_stream_reads_as_words_not_as_rust() {
+        assert_eq!(Ended::Status(Outcome::Exited(3)).to_string(), "the command exited with status 3");
+        assert_eq!(Ended::Status(Outcome::Failed("no such pod".into())).to_string(), "the command failed: no such pod");
+        assert_eq!(Ended::Lost("the stream ended".into()).to_string(), "the stream ended");
+        assert_eq!(reason_suffix(""), "");
+        assert_eq!(reason_suffix("bye"), ": bye");
+    }
 }

@@ -115,6 +115,15 @@ impl FakeCloud {
         self.down.lock().map(|set| set.contains(provider)).unwrap_or(false)
     }
 
+    /// Puts a resource of `provider` for node `node_id` into the cloud, as a launcher that died
+    /// before writing its node record would leave it.
+    pub fn plant(&self, provider: &str, external_id: &str, node_id: &str) {
+        if let Ok(mut resources) = self.resources.lock() {
+            let resource = Resource { provider: provider.into(), node_id: node_id.into(), pool: String::new() };
+            resources.insert(external_id.to_string(), resource);
+        }
+    }
+
     pub fn resource(&self, external_id: &str) -> Option<Resource> {
         self.resources.lock().ok()?.get(external_id).cloned()
     }

@@ -10,3 +10,4 @@ pub mod pod_body;
 pub mod pod_launch;
 pub mod service_account;
 pub mod token;
+pub mod wait_progress;

@@ -1,11 +1,14 @@
 //! Waiting for a service-account token Secret to be filled in by the token controller — by
 //! watch, not by Nodepool's once-a-second polling.
 
+use super::wait_progress;
 use base64::Engine;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::runtime::wait::await_condition;
 use std::time::Duration;
+use tokio::time::Instant;
+use tracing::info;
 
 /// A service account's credentials: the token in clear, the cluster CA base64-encoded PEM
 /// (as Zuul's executor puts it into `certificate-authority-data`).
@@ -32,11 +35,20 @@ pub fn credentials(secret: &Secret) -> Option<Credentials> {
 /// Waits until the Secret `name` carries a token and CA.
 pub async fn wait_for_credentials(api: &Api<Secret>, name: &str, timeout: Duration) -> Result<Credentials, String> {
     let filled = await_condition(api.clone(), name, |secret: Option<&Secret>| secret.and_then(credentials).is_some());
-    match tokio::time::timeout(timeout, filled).await {
-        Ok(Ok(Some(secret))) => credentials(&secret).ok_or_else(|| format!("token Secret {name} lost its token")),
-        Ok(Ok(None)) => Err(format!("token Secret {name} was deleted")),
-        Ok(Err(error)) => Err(format!("watching token Secret {name}: {error}")),
-        Err(_) => Err(format!("no token in Secret {name} after {}s", timeout.as_secs())),
+    let namespace = api.namespace().unwrap_or_default();
+    let waited = wait_progress::until(filled, Instant::now() + timeout, wait_progress::EVERY, |waited| {
+        info!(
+            namespace,
+            secret = name,
+            waited_seconds = waited.as_secs(),
+            "waiting for the token controller to fill in the token Secret"
+        );
+    });
+    match waited.await {
+        Some(Ok(Some(secret))) => credentials(&secret).ok_or_else(|| format!("token Secret {name} lost its token")),
+        Some(Ok(None)) => Err(format!("token Secret {name} was deleted")),
+        Some(Err(error)) => Err(format!("watching token Secret {name}: {error}")),
+        None => Err(format!("no token in Secret {name} after {}s", timeout.as_secs())),
     }
 }
 

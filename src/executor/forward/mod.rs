@@ -146,7 +146,8 @@ impl PodForward {
         }
         // Debug only: `kubepool port-forward` must print its first stdout line before any log line
         // (Zuul reads stdout and stderr together and checks the first line).
-        tracing::debug!(namespace, pod, ?ports, "forwarding console ports");
+        let forwarded: Vec<String> = ports.iter().map(|(local, remote)| format!("{local}->{remote}")).collect();
+        tracing::debug!(namespace, pod, ports = %forwarded.join(", "), "forwarding console ports");
         Ok(PodForward { ports, shared, tasks })
     }
 

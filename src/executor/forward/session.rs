@@ -34,7 +34,7 @@ pub async fn serve(shared: Arc<Shared>, mut local: TcpStream, remote: u16) {
                 if attempt == 1 {
                     tracing::warn!(pod = %shared.pod, remote, %reason, "cannot open a port-forward stream; retrying with backoff");
                 } else {
-                    tracing::debug!(pod = %shared.pod, remote, attempt, %reason, retry_in = ?backoff, "retrying");
+                    tracing::debug!(pod = %shared.pod, remote, attempt, %reason, retry_in_seconds = backoff.as_secs_f64(), "retrying");
                 }
                 if client_left(&local, backoff).await {
                     tracing::debug!(pod = %shared.pod, remote, "the local client left while waiting for the API server");

@@ -9,6 +9,7 @@ pub mod schedulable;
 use crate::drivers::common::api;
 use crate::drivers::common::pod_body::PodBody;
 use crate::drivers::common::token::Credentials;
+use crate::drivers::common::wait_progress::{self, Ticker};
 use crate::k8s::{ClusterInfo, NodeCredentials};
 use k8s_openapi::api::core::v1::{Event, Node, Pod, ServiceAccount};
 use kube::api::Api;
@@ -16,7 +17,7 @@ use kube::runtime::wait::await_condition;
 use kubepool_driver_api::LaunchError;
 use std::collections::BTreeMap;
 use tokio::time::Instant;
-use tracing::debug;
+use tracing::{debug, info};
 
 /// Starts the pod of a node that has a namespace of its own: waits for the namespace's `default`
 /// service account, creates the pod and watches it until its exec container runs. Returns the
@@ -43,10 +44,13 @@ pub async fn wait_for_default_account(
 ) -> Result<(), LaunchError> {
     let service_accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
     let default_account = await_condition(service_accounts, "default", |sa: Option<&ServiceAccount>| sa.is_some());
-    match tokio::time::timeout_at(deadline, default_account).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(LaunchError::Transient(format!("watching the default service account: {e}"))),
-        Err(_) => Err(LaunchError::Transient("the namespace got no default service account in time".into())),
+    let waited = wait_progress::until(default_account, deadline, wait_progress::EVERY, |waited| {
+        info!(namespace, waited_seconds = waited.as_secs(), "waiting for the namespace's default service account");
+    });
+    match waited.await {
+        Some(Ok(_)) => Ok(()),
+        Some(Err(e)) => Err(LaunchError::Transient(format!("watching the default service account: {e}"))),
+        None => Err(LaunchError::Transient("the namespace got no default service account in time".into())),
     }
 }
 
@@ -146,6 +150,7 @@ pub async fn wait_pods_admitted(
     }))
     .map_err(|e| LaunchError::Permanent(format!("admission check pod: {e}")))?;
     let dry_run = kube::api::PostParams { dry_run: true, ..Default::default() };
+    let mut ticker = Ticker::new(wait_progress::EVERY);
     loop {
         let refusal = match pods.create(&dry_run, &probe).await {
             Ok(_) => return Ok(()),
@@ -159,7 +164,15 @@ pub async fn wait_pods_admitted(
         if Instant::now() + ADMISSION_RETRY >= deadline {
             return Err(LaunchError::Transient(format!("the node's credentials cannot create pods yet: {refusal}")));
         }
-        debug!(namespace, %refusal, "pods not admitted yet");
+        match ticker.due(Instant::now()) {
+            Some(waited) => info!(
+                namespace,
+                waited_seconds = waited.as_secs(),
+                %refusal,
+                "waiting until the node's credentials may create pods"
+            ),
+            None => debug!(namespace, %refusal, "pods not admitted yet"),
+        }
         tokio::time::sleep(ADMISSION_RETRY).await;
     }
 }

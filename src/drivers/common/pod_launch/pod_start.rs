@@ -6,6 +6,7 @@
 
 use super::pod_status::{PodProgress, assess};
 use super::schedulable;
+use crate::drivers::common::wait_progress::{self, Ticker};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Event, Node, Pod, PodSpec};
 use kube::api::{Api, AttachParams, ListParams};
@@ -20,8 +21,9 @@ use tracing::{debug, info, warn};
 /// Watches pod `name` until its container `container` runs; returns the Kubernetes node it
 /// runs on. A pod that can never start fails with [`LaunchError::Permanent`] and the reason.
 /// While it waits, each new reason the pod gives (`ErrImagePull`, `ImagePullBackOff` ...) is
-/// logged as it comes, with the pod's new warning events (from `events`): a slow start is not
-/// silence until the timeout.
+/// logged as it comes, with the pod's new warning events (from `events`), and every
+/// [`wait_progress::EVERY`] a line says how long it has waited and the last reason seen: a slow
+/// start is not silence until the timeout.
 pub async fn wait_until_running(
     pods: &Api<Pod>,
     nodes: &Api<Node>,
@@ -37,18 +39,30 @@ pub async fn wait_until_running(
     let mut progress = Progress::default();
     let mut last_reason: Option<String> = None;
     let mut judged_unschedulable: Option<String> = None;
+    let mut ticker = Ticker::new(wait_progress::EVERY);
     loop {
-        let event = match tokio::time::timeout_at(deadline, stream.next()).await {
-            Err(_) => {
+        let next = tokio::select! {
+            biased;
+            next = stream.next() => next,
+            () = tokio::time::sleep_until(ticker.next()), if ticker.next() < deadline => {
+                if let Some(waited) = ticker.due(Instant::now()) {
+                    let last_seen = last_reason.as_deref().unwrap_or("no reason given yet");
+                    info!(pod = %name, waited_seconds = waited.as_secs(), last_seen, "waiting for the pod to run");
+                }
+                continue;
+            }
+            () = tokio::time::sleep_until(deadline) => {
                 let why = last_reason.map(|r| format!("; last seen: {r}")).unwrap_or_default();
                 return Err(LaunchError::Transient(format!("pod {name} did not start in time{why}")));
             }
-            Ok(None) => return Err(LaunchError::Transient(format!("the watch of pod {name} ended"))),
-            Ok(Some(Err(error))) => {
+        };
+        let event = match next {
+            None => return Err(LaunchError::Transient(format!("the watch of pod {name} ended"))),
+            Some(Err(error)) => {
                 debug!(pod = %name, %error, "pod watch error; the watcher retries");
                 continue;
             }
-            Ok(Some(Ok(event))) => event,
+            Some(Ok(event)) => event,
         };
         let pod = match event {
             watcher::Event::Apply(pod) | watcher::Event::InitApply(pod) => pod,
@@ -150,6 +164,7 @@ pub async fn wait_until_exec_works(
     deadline: Instant,
 ) -> Result<(), LaunchError> {
     let mut delay = Duration::from_millis(100);
+    let mut ticker = Ticker::new(wait_progress::EVERY);
     loop {
         match probe(pods, name, container).await {
             Ok(()) => return Ok(()),
@@ -160,7 +175,15 @@ pub async fn wait_until_exec_works(
                         "the node's credentials could not exec into pod {name} in time: {why}"
                     )));
                 }
-                debug!(pod = %name, %why, "exec not possible yet");
+                match ticker.due(Instant::now()) {
+                    Some(waited) => info!(
+                        pod = %name,
+                        waited_seconds = waited.as_secs(),
+                        %why,
+                        "waiting until the node's credentials can exec into the pod"
+                    ),
+                    None => debug!(pod = %name, %why, "exec not possible yet"),
+                }
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(1));
             }

@@ -37,7 +37,9 @@ fn not_yet(what: &str) -> impl FnOnce(std::io::Error) -> ProbeError + '_ {
 pub async fn check_host_key(host: &str, port: u16, expected: &HostKey, timeout: Duration) -> Result<(), ProbeError> {
     match tokio::time::timeout(timeout, exchange(host, port, expected)).await {
         Ok(result) => result,
-        Err(_) => Err(ProbeError::NotYet(format!("no SSH key exchange with {host}:{port} within {timeout:?}"))),
+        Err(_) => {
+            Err(ProbeError::NotYet(format!("no SSH key exchange with {host}:{port} within {} ms", timeout.as_millis())))
+        }
     }
 }
 
@@ -136,7 +138,10 @@ async fn next_message(stream: &mut BufReader<TcpStream>, wanted: u8) -> Result<V
         match payload.first() {
             Some(2 | 4) => continue,
             Some(t) if *t == wanted && (wanted != MSG_KEXINIT || payload.len() > 17) => return Ok(payload),
-            other => return Err(ProbeError::NotYet(format!("expected SSH message {wanted}, got {other:?}"))),
+            Some(other) => {
+                return Err(ProbeError::NotYet(format!("expected SSH message {wanted}, got message {other}")));
+            }
+            None => return Err(ProbeError::NotYet(format!("expected SSH message {wanted}, got an empty packet"))),
         }
     }
 }
