@@ -82,10 +82,10 @@ if [ ! -f "$archive" ]; then
 fi
 if [ "$IMPORT" = 1 ] && [ -S "$CONTAINERD_SOCK" ]; then
   CTR="ctr --address $CONTAINERD_SOCK -n k8s.io"
-  if ! $CTR images ls -q | grep -qx "$image"; then
+  if ! $CTR images ls -q | grep -x "$image" >/dev/null; then
     log "importing $image"
     $CTR images import "$archive" >/dev/null
-    $CTR images ls -q | grep -qx "$image" || { log "ctr images import did not name the image $image"; exit 1; }
+    $CTR images ls -q | grep -x "$image" >/dev/null || { log "ctr images import did not name the image $image"; exit 1; }
   fi
 fi
 echo "$image"

@@ -52,7 +52,7 @@ fi
 
 if [ "${1:-}" = --import ]; then
   CTR="ctr --address $CONTAINERD_SOCK -n k8s.io"
-  if ! $CTR images ls -q | grep -qx "$NAME"; then
+  if ! $CTR images ls -q | grep -x "$NAME" >/dev/null; then
     log "importing $NAME into the test bed's containerd"
     $CTR images import "$TAR" >/dev/null
   fi

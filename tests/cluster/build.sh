@@ -21,7 +21,7 @@ PKGS="dpkg-dev make golang-go golang-github-modern-go-reflect2-dev rsync jq etcd
       ca-certificates zookeeper default-jre-headless dnsmasq-base binutils bubblewrap postgresql"
 missing=""
 for p in $PKGS; do
-  dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+  dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep "install ok installed" >/dev/null || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
   s=$(date +%s); log "installing:$missing"

@@ -55,9 +55,9 @@ is_ours() {
   local exe; exe=$(basename "$(readlink "/proc/$1/exe" 2>/dev/null)")
   case "$exe" in "$2"|"$2 (deleted)"|"$2.old") return 0;; esac
   # ZooKeeper runs under java: recognise it by its command line
-  [ "$2" = zookeeper ] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q QuorumPeerMain && return 0
+  [ "$2" = zookeeper ] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep QuorumPeerMain >/dev/null && return 0
   # the cluster DNS records' watcher is a bash script
-  [ "$2" = dns-sync ] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q "dns-sync.sh" && return 0
+  [ "$2" = dns-sync ] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep "dns-sync.sh" >/dev/null && return 0
   return 1
 }
 

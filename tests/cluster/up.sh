@@ -141,7 +141,7 @@ cat > "$ETC/cni/10-kubepool.conflist" <<JSON
 }
 JSON
 ip link show "$POD_BRIDGE" >/dev/null 2>&1 || ip link add "$POD_BRIDGE" type bridge
-ip addr show dev "$POD_BRIDGE" | grep -q "inet ${POD_BRIDGE_IP}" || ip addr add "$POD_BRIDGE_IP" dev "$POD_BRIDGE"
+ip addr show dev "$POD_BRIDGE" | grep "inet ${POD_BRIDGE_IP}" >/dev/null || ip addr add "$POD_BRIDGE_IP" dev "$POD_BRIDGE"
 ip link set "$POD_BRIDGE" up
 # Pod to Service: a pod's packet to a cluster IP goes to the host, which DNATs it to a pod and
 # routes it back onto the bridge; so the bridge (and no other interface) forwards. The FORWARD
@@ -155,7 +155,7 @@ CTR="ctr --address $CONTAINERD_SOCK -n k8s.io"
 wait_for containerd 30 $CTR version
 for pair in "$PAUSE_IMAGE=pause.tar" "$NOSHELL_IMAGE=noshell.tar" "$NODE_IMAGE=node.tar"; do
   img=${pair%=*}; tar=${pair#*=}
-  if ! $CTR images ls -q | grep -qx "$img"; then
+  if ! $CTR images ls -q | grep -x "$img" >/dev/null; then
     log "importing $img"
     $CTR images import "$IMAGES/$tar" >/dev/null
   fi
