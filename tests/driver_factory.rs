@@ -11,20 +11,13 @@ use fake_front_end::{NODE_KEY, PROVIDER_KEY};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::Api;
 use kubepool::drivers::spec::{DriverKind, LabelKind, PodTemplate};
-use kubepool::k8s::{ClusterInfo, TokenSource};
+use kubepool::k8s::ClusterInfo;
 use kubepool_driver_api::NoProgress;
 
 /// A cluster no call is made to: building a driver asks nothing of the cluster.
 fn unreachable_cluster() -> ClusterInfo {
-    let url = "https://127.0.0.1:1".parse().expect("url");
-    let client = kube::Client::try_from(kube::Config::new(url)).expect("client");
-    ClusterInfo {
-        client,
-        server: "https://127.0.0.1:1".into(),
-        skip_tls_verify: false,
-        ca_crt_base64: None,
-        node_token: TokenSource::default(),
-    }
+    let config = kube::Config::new("https://127.0.0.1:1".parse().expect("url"));
+    kubepool::k8s::connect_config(config, kubepool::k8s::ApiDiscipline::default()).expect("client")
 }
 
 fn pod_template() -> Box<PodTemplate> {

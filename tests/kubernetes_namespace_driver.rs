@@ -22,6 +22,17 @@ fn pool(name: &str) -> PoolSpec {
     }
 }
 
+/// The provider `kubepool-test` with the one pool `pool_name`, as the launcher builds it.
+fn driver(pool_name: &str, cluster: kubepool::k8s::ClusterInfo) -> std::sync::Arc<dyn kubepool_driver_api::Driver> {
+    common::nodepool_driver(
+        DriverKind::Kubernetes,
+        "kubepool-test",
+        vec![pool(pool_name)],
+        cluster,
+        Timeouts::default(),
+    )
+}
+
 fn node_spec(pool: &str, node_id: &str) -> NodeSpec {
     NodeSpec {
         node_id: node_id.to_string(),
@@ -89,13 +100,7 @@ fn kubectl(kubeconfig: &std::path::Path, args: &[&str], stdin: Option<&str>) -> 
 async fn namespace_node_credentials_work_inside_and_are_refused_outside() {
     let cluster = kubepool::k8s::connect(None).await.expect("connect");
     let pool_name = common::unique_name("kp");
-    let driver = common::nodepool_driver(
-        DriverKind::Kubernetes,
-        "kubepool-test",
-        vec![pool(&pool_name)],
-        cluster,
-        Timeouts::default(),
-    );
+    let driver = driver(&pool_name, cluster);
     let node_a = driver.launch(&node_spec(&pool_name, "0000000001"), &NoProgress).await.expect("launch node a");
     let node_b = driver.launch(&node_spec(&pool_name, "0000000002"), &NoProgress).await.expect("launch node b");
 
@@ -191,13 +196,7 @@ async fn both_token_sources_authenticate_as_the_node_account_and_die_with_the_no
         let mut cluster = kubepool::k8s::connect(None).await.expect("connect");
         cluster.node_token = source;
         let pool_name = common::unique_name("kptok");
-        let driver = common::nodepool_driver(
-            DriverKind::Kubernetes,
-            "kubepool-test",
-            vec![pool(&pool_name)],
-            cluster,
-            Timeouts::default(),
-        );
+        let driver = driver(&pool_name, cluster);
         let node = driver.launch(&node_spec(&pool_name, "0000000001"), &NoProgress).await.expect("launch");
         let namespace = node.external_id.clone();
         let token = node.connection_port["token"].as_str().expect("token").to_string();

@@ -229,16 +229,11 @@ async fn setup(secrets: bool) -> Setup {
         cluster_scoped: common::unique_name("os-lp-launcher"),
     };
     let (credentials, user) = restricted_launcher(&admin, &made, &pods_namespace, secrets).await;
-    let launcher: ClusterInfo = NodeCredentials {
-        server: admin_cluster.server.clone(),
-        namespace: made.namespaces[0].clone(),
-        token: credentials.token.clone(),
-        ca_crt_base64: Some(credentials.ca_crt_base64.clone()),
-        skip_tls_verify: admin_cluster.skip_tls_verify,
-    }
-    .client()
-    .await
-    .expect("launcher client");
+    let launcher: ClusterInfo =
+        NodeCredentials::on(&admin_cluster, &made.namespaces[0], &credentials.token, &credentials.ca_crt_base64)
+            .client()
+            .await
+            .expect("launcher client");
     (admin, made, pods_namespace, credentials, user, launcher)
 }
 

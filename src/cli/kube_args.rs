@@ -23,13 +23,12 @@ impl KubeArgs {
     /// `--kubeconfig` with each path made absolute (an agent started elsewhere reads the same
     /// files).
     pub fn absolute_kubeconfig(&self) -> Option<String> {
-        let list = self.kubeconfig.as_deref()?;
-        let paths: Vec<String> = list
-            .split(':')
-            .filter(|p| !p.is_empty())
-            .map(|p| absolute(Path::new(p)).to_string_lossy().into_owned())
-            .collect();
-        Some(paths.join(":"))
+        match self.source() {
+            KubeconfigSource::Files(files) => {
+                Some(files.iter().map(|f| absolute(f).to_string_lossy().into_owned()).collect::<Vec<_>>().join(":"))
+            }
+            _ => None,
+        }
     }
 
     pub fn source(&self) -> KubeconfigSource {

@@ -3,6 +3,7 @@
 //! nodepool.yaml onto the spec (`launcher::setup`), another front end maps its own.
 
 use super::common::label::{self, LabelError};
+use super::common::provider::Provider;
 use super::kubernetes::KubernetesDriver;
 use super::naming::NodeNaming;
 use super::openshift::OpenshiftDriver;
@@ -29,11 +30,10 @@ pub fn build(
 ) -> Result<Arc<dyn Driver>, FactoryError> {
     let pools =
         label::prepare(&spec.pools).map_err(|source| FactoryError { provider: spec.provider.clone(), source })?;
-    let provider = spec.provider.clone();
-    let timeouts = spec.timeouts;
+    let provider = Provider { name: spec.provider.clone(), pools, cluster, timeouts: spec.timeouts, naming };
     Ok(match spec.kind {
-        DriverKind::Kubernetes => Arc::new(KubernetesDriver::new(provider, pools, cluster, timeouts, naming)),
-        DriverKind::Openshift => Arc::new(OpenshiftDriver::new(provider, pools, cluster, timeouts, naming)),
-        DriverKind::OpenshiftPods => Arc::new(OpenshiftPodsDriver::new(provider, pools, cluster, timeouts, naming)),
+        DriverKind::Kubernetes => Arc::new(KubernetesDriver::new(provider)),
+        DriverKind::Openshift => Arc::new(OpenshiftDriver::new(provider)),
+        DriverKind::OpenshiftPods => Arc::new(OpenshiftPodsDriver::new(provider)),
     })
 }

@@ -30,12 +30,14 @@ impl KubeconfigSource {
     }
 }
 
-/// Is there a kubeconfig in the environment (else the in-cluster account is used)?
-fn kubeconfig_exists() -> bool {
-    if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) {
-        return true;
-    }
-    std::env::var_os("HOME").is_some_and(|home| std::path::Path::new(&home).join(".kube/config").exists())
+/// The environment's kubeconfig, as kubectl finds it: `KUBECONFIG` (a path or a `:`-separated
+/// list), else `~/.kube/config` when it exists; `None`: there is none (in-cluster, then).
+pub fn environment_kubeconfig() -> Option<String> {
+    std::env::var("KUBECONFIG").ok().filter(|v| !v.is_empty()).or_else(|| {
+        let home = std::env::var_os("HOME")?;
+        let path = std::path::Path::new(&home).join(".kube/config");
+        path.exists().then(|| path.to_string_lossy().into_owned())
+    })
 }
 
 /// The cluster configuration `source` and `context` select. Its `default_namespace` is
@@ -47,7 +49,7 @@ pub async fn load(
 ) -> Result<Config, K8sError> {
     let error = |source| K8sError::Kubeconfig { context: context.map(str::to_string), source };
     let kubeconfig = match source {
-        KubeconfigSource::Environment if !kubeconfig_exists() => {
+        KubeconfigSource::Environment if environment_kubeconfig().is_none() => {
             let mut config = Config::incluster().map_err(|source| K8sError::InCluster { source })?;
             if let Some(namespace) = namespace {
                 config.default_namespace = namespace.to_string();

@@ -12,7 +12,7 @@ mod typed;
 
 pub use client::{ClusterInfo, connect, connect_config, connect_kubeconfig, connect_with};
 pub use discipline::{ApiDiscipline, ApiErrorObserver};
-pub use load::{KubeconfigSource, load};
+pub use load::{KubeconfigSource, environment_kubeconfig, load};
 pub use node_credentials::NodeCredentials;
 pub use token_source::{DEFAULT_TOKEN_LIFETIME, TokenSource, ca_bundle_base64};
 pub use typed::typed;

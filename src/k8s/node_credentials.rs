@@ -29,6 +29,18 @@ impl std::fmt::Debug for NodeCredentials {
 }
 
 impl NodeCredentials {
+    /// A token (with the CA it was issued with) for `namespace` on `cluster`'s API server, with
+    /// the cluster's TLS choice.
+    pub fn on(cluster: &ClusterInfo, namespace: &str, token: &str, ca_crt_base64: &str) -> Self {
+        NodeCredentials {
+            server: cluster.server.clone(),
+            namespace: namespace.to_string(),
+            token: token.to_string(),
+            ca_crt_base64: Some(ca_crt_base64.to_string()),
+            skip_tls_verify: cluster.skip_tls_verify,
+        }
+    }
+
     /// The in-memory kubeconfig of these credentials (one cluster, user and context).
     pub fn kubeconfig(&self) -> Kubeconfig {
         const NAME: &str = "node";

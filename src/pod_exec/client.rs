@@ -32,11 +32,7 @@ impl ClientSpec {
     /// environment uses the caller's.
     pub fn resolved(mut self) -> Self {
         if self.kubeconfig.is_none() {
-            self.kubeconfig = std::env::var("KUBECONFIG").ok().filter(|v| !v.is_empty()).or_else(|| {
-                let home = std::env::var_os("HOME")?;
-                let path = std::path::Path::new(&home).join(".kube/config");
-                path.exists().then(|| path.to_string_lossy().into_owned())
-            });
+            self.kubeconfig = crate::k8s::environment_kubeconfig();
         }
         self
     }

@@ -138,16 +138,11 @@ pub async fn operator_client(admin: &kube::Client, namespace: &str) -> (kube::Cl
     .await
     .expect("the operator's token");
     let cluster = kubepool::k8s::connect(None).await.expect("cluster");
-    let client = kubepool::k8s::NodeCredentials {
-        server: cluster.server.clone(),
-        namespace: namespace.to_string(),
-        token: credentials.token.clone(),
-        ca_crt_base64: Some(credentials.ca_crt_base64.clone()),
-        skip_tls_verify: cluster.skip_tls_verify,
-    }
-    .client()
-    .await
-    .expect("the operator's client")
-    .client;
+    let client =
+        kubepool::k8s::NodeCredentials::on(&cluster, namespace, &credentials.token, &credentials.ca_crt_base64)
+            .client()
+            .await
+            .expect("the operator's client")
+            .client;
     (client, guard)
 }

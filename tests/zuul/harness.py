@@ -385,6 +385,18 @@ def zk_client(action):
 
 
 def write_nodepool_yaml(z: Zuul, path: Path) -> None:
+    def src_container(name: str) -> str:
+        """A container of the sidecar pod (JSON is YAML): it waits, with src/ mounted."""
+        return json.dumps(
+            {
+                "name": name,
+                "image": z.image,
+                "imagePullPolicy": "IfNotPresent",
+                "command": ["/bin/sh", "-c", SLEEP],
+                "volumeMounts": [{"name": "src", "mountPath": "/root/src"}],
+            }
+        )
+
     zk = required_env("KUBEPOOL_TEST_ZK_TLS")
     host, port = zk.rsplit(":", 1)
     context = subprocess.run(
@@ -443,20 +455,8 @@ providers:
                 - name: src
                   emptyDir: {{}}
               containers:
-                - name: main
-                  image: {z.image}
-                  imagePullPolicy: IfNotPresent
-                  command: ["/bin/sh", "-c", "{SLEEP}"]
-                  volumeMounts:
-                    - name: src
-                      mountPath: /root/src
-                - name: sidecar
-                  image: {z.image}
-                  imagePullPolicy: IfNotPresent
-                  command: ["/bin/sh", "-c", "{SLEEP}"]
-                  volumeMounts:
-                    - name: src
-                      mountPath: /root/src
+                - {src_container("main")}
+                - {src_container("sidecar")}
   # Its nodes' records name the cut proxy as their API server (the `cut` context).
   - name: {z.provider}-cut
     driver: kubernetes

@@ -3,8 +3,6 @@
 
 use super::pod_body::PodBody;
 use crate::drivers::spec::{LabelKind, LabelSpec, PoolSpec, SshOptions};
-use kubepool_driver_api::{LaunchError, NodeSpec};
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pool {
@@ -12,15 +10,11 @@ pub struct Pool {
     pub labels: Vec<Label>,
 }
 
-/// One label of a pool, as the driver launches it.
+/// One label of a pool, as the driver launches it: its spec and what its nodes are made of.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Label {
-    pub name: String,
+    pub spec: LabelSpec,
     pub shape: NodeShape,
-    pub labels: BTreeMap<String, String>,
-    pub dynamic_labels: BTreeMap<String, String>,
-    pub python_path: String,
-    pub shell_type: Option<String>,
 }
 
 /// What a node of a label is made of.
@@ -57,14 +51,7 @@ pub fn prepare(specs: &[PoolSpec]) -> Result<Vec<Pool>, LabelError> {
                         label: label.name.clone(),
                         reason,
                     })?;
-                    Ok(Label {
-                        name: label.name.clone(),
-                        shape,
-                        labels: label.labels.clone(),
-                        dynamic_labels: label.dynamic_labels.clone(),
-                        python_path: label.python_path.clone(),
-                        shell_type: label.shell_type.clone(),
-                    })
+                    Ok(Label { spec: label.clone(), shape })
                 })
                 .collect::<Result<_, LabelError>>()?;
             Ok(Pool { name: pool.name.clone(), labels })
@@ -83,17 +70,5 @@ fn shape(label: &LabelSpec) -> Result<NodeShape, String> {
         LabelKind::Ssh(template, options) => {
             NodeShape::Ssh(Box::new(PodBody::from_template(&label.name, template, annotations())?), options.clone())
         }
-    })
-}
-
-/// The label `label` of pool `pool` among a provider's pools.
-pub fn find_label<'a>(pools: &'a [Pool], pool: &str, label: &str) -> Option<&'a Label> {
-    pools.iter().find(|p| p.name == pool)?.labels.iter().find(|l| l.name == label)
-}
-
-/// The label a launch is for, or a permanent failure naming what is missing.
-pub fn launch_label<'a>(pools: &'a [Pool], provider: &str, spec: &NodeSpec) -> Result<&'a Label, LaunchError> {
-    find_label(pools, &spec.pool, &spec.label).ok_or_else(|| {
-        LaunchError::Permanent(format!("pool {} of provider {provider} has no label {}", spec.pool, spec.label))
     })
 }

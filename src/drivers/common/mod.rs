@@ -8,6 +8,7 @@ pub mod metadata;
 pub mod objects;
 pub mod pod_body;
 pub mod pod_launch;
+pub mod provider;
 pub mod service_account;
 pub mod token;
 pub mod wait_progress;

@@ -45,7 +45,7 @@ pub async fn grant(
     labels: &BTreeMap<String, String>,
     grant: Grant,
 ) -> Result<token::Credentials, LaunchError> {
-    let client = &driver.cluster.client;
+    let client = &driver.provider.cluster.client;
     let roles: Api<Role> = Api::namespaced(client.clone(), name);
     let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), name);
 
@@ -61,7 +61,8 @@ pub async fn grant(
             .map_err(|e| api::launch_error("create role binding", e))
     };
     let account = NodeAccount { namespace: name, name: SERVICE_ACCOUNT, secret: TOKEN_SECRET, labels, owner: None };
-    let credentials = service_account::create_and_wait(&driver.cluster, &account, driver.timeouts.token);
+    let credentials =
+        service_account::create_and_wait(&driver.provider.cluster, &account, driver.provider.timeouts.token);
     let ((), credentials) = tokio::try_join!(rbac, credentials)?;
     Ok(credentials)
 }

@@ -10,10 +10,8 @@ pub mod ssh;
 mod ssh_node;
 
 use crate::drivers::common::api;
-use crate::drivers::common::label::{self, NodeShape, Pool};
-use crate::drivers::naming::NodeNaming;
-use crate::drivers::spec::Timeouts;
-use crate::k8s::ClusterInfo;
+use crate::drivers::common::label::NodeShape;
+use crate::drivers::common::provider::Provider;
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, DeleteParams, ListParams};
@@ -21,36 +19,25 @@ use kubepool_driver_api::{
     DeleteError, Driver, LaunchError, LaunchProgress, LaunchedNode, ListError, NodeSpec, ResourceRef,
 };
 use std::future::Future;
-use std::sync::Arc;
 use tracing::warn;
 
 pub struct KubernetesDriver {
-    provider: String,
-    pools: Vec<Pool>,
-    cluster: ClusterInfo,
-    timeouts: Timeouts,
-    naming: Arc<dyn NodeNaming>,
+    provider: Provider,
 }
 
 impl KubernetesDriver {
     /// Made by [`crate::drivers::factory`]. An SSH label's pod gets sshd here, once.
-    pub(crate) fn new(
-        provider: String,
-        mut pools: Vec<Pool>,
-        cluster: ClusterInfo,
-        timeouts: Timeouts,
-        naming: Arc<dyn NodeNaming>,
-    ) -> Self {
-        for label in pools.iter_mut().flat_map(|p| p.labels.iter_mut()) {
+    pub(crate) fn new(mut provider: Provider) -> Self {
+        for label in provider.pools.iter_mut().flat_map(|p| p.labels.iter_mut()) {
             if let NodeShape::Ssh(body, options) = &mut label.shape {
                 **body = ssh::objects::ssh_pod_body((**body).clone(), options);
             }
         }
-        Self { provider, pools, cluster, timeouts, naming }
+        Self { provider }
     }
 
     fn namespaces(&self) -> Api<Namespace> {
-        Api::all(self.cluster.client.clone())
+        Api::all(self.provider.cluster.client.clone())
     }
 
     /// Runs one launch attempt; if it fails, deletes the node's namespace (and everything in it)
@@ -70,7 +57,7 @@ impl KubernetesDriver {
     /// 1 s grace period: the namespace controller otherwise waits out each pod's full grace
     /// period (30 s by default) before it looks again, and a returned node's job is over.
     async fn delete_namespace(&self, namespace: &str) -> Result<(), String> {
-        let pods: Api<Pod> = Api::namespaced(self.cluster.client.clone(), namespace);
+        let pods: Api<Pod> = Api::namespaced(self.provider.cluster.client.clone(), namespace);
         let quick = DeleteParams { grace_period_seconds: Some(1), ..DeleteParams::background() };
         match pods.delete_collection(&quick, &ListParams::default()).await {
             Ok(_) => {}
@@ -78,14 +65,14 @@ impl KubernetesDriver {
             // The namespace deletion below removes them anyway, only more slowly.
             Err(error) => warn!(namespace, %error, "could not delete the pods of the namespace first"),
         }
-        api::delete_and_wait(&self.namespaces(), namespace, self.timeouts.delete).await
+        api::delete_and_wait(&self.namespaces(), namespace, self.provider.timeouts.delete).await
     }
 }
 
 #[async_trait]
 impl Driver for KubernetesDriver {
     async fn launch(&self, spec: &NodeSpec, progress: &dyn LaunchProgress) -> Result<LaunchedNode, LaunchError> {
-        let label = label::launch_label(&self.pools, &self.provider, spec)?;
+        let label = self.provider.label(spec)?;
         match &label.shape {
             NodeShape::Namespace => namespace_node::launch(self, spec, label, progress).await,
             NodeShape::Pod(body) => pod_node::launch(self, spec, label, body, progress).await,
@@ -98,12 +85,12 @@ impl Driver for KubernetesDriver {
     }
 
     async fn list_resources(&self) -> Result<Vec<ResourceRef>, ListError> {
-        let selector = format!("{}={}", self.naming.provider_key(), self.provider);
+        let selector = format!("{}={}", self.provider.naming.provider_key(), self.provider.name);
         let list = self
             .namespaces()
             .list_metadata(&ListParams::default().labels(&selector))
             .await
-            .map_err(|e| ListError(format!("list namespaces of provider {}: {e}", self.provider)))?;
+            .map_err(|e| ListError(format!("list namespaces of provider {}: {e}", self.provider.name)))?;
         Ok(list
             .items
             .into_iter()
@@ -111,7 +98,7 @@ impl Driver for KubernetesDriver {
                 let labels = ns.metadata.labels.unwrap_or_default();
                 Some(ResourceRef {
                     external_id: ns.metadata.name?,
-                    node_id: labels.get(self.naming.node_id_key()).cloned(),
+                    node_id: labels.get(self.provider.naming.node_id_key()).cloned(),
                     deleting: ns.metadata.deletion_timestamp.is_some(),
                 })
             })
@@ -119,6 +106,6 @@ impl Driver for KubernetesDriver {
     }
 
     async fn check_health(&self) -> Result<(), String> {
-        self.cluster.check_health().await
+        self.provider.cluster.check_health().await
     }
 }

@@ -6,7 +6,7 @@ use super::KubernetesDriver;
 use super::access::{self, Grant};
 use crate::drivers::common::connection_port::{Flavor, connection_port};
 use crate::drivers::common::label::Label;
-use crate::drivers::common::{metadata, pod_launch};
+use crate::drivers::common::pod_launch;
 use kubepool_driver_api::{LaunchError, LaunchProgress, LaunchedNode, NodeSpec};
 
 pub async fn launch(
@@ -15,26 +15,27 @@ pub async fn launch(
     label: &Label,
     progress: &dyn LaunchProgress,
 ) -> Result<LaunchedNode, LaunchError> {
-    let name = driver.naming.namespace(spec);
+    let provider = &driver.provider;
+    let name = provider.naming.namespace(spec);
     progress.external_id(&name).await;
     let attempt = async {
-        let labels = metadata::object_labels(driver.naming.as_ref(), spec, &label.labels, &label.dynamic_labels)?;
+        let labels = provider.object_labels(spec, label)?;
         access::create_namespace(driver, &name, &labels).await?;
         let credentials = access::grant(driver, &name, &labels, Grant::Namespace).await?;
         // Ready means usable: the node's own credentials get a pod admitted.
-        let deadline = tokio::time::Instant::now() + driver.timeouts.pod_start;
-        pod_launch::wait_pods_admitted(&driver.cluster, &name, &credentials, deadline).await?;
+        let deadline = tokio::time::Instant::now() + provider.timeouts.pod_start;
+        pod_launch::wait_pods_admitted(&provider.cluster, &name, &credentials, deadline).await?;
         Ok(credentials)
     };
     let credentials = driver.clean_up_on_failure(&name, attempt).await?;
     Ok(LaunchedNode {
         external_id: name.clone(),
         connection_type: "namespace".to_string(),
-        connection_port: connection_port(&driver.cluster, Flavor::Kubernetes, &name, credentials, None),
+        connection_port: connection_port(&provider.cluster, Flavor::Kubernetes, &name, credentials, None),
         interface_ip: None,
         host_id: None,
-        python_path: Some(label.python_path.clone()),
-        shell_type: label.shell_type.clone(),
+        python_path: Some(label.spec.python_path.clone()),
+        shell_type: label.spec.shell_type.clone(),
         username: None,
         host_keys: Vec::new(),
     })

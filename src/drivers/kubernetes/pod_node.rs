@@ -9,7 +9,7 @@ use super::access::{self, Grant};
 use crate::drivers::common::connection_port::{Flavor, connection_port};
 use crate::drivers::common::label::Label;
 use crate::drivers::common::pod_body::PodBody;
-use crate::drivers::common::{metadata, pod_launch};
+use crate::drivers::common::pod_launch;
 use kubepool_driver_api::{LaunchError, LaunchProgress, LaunchedNode, NodeSpec};
 use tokio::time::Instant;
 use tracing::info;
@@ -21,18 +21,19 @@ pub async fn launch(
     body: &PodBody,
     progress: &dyn LaunchProgress,
 ) -> Result<LaunchedNode, LaunchError> {
-    let namespace = driver.naming.namespace(spec);
-    let pod_name = label.name.as_str();
+    let provider = &driver.provider;
+    let namespace = provider.naming.namespace(spec);
+    let pod_name = label.spec.name.as_str();
     progress.external_id(&namespace).await;
     let started = Instant::now();
-    let deadline = started + driver.timeouts.pod_start;
-    let client = &driver.cluster.client;
+    let deadline = started + provider.timeouts.pod_start;
+    let client = &provider.cluster.client;
     let attempt = async {
-        let labels = metadata::object_labels(driver.naming.as_ref(), spec, &label.labels, &label.dynamic_labels)?;
+        let labels = provider.object_labels(spec, label)?;
         access::create_namespace(driver, &namespace, &labels).await?;
         let start_pod = pod_launch::start(client, &namespace, pod_name, body, &labels, deadline);
         let (credentials, host) = tokio::try_join!(access::grant(driver, &namespace, &labels, Grant::Pod), start_pod)?;
-        pod_launch::wait_exec_works(&driver.cluster, &namespace, &credentials, pod_name, body.container(), deadline)
+        pod_launch::wait_exec_works(&provider.cluster, &namespace, &credentials, pod_name, body.container(), deadline)
             .await?;
         Ok((credentials, host))
     };
@@ -42,11 +43,17 @@ pub async fn launch(
     Ok(LaunchedNode {
         external_id: namespace.clone(),
         connection_type: "kubectl".to_string(),
-        connection_port: connection_port(&driver.cluster, Flavor::Kubernetes, &namespace, credentials, Some(pod_name)),
+        connection_port: connection_port(
+            &provider.cluster,
+            Flavor::Kubernetes,
+            &namespace,
+            credentials,
+            Some(pod_name),
+        ),
         interface_ip: Some(pod_name.to_string()),
         host_id: host,
-        python_path: Some(label.python_path.clone()),
-        shell_type: label.shell_type.clone(),
+        python_path: Some(label.spec.python_path.clone()),
+        shell_type: label.spec.shell_type.clone(),
         username: None,
         host_keys: Vec::new(),
     })

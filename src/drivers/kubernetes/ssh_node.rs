@@ -12,7 +12,7 @@ use super::{KubernetesDriver, access};
 use crate::drivers::common::api;
 use crate::drivers::common::label::Label;
 use crate::drivers::common::pod_body::PodBody;
-use crate::drivers::common::{metadata, pod_launch};
+use crate::drivers::common::pod_launch;
 use crate::drivers::spec::SshOptions;
 use k8s_openapi::api::core::v1::{Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
@@ -29,15 +29,16 @@ pub async fn launch(
     options: &SshOptions,
     progress: &dyn LaunchProgress,
 ) -> Result<LaunchedNode, LaunchError> {
-    let namespace = driver.naming.namespace(spec);
+    let provider = &driver.provider;
+    let namespace = provider.naming.namespace(spec);
     let span = info_span!("ssh_node", namespace = %namespace);
-    let pod_name = label.name.as_str();
+    let pod_name = label.spec.name.as_str();
     progress.external_id(&namespace).await;
     let started = Instant::now();
-    let deadline = started + driver.timeouts.pod_start;
-    let client = &driver.cluster.client;
+    let deadline = started + provider.timeouts.pod_start;
+    let client = &provider.cluster.client;
     let attempt = async {
-        let labels = metadata::object_labels(driver.naming.as_ref(), spec, &label.labels, &label.dynamic_labels)?;
+        let labels = provider.object_labels(spec, label)?;
         let authorized_keys = executor_key::read(client, &options.authorized_keys).await?;
         let host_key = HostKey::generate().map_err(|e| LaunchError::Transient(e.to_string()))?;
         access::create_namespace(driver, &namespace, &labels).await?;
@@ -47,7 +48,7 @@ pub async fn launch(
             .map_err(|e| api::launch_error("create the SSH Secret", e))?;
         let start_pod = pod_launch::start(client, &namespace, pod_name, body, &labels, deadline);
         let expose = async {
-            let service = objects::service(&namespace, &labels, driver.naming.node_id_key(), options);
+            let service = objects::service(&namespace, &labels, provider.naming.node_id_key(), options);
             api::create_idempotent(&Api::<Service>::namespaced(client.clone(), &namespace), &service)
                 .await
                 .map_err(|e| api::launch_error("create the SSH Service", e))?;
@@ -80,8 +81,8 @@ pub async fn launch(
         connection_port: serde_json::Value::from(at.port),
         interface_ip: Some(at.address),
         host_id: host,
-        python_path: Some(label.python_path.clone()),
-        shell_type: label.shell_type.clone(),
+        python_path: Some(label.spec.python_path.clone()),
+        shell_type: label.spec.shell_type.clone(),
         username: Some(options.username.clone()),
         host_keys: vec![public_key],
     })

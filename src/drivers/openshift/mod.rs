@@ -12,10 +12,8 @@ mod node;
 pub mod project;
 
 use crate::drivers::common::api;
-use crate::drivers::common::label::{self, NodeShape, Pool};
-use crate::drivers::naming::NodeNaming;
-use crate::drivers::spec::Timeouts;
-use crate::k8s::ClusterInfo;
+use crate::drivers::common::label::NodeShape;
+use crate::drivers::common::provider::Provider;
 use async_trait::async_trait;
 use kinds::Project;
 use kube::api::{Api, ListParams};
@@ -23,31 +21,20 @@ use kubepool_driver_api::{
     DeleteError, Driver, LaunchError, LaunchProgress, LaunchedNode, ListError, NodeSpec, ResourceRef,
 };
 use std::future::Future;
-use std::sync::Arc;
 
 /// The openshift driver of one provider. Its labels' [`NodeShape::Namespace`] means a project.
 pub struct OpenshiftDriver {
-    provider: String,
-    pools: Vec<Pool>,
-    cluster: ClusterInfo,
-    timeouts: Timeouts,
-    naming: Arc<dyn NodeNaming>,
+    provider: Provider,
 }
 
 impl OpenshiftDriver {
     /// Made by [`crate::drivers::factory`].
-    pub(crate) fn new(
-        provider: String,
-        pools: Vec<Pool>,
-        cluster: ClusterInfo,
-        timeouts: Timeouts,
-        naming: Arc<dyn NodeNaming>,
-    ) -> Self {
-        Self { provider, pools, cluster, timeouts, naming }
+    pub(crate) fn new(provider: Provider) -> Self {
+        Self { provider }
     }
 
     fn projects(&self) -> Api<Project> {
-        Api::all(self.cluster.client.clone())
+        Api::all(self.provider.cluster.client.clone())
     }
 
     /// Runs one launch attempt; if it fails, deletes the node's project (with everything in it)
@@ -58,7 +45,7 @@ impl OpenshiftDriver {
         attempt: impl Future<Output = Result<T, LaunchError>>,
     ) -> Result<T, LaunchError> {
         let projects = self.projects();
-        let undo = || async move { api::delete_and_wait(&projects, project, self.timeouts.delete).await };
+        let undo = || async move { api::delete_and_wait(&projects, project, self.provider.timeouts.delete).await };
         crate::drivers::common::launch_attempt::or_undo("project", project, attempt, undo).await
     }
 }
@@ -66,13 +53,16 @@ impl OpenshiftDriver {
 #[async_trait]
 impl Driver for OpenshiftDriver {
     async fn launch(&self, spec: &NodeSpec, progress: &dyn LaunchProgress) -> Result<LaunchedNode, LaunchError> {
-        let label = label::launch_label(&self.pools, &self.provider, spec)?;
+        let label = self.provider.label(spec)?;
         let pod = match &label.shape {
             NodeShape::Namespace => None,
             NodeShape::Pod(body) => Some(body.as_ref()),
             // The config allows SSH labels only for kubernetes providers.
             NodeShape::Ssh(..) => {
-                return Err(LaunchError::Permanent(format!("openshift label {} cannot be an SSH node", label.name)));
+                return Err(LaunchError::Permanent(format!(
+                    "openshift label {} cannot be an SSH node",
+                    label.spec.name
+                )));
             }
         };
         node::launch(self, spec, label, pod, progress).await
@@ -80,7 +70,7 @@ impl Driver for OpenshiftDriver {
 
     /// Deletes the project (OpenShift deletes its namespace) and waits until it is gone.
     async fn delete(&self, external_id: &str) -> Result<(), DeleteError> {
-        api::delete_and_wait(&self.projects(), external_id, self.timeouts.delete).await.map_err(DeleteError)
+        api::delete_and_wait(&self.projects(), external_id, self.provider.timeouts.delete).await.map_err(DeleteError)
     }
 
     async fn list_resources(&self) -> Result<Vec<ResourceRef>, ListError> {
@@ -88,12 +78,12 @@ impl Driver for OpenshiftDriver {
             .projects()
             .list(&ListParams::default())
             .await
-            .map_err(|e| ListError(format!("list projects of provider {}: {e}", self.provider)))?;
-        let pools: Vec<&str> = self.pools.iter().map(|p| p.name.as_str()).collect();
-        Ok(leaks::ours(self.naming.as_ref(), &self.provider, &pools, list.items))
+            .map_err(|e| ListError(format!("list projects of provider {}: {e}", self.provider.name)))?;
+        let pools = self.provider.pool_names();
+        Ok(leaks::ours(self.provider.naming.as_ref(), &self.provider.name, &pools, list.items))
     }
 
     async fn check_health(&self) -> Result<(), String> {
-        self.cluster.check_health().await
+        self.provider.cluster.check_health().await
     }
 }

@@ -7,7 +7,7 @@ use super::{OpenshiftDriver, project};
 use crate::drivers::common::connection_port::{Flavor, connection_port};
 use crate::drivers::common::label::Label;
 use crate::drivers::common::pod_body::PodBody;
-use crate::drivers::common::{metadata, pod_launch};
+use crate::drivers::common::pod_launch;
 use kubepool_driver_api::{LaunchError, LaunchProgress, LaunchedNode, NodeSpec};
 use tokio::time::Instant;
 use tracing::info;
@@ -19,21 +19,23 @@ pub async fn launch(
     pod: Option<&PodBody>,
     progress: &dyn LaunchProgress,
 ) -> Result<LaunchedNode, LaunchError> {
-    let name = driver.naming.namespace(spec);
+    let provider = &driver.provider;
+    let name = provider.naming.namespace(spec);
     progress.external_id(&name).await;
     let started = Instant::now();
-    let deadline = started + driver.timeouts.pod_start;
-    let client = &driver.cluster.client;
-    let pod_name = label.name.as_str();
+    let deadline = started + provider.timeouts.pod_start;
+    let client = &provider.cluster.client;
+    let pod_name = label.spec.name.as_str();
     let attempt = async {
-        let labels = metadata::object_labels(driver.naming.as_ref(), spec, &label.labels, &label.dynamic_labels)?;
+        let labels = provider.object_labels(spec, label)?;
         project::create_project(driver, &name, &labels).await?;
         let Some(body) = pod else {
             return Ok((project::grant(driver, &name, &labels).await?, None));
         };
         let start_pod = pod_launch::start(client, &name, pod_name, body, &labels, deadline);
         let (credentials, host) = tokio::try_join!(project::grant(driver, &name, &labels), start_pod)?;
-        pod_launch::wait_exec_works(&driver.cluster, &name, &credentials, pod_name, body.container(), deadline).await?;
+        pod_launch::wait_exec_works(&provider.cluster, &name, &credentials, pod_name, body.container(), deadline)
+            .await?;
         Ok((credentials, host))
     };
     let (credentials, host) = driver.clean_up_on_failure(&name, attempt).await?;
@@ -43,11 +45,11 @@ pub async fn launch(
     Ok(LaunchedNode {
         external_id: name.clone(),
         connection_type: if pod.is_some() { "kubectl" } else { "project" }.to_string(),
-        connection_port: connection_port(&driver.cluster, Flavor::Openshift, &name, credentials, pod_name),
+        connection_port: connection_port(&provider.cluster, Flavor::Openshift, &name, credentials, pod_name),
         interface_ip: pod_name.map(str::to_string),
         host_id: host,
-        python_path: Some(label.python_path.clone()),
-        shell_type: label.shell_type.clone(),
+        python_path: Some(label.spec.python_path.clone()),
+        shell_type: label.spec.shell_type.clone(),
         username: None,
         host_keys: Vec::new(),
     })

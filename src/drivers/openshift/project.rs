@@ -26,17 +26,17 @@ pub async fn create_project(
     name: &str,
     labels: &BTreeMap<String, String>,
 ) -> Result<(), LaunchError> {
-    let requests: Api<ProjectRequest> = Api::all(driver.cluster.client.clone());
+    let requests: Api<ProjectRequest> = Api::all(driver.provider.cluster.client.clone());
     let request = ProjectRequest::new(objects::meta(name, None, labels));
     api::create_idempotent(&requests, &request).await.map_err(|e| api::launch_error("request project", e))?;
     debug!(project = name, "project requested");
     let active = await_condition(driver.projects(), name, |p: Option<&Project>| p.is_some_and(Project::is_active));
-    match tokio::time::timeout(driver.timeouts.token, active).await {
+    match tokio::time::timeout(driver.provider.timeouts.token, active).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(LaunchError::Transient(format!("watching project {name}: {e}"))),
         Err(_) => Err(LaunchError::Transient(format!(
             "project {name} not active {}s after it was requested",
-            driver.timeouts.token.as_secs()
+            driver.provider.timeouts.token.as_secs()
         ))),
     }
 }
@@ -67,7 +67,7 @@ pub async fn grant(
     name: &str,
     labels: &BTreeMap<String, String>,
 ) -> Result<token::Credentials, LaunchError> {
-    let client = &driver.cluster.client;
+    let client = &driver.provider.cluster.client;
     let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), name);
     let rbac = async {
         api::create_idempotent(&bindings, &admin_binding(name, labels))
@@ -75,7 +75,8 @@ pub async fn grant(
             .map_err(|e| api::launch_error("create the admin role binding", e))
     };
     let account = NodeAccount { namespace: name, name: SERVICE_ACCOUNT, secret: TOKEN_SECRET, labels, owner: None };
-    let credentials = service_account::create_and_wait(&driver.cluster, &account, driver.timeouts.token);
+    let credentials =
+        service_account::create_and_wait(&driver.provider.cluster, &account, driver.provider.timeouts.token);
     let ((), credentials) = tokio::try_join!(rbac, credentials)?;
     Ok(credentials)
 }

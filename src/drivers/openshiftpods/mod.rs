@@ -9,10 +9,8 @@ pub mod access;
 mod node;
 
 use crate::drivers::common::api;
-use crate::drivers::common::label::{self, NodeShape, Pool};
-use crate::drivers::naming::NodeNaming;
-use crate::drivers::spec::Timeouts;
-use crate::k8s::ClusterInfo;
+use crate::drivers::common::label::NodeShape;
+use crate::drivers::common::provider::Provider;
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
@@ -20,26 +18,15 @@ use kubepool_driver_api::{
     DeleteError, Driver, LaunchError, LaunchProgress, LaunchedNode, ListError, NodeSpec, ResourceRef,
 };
 use std::future::Future;
-use std::sync::Arc;
 
 pub struct OpenshiftPodsDriver {
-    provider: String,
-    pools: Vec<Pool>,
-    cluster: ClusterInfo,
-    timeouts: Timeouts,
-    naming: Arc<dyn NodeNaming>,
+    provider: Provider,
 }
 
 impl OpenshiftPodsDriver {
     /// Made by [`crate::drivers::factory`].
-    pub(crate) fn new(
-        provider: String,
-        pools: Vec<Pool>,
-        cluster: ClusterInfo,
-        timeouts: Timeouts,
-        naming: Arc<dyn NodeNaming>,
-    ) -> Self {
-        Self { provider, pools, cluster, timeouts, naming }
+    pub(crate) fn new(provider: Provider) -> Self {
+        Self { provider }
     }
 
     /// A node's `external_id`: `<pool>-<pod>` (Nodepool's format, `<pool>-<label>-<node id>`).
@@ -48,7 +35,7 @@ impl OpenshiftPodsDriver {
     }
 
     fn pods(&self, namespace: &str) -> Api<Pod> {
-        Api::namespaced(self.cluster.client.clone(), namespace)
+        Api::namespaced(self.provider.cluster.client.clone(), namespace)
     }
 
     async fn clean_up_on_failure<T>(
@@ -58,7 +45,7 @@ impl OpenshiftPodsDriver {
         attempt: impl Future<Output = Result<T, LaunchError>>,
     ) -> Result<T, LaunchError> {
         let pods = self.pods(namespace);
-        let undo = || async move { api::delete_and_wait(&pods, pod, self.timeouts.delete).await };
+        let undo = || async move { api::delete_and_wait(&pods, pod, self.provider.timeouts.delete).await };
         crate::drivers::common::launch_attempt::or_undo("pod", pod, attempt, undo).await
     }
 }
@@ -75,11 +62,11 @@ pub fn parse_external_id<'a>(pools: &[&'a str], external_id: &'a str) -> Option<
 #[async_trait]
 impl Driver for OpenshiftPodsDriver {
     async fn launch(&self, spec: &NodeSpec, progress: &dyn LaunchProgress) -> Result<LaunchedNode, LaunchError> {
-        let label = label::launch_label(&self.pools, &self.provider, spec)?;
+        let label = self.provider.label(spec)?;
         match &label.shape {
             NodeShape::Pod(body) => node::launch(self, spec, label, body, progress).await,
             NodeShape::Namespace | NodeShape::Ssh(..) => {
-                Err(LaunchError::Permanent(format!("openshiftpods label {} is not a plain pod label", label.name)))
+                Err(LaunchError::Permanent(format!("openshiftpods label {} is not a plain pod label", label.spec.name)))
             }
         }
     }
@@ -87,19 +74,19 @@ impl Driver for OpenshiftPodsDriver {
     /// Deletes the pod and waits until it is gone; its service account, token and RBAC objects
     /// are garbage-collected with it.
     async fn delete(&self, external_id: &str) -> Result<(), DeleteError> {
-        let pools: Vec<&str> = self.pools.iter().map(|p| p.name.as_str()).collect();
+        let pools = self.provider.pool_names();
         let (namespace, pod) = parse_external_id(&pools, external_id).ok_or_else(|| {
-            DeleteError(format!("{external_id} is not a pod of any pool of provider {}", self.provider))
+            DeleteError(format!("{external_id} is not a pod of any pool of provider {}", self.provider.name))
         })?;
-        api::delete_and_wait(&self.pods(namespace), pod, self.timeouts.delete).await.map_err(DeleteError)
+        api::delete_and_wait(&self.pods(namespace), pod, self.provider.timeouts.delete).await.map_err(DeleteError)
     }
 
     /// The pods of this provider in the pools' namespaces (the launcher needs no cluster-wide
     /// rights).
     async fn list_resources(&self) -> Result<Vec<ResourceRef>, ListError> {
-        let selector = format!("{}={}", self.naming.provider_key(), self.provider);
+        let selector = format!("{}={}", self.provider.naming.provider_key(), self.provider.name);
         let mut out = Vec::new();
-        for pool in &self.pools {
+        for pool in &self.provider.pools {
             let list = self
                 .pods(&pool.name)
                 .list_metadata(&ListParams::default().labels(&selector))
@@ -109,7 +96,7 @@ impl Driver for OpenshiftPodsDriver {
                 let labels = pod.metadata.labels.unwrap_or_default();
                 Some(ResourceRef {
                     external_id: Self::external_id(&pool.name, &pod.metadata.name?),
-                    node_id: labels.get(self.naming.node_id_key()).cloned(),
+                    node_id: labels.get(self.provider.naming.node_id_key()).cloned(),
                     deleting: pod.metadata.deletion_timestamp.is_some(),
                 })
             }));
@@ -118,7 +105,7 @@ impl Driver for OpenshiftPodsDriver {
     }
 
     async fn check_health(&self) -> Result<(), String> {
-        self.cluster.check_health().await
+        self.provider.cluster.check_health().await
     }
 }
 

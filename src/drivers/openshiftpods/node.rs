@@ -7,7 +7,7 @@ use super::{OpenshiftPodsDriver, access};
 use crate::drivers::common::connection_port::{Flavor, connection_port};
 use crate::drivers::common::label::Label;
 use crate::drivers::common::pod_body::PodBody;
-use crate::drivers::common::{metadata, pod_launch};
+use crate::drivers::common::pod_launch;
 use kubepool_driver_api::{LaunchError, LaunchProgress, LaunchedNode, NodeSpec};
 use tokio::time::Instant;
 use tracing::info;
@@ -19,22 +19,24 @@ pub async fn launch(
     body: &PodBody,
     progress: &dyn LaunchProgress,
 ) -> Result<LaunchedNode, LaunchError> {
+    let provider = &driver.provider;
     let namespace = spec.pool.as_str();
-    let pod = driver.naming.pod(spec);
+    let pod = provider.naming.pod(spec);
     let external_id = OpenshiftPodsDriver::external_id(&spec.pool, &pod);
     progress.external_id(&external_id).await;
     let started = Instant::now();
-    let deadline = started + driver.timeouts.pod_start;
-    let client = &driver.cluster.client;
+    let deadline = started + provider.timeouts.pod_start;
+    let client = &provider.cluster.client;
     let attempt = async {
-        let labels = metadata::object_labels(driver.naming.as_ref(), spec, &label.labels, &label.dynamic_labels)?;
+        let labels = provider.object_labels(spec, label)?;
         // The pod first: everything else is owned by it.
         let uid = pod_launch::create_pod(client, namespace, &pod, body, &labels).await?;
         let (credentials, host) = tokio::try_join!(
-            access::grant(&driver.cluster, namespace, &pod, &uid, &labels, driver.timeouts.token),
+            access::grant(&provider.cluster, namespace, &pod, &uid, &labels, provider.timeouts.token),
             pod_launch::wait_running(client, namespace, &pod, body, deadline),
         )?;
-        pod_launch::wait_exec_works(&driver.cluster, namespace, &credentials, &pod, body.container(), deadline).await?;
+        pod_launch::wait_exec_works(&provider.cluster, namespace, &credentials, &pod, body.container(), deadline)
+            .await?;
         Ok((credentials, host))
     };
     let (credentials, host) = driver.clean_up_on_failure(namespace, &pod, attempt).await?;
@@ -43,11 +45,11 @@ pub async fn launch(
     Ok(LaunchedNode {
         external_id,
         connection_type: "kubectl".to_string(),
-        connection_port: connection_port(&driver.cluster, Flavor::OpenshiftPods, namespace, credentials, Some(&pod)),
+        connection_port: connection_port(&provider.cluster, Flavor::OpenshiftPods, namespace, credentials, Some(&pod)),
         interface_ip: Some(pod.clone()),
         host_id: host,
-        python_path: Some(label.python_path.clone()),
-        shell_type: label.shell_type.clone(),
+        python_path: Some(label.spec.python_path.clone()),
+        shell_type: label.spec.shell_type.clone(),
         username: None,
         host_keys: Vec::new(),
     })

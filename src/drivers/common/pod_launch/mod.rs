@@ -98,16 +98,10 @@ async fn node_client(
     namespace: &str,
     credentials: &Credentials,
 ) -> Result<ClusterInfo, LaunchError> {
-    NodeCredentials {
-        server: cluster.server.clone(),
-        namespace: namespace.to_string(),
-        token: credentials.token.clone(),
-        ca_crt_base64: Some(credentials.ca_crt_base64.clone()),
-        skip_tls_verify: cluster.skip_tls_verify,
-    }
-    .client()
-    .await
-    .map_err(|e| LaunchError::Transient(format!("client with the node's credentials: {e}")))
+    NodeCredentials::on(cluster, namespace, &credentials.token, &credentials.ca_crt_base64)
+        .client()
+        .await
+        .map_err(|e| LaunchError::Transient(format!("client with the node's credentials: {e}")))
 }
 
 /// Waits until `credentials` (the node's own) can exec into the pod's container.
