@@ -118,12 +118,18 @@ def pod_manifest(
 
 
 def make_pod_env(
-    cluster: Cluster, tmp: Path, containers: list[str], shared: str | None = None
+    cluster: Cluster,
+    tmp: Path,
+    containers: list[str],
+    shared: str | None = None,
+    image: str | None = None,
 ) -> PodEnv:
     namespace = f"ans-{secrets.token_hex(4)}"
     cluster.run("create", "namespace", namespace)
     pod = "node"
-    manifest = json.dumps(pod_manifest(pod, cluster.image, containers, shared)).encode()
+    manifest = json.dumps(
+        pod_manifest(pod, image or cluster.image, containers, shared)
+    ).encode()
     deadline = time.monotonic() + 30
     while True:
         # A brand-new namespace refuses pods until its default service account exists.

@@ -7,15 +7,19 @@ while ansible-playbook is still running, then Zuul's exit code line."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
+import pytest
 from ansible_run import KUBEPOOL, run_playbook_async
-from conftest import PodEnv
+from conftest import Cluster, PodEnv, make_pod_env
 
 
 def zuul_library() -> str:
@@ -92,3 +96,92 @@ def test_console_lines_arrive_live_through_the_executor_side_server(
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def nopython_pod(
+    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PodEnv]:
+    image = os.environ.get(
+        "KUBEPOOL_TEST_NOPYTHON_IMAGE", "localhost/kubepool-nopython:bookworm"
+    )
+    env = make_pod_env(
+        cluster, tmp_path_factory.mktemp("nopython"), ["main"], image=image
+    )
+    try:
+        yield env
+    finally:
+        cluster.run("delete", "namespace", env.namespace, "--wait=false", check=False)
+
+
+def test_command_tasks_run_in_a_pod_without_python(
+    nopython_pod: PodEnv, collections_path: Path, tmp_path: Path
+) -> None:
+    """An image without Python: fact gathering gets the facts a shell tells; command and
+    shell tasks still run, with the real rc, output, chdir, stdin, environment and creates, and
+    their console log is written live (Zuul's format, then its exit code line). A module that
+    needs Python fails, naming it."""
+    assert (
+        nopython_pod.cluster.run(
+            "-n",
+            nopython_pod.namespace,
+            "exec",
+            "node",
+            "--",
+            "sh",
+            "-c",
+            "command -v python3 || echo none",
+        ).stdout.strip()
+        == b"none"
+    )
+    console_dir = tmp_path / "console"
+    log_id = f"{uuid.uuid4()}-1-node"
+    log = console_dir / f"console-{log_id}.log"
+    playbook = run_playbook_async(
+        nopython_pod,
+        KUBEPOOL,
+        "nopython.yml",
+        tmp_path,
+        collections_path,
+        {"log_id": log_id},
+        {"KUBEPOOL_CONSOLE_DIR": str(console_dir), "ANSIBLE_LIBRARY": zuul_library()},
+    )
+    # The first line is in the local console log while the task still runs.
+    deadline = time.monotonic() + 60
+    while not (log.exists() and "line 1" in log.read_text()):
+        assert time.monotonic() < deadline, "no console line within 60 s"
+        assert playbook.poll() is None, "the playbook ended before the first line"
+        time.sleep(0.1)
+    assert "line 5" not in log.read_text(), "the lines came all at once"
+    result = playbook.finish()
+    assert result.returncode == 0, result.stdout[-3000:]
+    lines = log.read_text().splitlines()
+    assert [line.split(" | ", 1)[1] for line in lines] == [
+        *(f"line {i}" for i in range(1, 6)),
+        "to stderr",
+        "[Zuul] Task exit code: 3",
+    ]
+    # Zuul's timestamp format, one second apart
+    stamps = [datetime.fromisoformat(line.split(" | ", 1)[0]) for line in lines[:5]]
+    assert (stamps[-1] - stamps[0]).total_seconds() > 3, stamps
+
+    assert result.result("facts")["msg"] == "/root root"
+    streamed = result.result("streamed")
+    assert streamed["rc"] == 3
+    assert streamed["stdout_lines"] == [
+        *(f"line {i}" for i in range(1, 6)),
+        "to stderr",
+    ]
+    assert streamed["zuul_log_id"] == log_id
+    assert result.result("argv")["stdout"] == "a b|/root|/root/x|"
+    assert result.result("in chdir with stdin")["stdout_lines"] == [
+        "/tmp",
+        "from stdin",
+    ]
+    assert result.result("environment")["stdout"] == "set"
+    assert result.result("creates")["changed"] is True
+    missing = result.result("missing command")
+    assert missing["rc"] == 127 and missing.get("failed"), missing
+    ping = result.result("python module")
+    assert ping.get("failed"), ping
+    assert "python3" in json.dumps(ping), ping

@@ -7,11 +7,13 @@ at once with its own message, so which one ran is plain without a cluster.
 
 from __future__ import annotations
 
+import shutil
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, VENV_BIN, kubepool_binary, required_env
+from conftest import ROOT, VENV_BIN, PodEnv, kubepool_binary, required_env
 
 INSTALL = ROOT / "deploy/zuul-executor/install.sh"
 
@@ -62,10 +64,15 @@ def test_the_plugin_is_installed_as_kubectl(installed: dict[str, Path]) -> None:
     assert plugin == source
 
 
-def test_ansible_resolves_kubectl_to_the_installed_plugin(installed: dict[str, Path]) -> None:
+def test_ansible_resolves_kubectl_to_the_installed_plugin(
+    installed: dict[str, Path],
+) -> None:
     """The shadow: with the directory on ANSIBLE_CONNECTION_PLUGINS, `kubectl` is kubepool's
     plugin, not Ansible's redirect to kubernetes.core.kubectl (and its documentation parses)."""
-    env = {"PATH": "/usr/bin:/bin", "ANSIBLE_CONNECTION_PLUGINS": str(installed["plugin_dir"])}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "ANSIBLE_CONNECTION_PLUGINS": str(installed["plugin_dir"]),
+    }
     doc = subprocess.run(
         [str(VENV_BIN / "ansible-doc"), "-t", "connection", "--json", "kubectl"],
         env=env,
@@ -117,3 +124,65 @@ def test_everything_else_goes_to_the_real_kubectl(installed: dict[str, Path]) ->
     assert get.returncode != 0 and "kubepool" not in get.stderr, get.stderr
     after = installed["log"].read_text() if installed["log"].exists() else ""
     assert after == before, "kubepool was not called"
+
+
+def test_a_zuul_builds_console_port_is_served_from_its_job_dir(
+    installed: dict[str, Path], pod_env: PodEnv, tmp_path: Path
+) -> None:
+    """Zuul's KubeFwd of a build (`--kubeconfig=<job dir>/kube/config ... port-forward pod/<pod>
+    <p1>:19885 <p2>:19886`): the wrapper serves <p1> from <job dir>/work/.kubepool-console,
+    where kubepool's connection plugin writes the build's console logs; <p2> still goes to the
+    pod."""
+    job = tmp_path / "builds/0123abcd"
+    (job / "kube").mkdir(parents=True)
+    console = job / "work/.kubepool-console"
+    console.mkdir(parents=True)
+    shutil.copy(pod_env.kubeconfig, job / "kube/config")
+    log_id = "f00d-1-pod"
+    (console / f"console-{log_id}.log").write_text(
+        "2026-12-07 10:00:00.000001 | from the job dir\n"
+        "2026-12-07 10:00:00.000002 | [Zuul] Task exit code: 0\n"
+    )
+    p1, p2 = free_port(), free_port()
+    env = {"PATH": "/usr/bin:/bin", "KUBEPOOL_KUBECTL_LOG": str(installed["log"])}
+    forward = subprocess.Popen(
+        [
+            str(installed["kubectl"]),
+            f"--kubeconfig={job}/kube/config",
+            f"--context={pod_env.context}",
+            "-n",
+            pod_env.namespace,
+            "port-forward",
+            f"pod/{pod_env.pod}",
+            f"{p1}:19885",
+            f"{p2}:19886",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert forward.stdout is not None
+        # What Zuul's KubeFwd checks.
+        first = forward.stdout.readline()
+        assert first == f"Forwarding from 127.0.0.1:{p1} -> 19885\n", first
+        with socket.create_connection(("127.0.0.1", p1), timeout=10) as client:
+            client.sendall(f"s:{log_id}\n".encode())
+            reader = client.makefile("rb")
+            assert reader.readline().endswith(b"| from the job dir\n")
+            assert reader.readline().endswith(b"| [Zuul] Task exit code: 0\n")
+        # the other port reaches the pod (nothing listens on 19886 there: the connection is
+        # accepted locally, then closed)
+        with socket.create_connection(("127.0.0.1", p2), timeout=10) as other:
+            other.settimeout(30)
+            assert other.recv(1) == b""
+    finally:
+        forward.terminate()
+        forward.wait(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

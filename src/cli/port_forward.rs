@@ -3,12 +3,22 @@
 //! the first line: `Forwarding from 127.0.0.1:<port> -> 19885`). Unlike kubectl it does not
 //! exit when the API connection drops: it reconnects, keeping its ports. When the pod is gone
 //! it says so and exits 0, which also ends Zuul's restart loop.
+//!
+//! With `--console-dir`, the pod's console port (19885, zuul_console) is served from that
+//! directory instead, where kubepool's connection plugin writes each task's console log: the
+//! live log then needs neither the zuul_console daemon (nor Python) in the pod nor an API
+//! stream. kubepool's `kubectl` wrapper passes it for Zuul's builds (docs/zuul-executor.md).
 
 use super::kube_args::KubeArgs;
 use super::launcher::shutdown_signal;
 use crate::Error;
 use crate::executor::forward::{self, ForwardEvent, ForwardOptions, PodForward};
 use clap::Args;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+
+/// The port zuul_console listens on in a node, which Zuul forwards for a pod's console.
+const CONSOLE_PORT: u16 = 19885;
 
 #[derive(Debug, Args)]
 pub struct PortForwardArgs {
@@ -19,6 +29,11 @@ pub struct PortForwardArgs {
     /// arguments through unchanged.
     #[arg(required = true, num_args = 2..)]
     pub target_and_ports: Vec<String>,
+    /// Serve remote port 19885 from this directory of console logs (`console-<log id>.log`,
+    /// as kubepool's connection plugin writes them) with the zuul_console protocol, instead of
+    /// forwarding it to the pod.
+    #[arg(long)]
+    pub console_dir: Option<PathBuf>,
 }
 
 pub async fn run(args: PortForwardArgs) -> Result<(), Error> {
@@ -40,15 +55,44 @@ pub async fn run(args: PortForwardArgs) -> Result<(), Error> {
         crate::k8s::load(args.kube.source(), args.kube.context.as_deref(), args.kube.namespace.as_deref()).await?;
     let namespace = config.default_namespace.clone();
     let shutdown = shutdown_signal()?;
-    let client = forward::client(config)?;
-    let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
-    let options = ForwardOptions { ipv6_loopback: true, ..Default::default() };
-    let forward = PodForward::start(client, &namespace, pod, &mappings, options, Some(events)).await?;
-    for (local, remote) in &forward.ports {
-        // kubectl's lines; the first one is what Zuul's executor checks.
-        println!("Forwarding from 127.0.0.1:{local} -> {remote}");
-        println!("Forwarding from [::1]:{local} -> {remote}");
+    let (served, forwarded): (Vec<_>, Vec<_>) = match &args.console_dir {
+        Some(_) => mappings.iter().partition(|(_, remote)| *remote == CONSOLE_PORT),
+        None => (Vec::new(), mappings.clone()),
+    };
+    let mut console = tokio::task::JoinSet::new();
+    let mut ports = Vec::new();
+    if let Some(dir) = &args.console_dir {
+        for &(local, remote) in &served {
+            let port = serve_console(&mut console, local, dir)?;
+            ports.push((port, remote));
+        }
     }
+    let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let forward = if forwarded.is_empty() {
+        None
+    } else {
+        let client = forward::client(config)?;
+        let options = ForwardOptions { ipv6_loopback: true, ..Default::default() };
+        let forward = PodForward::start(client, &namespace, pod, &forwarded, options, Some(events)).await?;
+        ports.extend(forward.ports.iter().copied());
+        Some(forward)
+    };
+    // kubectl's lines, in the order the ports were given; the first one is what Zuul's executor
+    // checks.
+    for (_, remote) in &mappings {
+        if let Some((local, remote)) = ports.iter().find(|(_, r)| r == remote) {
+            println!("Forwarding from 127.0.0.1:{local} -> {remote}");
+            println!("Forwarding from [::1]:{local} -> {remote}");
+        }
+    }
+    if let (Some(dir), false) = (&args.console_dir, served.is_empty()) {
+        tracing::debug!(dir = %dir.display(), "serving the console port from local console logs");
+    }
+    let Some(forward) = forward else {
+        shutdown.await;
+        console.shutdown().await;
+        return Ok(());
+    };
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -66,7 +110,22 @@ pub async fn run(args: PortForwardArgs) -> Result<(), Error> {
         }
     }
     forward.stop().await;
+    console.shutdown().await;
     Ok(())
+}
+
+/// Serves `dir` on the loopback addresses at `local` (0: a free port); returns the port.
+fn serve_console(tasks: &mut tokio::task::JoinSet<()>, local: u16, dir: &std::path::Path) -> Result<u16, Error> {
+    let v4 = forward::listen(SocketAddr::from((Ipv4Addr::LOCALHOST, local)))?;
+    let port = v4.local_addr().map(|a| a.port()).unwrap_or(local);
+    tasks.spawn(crate::pod_exec::console::serve(v4, dir.to_path_buf()));
+    match forward::listen(SocketAddr::from((Ipv6Addr::LOCALHOST, port))) {
+        Ok(v6) => {
+            tasks.spawn(crate::pod_exec::console::serve(v6, dir.to_path_buf()));
+        }
+        Err(error) => tracing::debug!(port, %error, "no IPv6 loopback listener for the console"),
+    }
+    Ok(port)
 }
 
 fn usage(what: &str) -> Error {

@@ -6,6 +6,9 @@
 #   localhost/kubepool-node:bookworm   - Debian bookworm (debootstrap minbase) with bash, git, python3,
 #                                        openssh-server, coreutils, tar, rsync: a pod that behaves
 #                                        like a machine
+#   localhost/kubepool-nopython:bookworm - the same without Python (as debian:bookworm-slim): Ansible
+#                                        modules cannot run there; kubepool's plugin runs command
+#                                        and shell tasks without them
 # up.sh imports them into containerd.
 set -euo pipefail
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
@@ -69,5 +72,20 @@ if [ ! -f node.tar ]; then
   umoci gc --layout node-oci
   skopeo --insecure-policy copy -q oci:node-oci:bookworm "docker-archive:node.tar.tmp:$NODE_IMAGE"
   mv node.tar.tmp node.tar; rm -rf node-oci
+fi
+if [ ! -f nopython.tar ] || [ nopython.tar -ot node.tar ]; then
+  log "packing $NOPYTHON_IMAGE"
+  rm -rf rootfs-nopython nopython-oci
+  cp -a rootfs-bookworm rootfs-nopython
+  rm -rf rootfs-nopython/usr/bin/python3* rootfs-nopython/usr/lib/python3* rootfs-nopython/usr/lib/python3.*
+  umoci init --layout nopython-oci
+  umoci new --image nopython-oci:bookworm
+  umoci insert --image nopython-oci:bookworm rootfs-nopython /
+  umoci config --image nopython-oci:bookworm --config.workingdir /root \
+    --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --config.env LANG=C.UTF-8 \
+    --config.cmd /bin/bash --author kubepool --history.created_by "kubepool tests/cluster/build-images.sh (node image less Python)"
+  umoci gc --layout nopython-oci
+  skopeo --insecure-policy copy -q oci:nopython-oci:bookworm "docker-archive:nopython.tar.tmp:$NOPYTHON_IMAGE"
+  mv nopython.tar.tmp nopython.tar; rm -rf nopython-oci rootfs-nopython
 fi
 ls -la "$IMAGES"/*.tar >&2

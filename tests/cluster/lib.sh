@@ -19,6 +19,7 @@ K8S_VERSION=v1.20.2
 NODE_NAME=kubepool-testbed
 PAUSE_IMAGE=localhost/pause:3.2
 NOSHELL_IMAGE=localhost/kubepool-noshell:1
+NOPYTHON_IMAGE=localhost/kubepool-nopython:bookworm
 NODE_IMAGE=localhost/kubepool-node:bookworm
 CONTAINERD_SOCK=$RUN/containerd.sock
 

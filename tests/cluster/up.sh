@@ -71,6 +71,7 @@ write_env() {
     [ -n "$kubeconfig" ] && echo "export KUBEPOOL_TEST_ZK_FROM_PODS=${POD_BRIDGE_IP%/*}:$ZK_PORT"
     [ -n "$kubeconfig" ] && echo "export KUBEPOOL_TEST_ZK_TLS_FROM_PODS=${POD_BRIDGE_IP%/*}:$ZK_TLS_PORT"
     [ -n "$kubeconfig" ] && echo "export KUBEPOOL_TEST_IMAGE=$NODE_IMAGE"
+    [ -n "$kubeconfig" ] && echo "export KUBEPOOL_TEST_NOPYTHON_IMAGE=$NOPYTHON_IMAGE"
     [ -n "$kubeconfig" ] && echo "export KUBEPOOL_TEST_KUBECTL=$KUBECTL"
   } > "$ENV_FILE"
 }
@@ -153,7 +154,7 @@ done
 start containerd containerd --config "$ETC/containerd.toml"
 CTR="ctr --address $CONTAINERD_SOCK -n k8s.io"
 wait_for containerd 30 $CTR version
-for pair in "$PAUSE_IMAGE=pause.tar" "$NOSHELL_IMAGE=noshell.tar" "$NODE_IMAGE=node.tar"; do
+for pair in "$PAUSE_IMAGE=pause.tar" "$NOSHELL_IMAGE=noshell.tar" "$NOPYTHON_IMAGE=nopython.tar" "$NODE_IMAGE=node.tar"; do
   img=${pair%=*}; tar=${pair#*=}
   if ! $CTR images ls -q | grep -x "$img" >/dev/null; then
     log "importing $img"

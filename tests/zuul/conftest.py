@@ -8,6 +8,7 @@ after a passing session and kept after a failure (its path is printed).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -104,7 +105,7 @@ def zuul(request) -> Iterator[Zuul]:
         print(
             f"[zuul harness] teardown {now - t_down:.1f}s; session took {now - t0:.1f}s"
         )
-        if ok and not left:
+        if ok and not left and not os.environ.get("KUBEPOOL_ZUUL_KEEP"):
             shutil.rmtree(work, ignore_errors=True)
         else:
             print(f"[zuul harness] kept {work}")

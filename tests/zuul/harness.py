@@ -46,6 +46,8 @@ from cut_proxy import CutProxy
 # The job of the dropped-connection scenario prints this line a second; the harness cuts the
 # API connections once the third reaches job-output.txt (the task is then running in the pod).
 CUT_MARKER = "tick 3"
+# The first and last line of the no-Python job's task, a second apart.
+LIVE_MARKERS = ("nopython tick 1", "nopython tick 8")
 TENANT = "kubepool"
 JOBS_REPO = "kubepool-jobs"
 
@@ -135,6 +137,10 @@ class Zuul:
     kubectl_log: Path = field(init=False)
     # between the `-cut` provider's nodes (so the executor) and the API server
     cut_proxy: CutProxy | None = None
+    # the test bed's image without Python
+    nopython_image: str = ""
+    # when each of LIVE_MARKERS first appeared in a build's job-output.txt (time.monotonic())
+    first_seen: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.repos = self.work / "git"
@@ -421,6 +427,7 @@ labels:
   - name: kp-tox-ssh
   - name: kp-tox-sidecar
   - name: kp-tox-pod-cut
+  - name: kp-nopython-pod
 providers:
   - name: {z.provider}
     driver: kubernetes
@@ -436,6 +443,11 @@ providers:
             python-path: /usr/bin/python3
           - name: kp-namespace
             type: namespace
+          # Debian without Python: no Ansible module runs there
+          - name: kp-nopython-pod
+            type: pod
+            image: {z.nopython_image}
+            image-pull: IfNotPresent
           - name: kp-tox-ssh
             type: pod
             image: {z.image}
@@ -515,6 +527,25 @@ def cut_when_marker_appears(z: Zuul) -> None:
                 except OSError:
                     pass
             time.sleep(0.2)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def record_live_markers(z: Zuul) -> None:
+    """Notes when each of LIVE_MARKERS first appears in a build's job-output.txt, so that a
+    test can tell lines that arrived while their task ran from lines written at its end."""
+
+    def watch() -> None:
+        while len(z.first_seen) < len(LIVE_MARKERS):
+            for log in (z.work / "builds").glob("*/work/logs/job-output.txt"):
+                try:
+                    text = log.read_text(errors="replace")
+                except OSError:
+                    continue
+                for marker in LIVE_MARKERS:
+                    if marker in text and marker not in z.first_seen:
+                        z.first_seen[marker] = time.monotonic()
+            time.sleep(0.1)
 
     threading.Thread(target=watch, daemon=True).start()
 
@@ -603,6 +634,7 @@ poll_delay=2
 def start(work: Path, image: str) -> Zuul:
     kubectl = required_env("KUBEPOOL_TEST_KUBECTL")
     z = Zuul(work=work, image=image, kubectl=kubectl)
+    z.nopython_image = required_env("KUBEPOOL_TEST_NOPYTHON_IMAGE")
     run_id = secrets.token_hex(4)
     z.chroot = f"/kubepool-zuul-{run_id}"
     z.provider = f"zuul-{run_id}"
@@ -692,6 +724,7 @@ def start(work: Path, image: str) -> Zuul:
         cut_kubeconfig = work / "launcher.kubeconfig"
         write_cut_kubeconfig(z, cut_kubeconfig)
         cut_when_marker_appears(z)
+        record_live_markers(z)
         launcher_env = dict(os.environ, NO_COLOR="1", KUBECONFIG=str(cut_kubeconfig))
         z.spawn(
             "launcher",
@@ -759,7 +792,16 @@ def start(work: Path, image: str) -> Zuul:
 
 
 # The branches the tests push to (one build each).
-DEMO_BRANCHES = ("clean", "pep8-error", "output", "namespace", "ssh", "sidecar", "cut")
+DEMO_BRANCHES = (
+    "clean",
+    "pep8-error",
+    "output",
+    "namespace",
+    "ssh",
+    "sidecar",
+    "cut",
+    "nopython",
+)
 
 TOX_INI = """\
 [tox]
@@ -838,6 +880,18 @@ CUT_PLAYBOOK = """\
         content: "rc {{ ticked.rc }} lines {{ ticked.stdout_lines | length }} last {{ ticked.stdout_lines[-1] }}\\n"
 """
 
+# A pod without Python: no facts, and Zuul's command module cannot start there; kubepool's
+# plugin runs the command itself and writes its console log on the executor, where the kubectl
+# wrapper serves it on the port Zuul forwards for the pod.
+NOPYTHON_PLAYBOOK = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - shell: |
+        for i in 1 2 3 4 5 6 7 8; do echo "nopython tick $i"; sleep 1; done
+        command -v python3 python || echo "no python here"
+"""
+
 # A namespace node has no inventory host: the playbook uses the namespace's own credentials
 # (a context of the build's kubeconfig) from zuul.resources, on the executor.
 NAMESPACE_PLAYBOOK = """\
@@ -872,6 +926,7 @@ def demo_project_files() -> dict[str, str | bytes]:
         "playbooks/cut.yaml": CUT_PLAYBOOK,
         "playbooks/output.yaml": OUTPUT_PLAYBOOK,
         "playbooks/namespace.yaml": NAMESPACE_PLAYBOOK,
+        "playbooks/nopython.yaml": NOPYTHON_PLAYBOOK,
         ".zuul.yaml": """\
 - job:
     name: demo-pep8
@@ -935,6 +990,16 @@ def demo_project_files() -> dict[str, str | bytes]:
           label: kp-namespace
     run: playbooks/namespace.yaml
 
+- job:
+    name: demo-nopython
+    parent: kubepool-base
+    attempts: 1
+    nodeset:
+      nodes:
+        - name: pod
+          label: kp-nopython-pod
+    run: playbooks/nopython.yaml
+
 - project:
     post:
       jobs:
@@ -950,6 +1015,8 @@ def demo_project_files() -> dict[str, str | bytes]:
             branches: ^sidecar$
         - demo-cut:
             branches: ^cut$
+        - demo-nopython:
+            branches: ^nopython$
 """,
     }
 

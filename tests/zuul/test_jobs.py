@@ -9,8 +9,10 @@ log directory.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
-from harness import Zuul, git
+from harness import LIVE_MARKERS, Zuul, git
 
 CHANGES = {
     "clean": ({"demo/good.py": '"""Clean."""\n\nVALUE = 1\n'}, "A clean change"),
@@ -23,6 +25,7 @@ CHANGES = {
     "namespace": ({"demo/ns.py": '"""Namespace."""\n'}, "Namespace"),
     "sidecar": ({"demo/sidecar.py": '"""Sidecar."""\n'}, "Sidecar"),
     "cut": ({"demo/cut.py": '"""Cut."""\n'}, "Cut"),
+    "nopython": ({"demo/nopython.py": '"""No Python."""\n'}, "No Python"),
 }
 
 
@@ -128,3 +131,40 @@ def test_a_dropped_api_connection_during_a_pod_task(
     assert build["result"] == "SUCCESS", out[-4000:]
     cut = (zuul.job_dir(build) / "work/logs/pod/cut.txt").read_text()
     assert cut == "rc 7 lines 20 last tick 20\n", cut
+
+
+def test_live_log_from_a_pod_without_python(zuul: Zuul, pushed: dict[str, str]) -> None:
+    """Must-show 5: a task printing a line a second in an image without Python. kubepool's
+    plugin runs the command (Zuul's command module cannot start there) and writes its console
+    log on the executor; the kubectl wrapper serves it on the port Zuul forwards for the pod.
+    The lines reach job-output.txt while the task runs."""
+    build = zuul.wait_build("demo-nopython", pushed["nopython"])
+    out = zuul.job_output(build)
+    assert build["result"] == "SUCCESS", out[-4000:]
+    assert "no python here" in out, out[-4000:]
+    first, last = LIVE_MARKERS
+    # job-output.txt had the first line seconds before the last (a log written at the task's
+    # end gets them all at once)
+    seen = zuul.first_seen
+    assert first in seen and last in seen, (seen, out[-4000:])
+    assert seen[last] - seen[first] > 4, seen
+    # each line carries the time it was written, a second apart
+    stamps = [
+        line.split(" | ", 1)[0]
+        for line in out.splitlines()
+        if line.endswith(("nopython tick 1", "nopython tick 8"))
+    ]
+    assert len(stamps) == 2, out[-4000:]
+    start, end = (datetime.strptime(s, "%Y-%m-%d %H:%M:%S.%f") for s in stamps)
+    assert (end - start).total_seconds() > 5, stamps
+    # no zuul_console daemon in the pod: the executor served the console
+    assert "kubepool port-forward" in zuul.kubectl_log.read_text().splitlines()
+    lines = out.splitlines()
+    (start,) = [
+        i for i, line in enumerate(lines) if "Start zuul_console on the node" in line
+    ]
+    assert lines[start + 1].endswith(
+        "| pod | skipping: Conditional result was False"
+    ), lines[start : start + 3]
+    # every console stream ended with Zuul's exit code line
+    assert "Log Stream did not terminate" not in out, out[-4000:]

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import ast
+import datetime
 import json
 import os
 import re
@@ -148,6 +150,13 @@ DOCUMENTATION = r"""
             pod) is copied live, while the module runs, to C(console-<log id>.log) there, for
             C(kubepool console-server) to serve with the zuul_console protocol. Live logs then
             need neither the zuul_console daemon in the pod nor a port forward.
+          - Unset, under Zuul's executor (C(ZUUL_JOBDIR) in the environment) it is
+            C($ZUUL_JOBDIR/work/.kubepool-console), the directory kubepool's C(kubectl) wrapper
+            serves on the port Zuul forwards for the pod's console (docs/zuul-executor.md).
+          - A C(command) or C(shell) task on a pod without the task's Python interpreter runs
+            without it (the command through C(/bin/sh), with C(chdir), C(executable),
+            C(creates), C(removes), C(stdin) and C(argv)); its output then goes to this
+            directory as it arrives.
         default: ''
         vars:
           - name: ansible_kubepool_console_dir
@@ -347,7 +356,11 @@ class Connection(ConnectionBase):
 
     def exec_command(self, cmd, in_data=None, sudoable=False):
         super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
-        command = [self._play_context.executable, "-c", self._in_workdir(cmd)]
+        command = [
+            self._play_context.executable,
+            "-c",
+            self._in_workdir(_reads_all_without_interpreter(cmd, in_data)),
+        ]
         feed = None
         if in_data is not None:
             data = to_bytes(in_data)
@@ -356,11 +369,152 @@ class Connection(ConnectionBase):
                 pipe.write(data)
 
         follower = self._console_follower(in_data)
+        aborted = False
         try:
-            return self._run(command, feed)
-        finally:
+            code, stdout, stderr = self._run(command, feed)
+            task = native_command_task(in_data) if code == 127 else None
+            if task is None or not task.interpreter_missing(stderr):
+                return code, stdout, stderr
+            # The pod has no Python: the module never started. Run its command here, or gather
+            # what facts a shell can tell.
             if follower is not None:
+                follower.finish(wait=0)
+                aborted = True
+            if task.module == "setup":
+                return self._shell_facts(cmd, task)
+            return self._run_natively(cmd, task)
+        finally:
+            if follower is not None and not aborted:
                 follower.finish()
+
+    def _run_natively(self, cmd: str, task: NativeCommand) -> tuple[int, bytes, bytes]:
+        """Runs a ``command``/``shell`` task's command in a pod without Python: ``cmd`` (the
+        module's command line, with its environment and become wrapping) with ``/bin/sh`` in
+        place of the interpreter, reading :meth:`NativeCommand.script` from stdin. Returns what
+        the module would have: its JSON result."""
+        display.vvv(
+            f"NATIVE {task.module}: no {task.interpreter} in the pod",
+            host=self._play_context.remote_addr,
+        )
+        started = datetime.datetime.now()
+        skip = self._creates_removes_skip(task)
+        if skip is not None:
+            return 0, task.result_json(0, skip, started, changed=False), b""
+        if task.internal.get("_ansible_check_mode"):
+            skipped = {"skipped": True, "changed": False}
+            skipped["msg"] = "Command would have run if not in check mode"
+            return 0, json.dumps(skipped).encode(), b""
+        console = self._console_log(task.log_id)
+        # (no_log: as Zuul's module, the console log gets only the exit code line)
+        output = _LineCopier(console, quiet=bool(task.args.get("zuul_no_log")))
+        try:
+            shell_cmd = task.shell_command(cmd)
+            script = task.script()
+        except AnsibleError as error:
+            # Zuul's log streamer waits for the exit code line: say why there is none.
+            output.write(f"[Zuul] kubepool: {error}\n".encode())
+            output.close(1)
+            raise
+
+        def feed(pipe: IO[bytes]) -> None:
+            pipe.write(script)
+
+        try:
+            code, _, stderr = self._run(
+                [self._play_context.executable, "-c", self._in_workdir(shell_cmd)],
+                feed,
+                stdout_sink=output.write,
+            )
+        finally:
+            output.close(None)
+        if code == 255 and KUBEPOOL_ERROR in stderr:
+            raise AnsibleConnectionFailure(
+                to_text(stderr, errors="surrogate_or_replace").strip()
+            )
+        if console is not None:
+            output.close(code)
+        return 0, task.result_json(code, output.text(), started), b""
+
+    def _shell_facts(self, cmd: str, task: NativeCommand) -> tuple[int, bytes, bytes]:
+        """``setup`` in a pod without Python: the few facts a shell tells (home directory, user,
+        host name, system, architecture), so that fact gathering (and Zuul's variable freeze,
+        which gathers facts) gets through."""
+        display.vvv(
+            f"NATIVE setup: no {task.interpreter} in the pod; facts from the shell",
+            host=self._play_context.remote_addr,
+        )
+        script = (
+            b'exec </dev/null; printf \'%s\\n\' "$HOME" "$(id -un 2>/dev/null)" '
+            b'"$(id -u 2>/dev/null)" "$(hostname 2>/dev/null || cat /etc/hostname)" '
+            b'"$(uname -s)" "$(uname -m)"\n'
+        )
+        code, stdout, stderr = self._run(
+            [
+                self._play_context.executable,
+                "-c",
+                self._in_workdir(task.shell_command(cmd)),
+            ],
+            lambda pipe: pipe.write(script),
+        )
+        if code != 0:
+            raise AnsibleError(
+                f"the pod has no {task.interpreter}, and its shell could not tell facts: "
+                f"{to_text(stderr).strip()}"
+            )
+        values = to_text(stdout).splitlines() + [""] * 6
+        home, user, uid, hostname, system, machine = values[:6]
+        facts = {
+            "ansible_user_dir": home,
+            "ansible_user_id": user,
+            "ansible_user_uid": int(uid) if uid.isdigit() else uid,
+            "ansible_hostname": hostname.split(".")[0],
+            "ansible_nodename": hostname,
+            "ansible_system": system,
+            "ansible_architecture": machine,
+            "module_setup": True,
+        }
+        result = {
+            "ansible_facts": facts,
+            "changed": False,
+            "warnings": [
+                f"no {task.interpreter} in the pod: only the facts a shell tells were gathered"
+            ],
+        }
+        return 0, json.dumps(result).encode(), b""
+
+    def _creates_removes_skip(self, task: NativeCommand) -> str | None:
+        """The module's message when ``creates`` exists or ``removes`` does not."""
+        for key, present in (("creates", True), ("removes", False)):
+            path = task.args.get(key)
+            if not path:
+                continue
+            check = f"test -e {shlex.quote(path)}"
+            if task.args.get("chdir"):
+                check = f"cd {shlex.quote(task.args['chdir'])} && {check}"
+            code, _, _ = self._run(
+                [self._play_context.executable, "-c", self._in_workdir(check)], None
+            )
+            if (code == 0) == present:
+                return (
+                    f"skipped, since {path} {'exists' if present else 'does not exist'}"
+                )
+        return None
+
+    def _console_log(self, log_id: str | None) -> IO[bytes] | None:
+        directory = self._console_dir()
+        if not directory or not log_id or log_id in ("in-loop-ignore", "skip"):
+            return None
+        os.makedirs(directory, exist_ok=True)
+        return open(os.path.join(directory, f"console-{log_id}.log"), "ab", buffering=0)
+
+    def _console_dir(self) -> str:
+        directory = self.get_option("kubepool_console_dir")
+        if directory:
+            return directory
+        jobdir = os.environ.get("ZUUL_JOBDIR")
+        if jobdir:
+            return os.path.join(jobdir, "work", ".kubepool-console")
+        return ""
 
     def _in_workdir(self, cmd: str) -> str:
         """``cmd`` started in the ``kubepool_workdir`` directory, if one is set."""
@@ -371,13 +525,14 @@ class Connection(ConnectionBase):
         return f"{home}cd {shlex.quote(workdir)} 2>/dev/null; {cmd}"
 
     def _console_follower(self, in_data) -> _ConsoleFollower | None:
-        directory = self.get_option("kubepool_console_dir")
+        directory = self._console_dir()
         if not directory or in_data is None:
             return None
         match = LOG_ID.search(to_bytes(in_data))
         if not match or match.group(1) in (b"in-loop-ignore", b"skip"):
             return None
         log_id = to_text(match.group(1))
+        os.makedirs(directory, exist_ok=True)
         return _ConsoleFollower(
             self,
             f"/tmp/console-{log_id}.log",
@@ -529,10 +684,11 @@ class _ConsoleFollower:
                 break
             self._target.write(chunk)
 
-    def finish(self) -> None:
-        """Waits for the log's last line; stops the follower if it does not come."""
+    def finish(self, wait: float = 5) -> None:
+        """Waits ``wait`` seconds for the log's last line; stops the follower if it does not
+        come."""
         try:
-            self._process.wait(timeout=5)
+            self._process.wait(timeout=wait)
         except subprocess.TimeoutExpired:
             try:
                 self._connection._run(
@@ -549,6 +705,238 @@ class _ConsoleFollower:
                 self._process.wait()
         self._thread.join()
         self._target.close()
+
+
+# ---------------------------------------------------------------------- pods without Python
+#
+# A command or shell task is Ansible's (or Zuul's) command module, pipelined as an AnsiballZ
+# payload to the task's Python interpreter. A pod without that interpreter answers exit 127 and
+# "<interpreter>: not found" before anything ran; the plugin then runs the module's command
+# itself through /bin/sh, and answers with the JSON result the module would have given.
+
+# ansible.builtin.command, or Zuul's own command module (a library path module: "legacy"),
+# and setup (fact gathering)
+MODULE_FQN = re.compile(
+    rb"mod_name='ansible\.modules\.(?:ansible\.(?:legacy|builtin)\.)?(command|setup)'"
+)
+MODULE_PARAMS = re.compile(rb"^\s*ANSIBALLZ_PARAMS = (.+)$", re.MULTILINE)
+# The module arguments the native command understands; any other one fails the task, named.
+NATIVE_ARGS = {
+    "_raw_params",
+    "_uses_shell",
+    "argv",
+    "chdir",
+    "executable",
+    "creates",
+    "removes",
+    "stdin",
+    "stdin_add_newline",
+    "strip_empty_ends",
+    "expand_argument_vars",
+    "warn",
+    "zuul_log_id",
+    "zuul_no_log",
+    "zuul_output_max_bytes",
+    "zuul_ansible_split_streams",
+}
+
+
+class NativeCommand:
+    """A command module's task read from its AnsiballZ payload."""
+
+    def __init__(self, module: str, interpreter: str, args: dict) -> None:
+        self.module = module
+        self.interpreter = interpreter
+        # Ansible's own settings for the module (check mode, no_log, ...) apart
+        self.internal = {k: v for k, v in args.items() if k.startswith("_ansible_")}
+        self.args = {k: v for k, v in args.items() if not k.startswith("_ansible_")}
+        self.log_id: str | None = args.get("zuul_log_id")
+
+    def interpreter_missing(self, stderr: bytes) -> bool:
+        """True for the shell's answer to a missing interpreter (exit 127)."""
+        text = to_text(stderr, errors="surrogate_or_replace")
+        return self.interpreter in text and (
+            "not found" in text or "No such file" in text
+        )
+
+    def shell_command(self, cmd: str) -> str:
+        """The module's command line with ``/bin/sh`` in place of the interpreter."""
+        if cmd.count(self.interpreter) != 1:
+            raise AnsibleError(
+                f"the pod has no {self.interpreter}, and kubepool cannot run the {self.module} "
+                f"task without it: the interpreter is not once in the command line {cmd!r}"
+            )
+        return cmd.replace(self.interpreter, "/bin/sh")
+
+    def script(self) -> bytes:
+        """One line of shell for ``/bin/sh`` on stdin: the task's command, its output (stdout
+        and stderr together, as Zuul's command module gives them) on stdout."""
+        unknown = sorted(set(self.args) - NATIVE_ARGS)
+        if unknown:
+            raise AnsibleError(
+                f"the pod has no {self.interpreter}; kubepool runs {self.module} tasks without "
+                f"it, but not with {', '.join(unknown)}"
+            )
+        args = self.args
+        raw = args.get("_raw_params") or ""
+        argv = args.get("argv")
+        if args.get("_uses_shell"):
+            executable = args.get("executable") or "/bin/sh"
+            run = f"{shlex.quote(executable)} -c {shlex.quote(raw)}"
+        else:
+            words = list(argv) if argv else shlex.split(raw)
+            if not words:
+                raise AnsibleError(f"{self.module}: no command given")
+            expand = args.get("expand_argument_vars", True)
+            run = " ".join(_shell_word(str(w), expand) for w in words)
+        steps = []
+        if args.get("chdir"):
+            chdir = args["chdir"]
+            steps.append(
+                f"cd {shlex.quote(chdir)} || {{ echo 'Unable to change directory before "
+                f"execution: {chdir}'; exit 1; }}"
+            )
+        data = args.get("stdin")
+        if data is not None:
+            if args.get("stdin_add_newline", True):
+                data += "\n"
+            steps.append(f"printf '%s' {shlex.quote(data)} | {run} 2>&1")
+        else:
+            steps.append(f"exec {run} 2>&1")
+        # The script itself arrives on stdin: the command must not read the rest of it.
+        return ("exec </dev/null; " + "; ".join(steps) + "\n").encode()
+
+    def result_json(
+        self, rc: int, stdout: str, started: datetime.datetime, changed: bool = True
+    ) -> bytes:
+        ended = datetime.datetime.now()
+        if self.args.get("strip_empty_ends", True):
+            stdout = stdout.rstrip("\r\n")
+        argv = self.args.get("argv")
+        result: dict = {
+            "changed": changed,
+            "cmd": self.args.get("_raw_params")
+            if self.args.get("_uses_shell")
+            else (argv or shlex.split(self.args.get("_raw_params") or "")),
+            "rc": rc,
+            "stdout": stdout,
+            "stderr": "",
+            "start": str(started),
+            "end": str(ended),
+            "delta": str(ended - started),
+            "msg": "" if rc == 0 else "non-zero return code",
+        }
+        if not self.internal.get("_ansible_no_log"):
+            result["invocation"] = {"module_args": self.args}
+        if not changed:
+            result["msg"] = stdout
+            result["stdout"] = stdout
+        if rc != 0:
+            result["failed"] = True
+        if self.log_id:
+            result["zuul_log_id"] = self.log_id
+        return json.dumps(result).encode()
+
+
+def _reads_all_without_interpreter(cmd: str, in_data) -> str:
+    """``cmd`` for a pipelined module: where its interpreter is missing, the module on stdin
+    is read to its end before the shell's answer (exit 127, "<interpreter>: not found"). A
+    container runtime holds an exec whose command left a full pipe of stdin unread open for
+    ever (``kubectl exec -i`` hangs there as well), and a module is larger than a pipe."""
+    if in_data is None:
+        return cmd
+    first = to_bytes(in_data).split(b"\n", 1)[0]
+    if not first.startswith(b"#!"):
+        return cmd
+    interpreter = to_text(first[2:]).strip().split(" ")[0]
+    if not interpreter.startswith("/"):
+        return cmd
+    quoted = shlex.quote(interpreter)
+    return (
+        f"[ -x {quoted} ] || {{ cat >/dev/null; "
+        f"echo {shlex.quote(interpreter + ': not found')} >&2; exit 127; }}; {cmd}"
+    )
+
+
+def native_command_task(in_data) -> NativeCommand | None:
+    """The command module's task, if ``in_data`` is its pipelined AnsiballZ payload."""
+    if in_data is None:
+        return None
+    data = to_bytes(in_data)
+    first = data.split(b"\n", 1)[0]
+    module = MODULE_FQN.search(data)
+    params = MODULE_PARAMS.search(data)
+    if not first.startswith(b"#!") or module is None or params is None:
+        return None
+    try:
+        literal = ast.literal_eval(to_text(params.group(1)))
+        if isinstance(literal, bytes):
+            literal = literal.decode()
+        args = json.loads(literal)["ANSIBLE_MODULE_ARGS"]
+    except (ValueError, SyntaxError, KeyError, TypeError):
+        return None
+    interpreter = to_text(first[2:]).strip().split(" ")[0]
+    if not isinstance(args, dict) or not interpreter:
+        return None
+    return NativeCommand(to_text(module.group(1)), interpreter, args)
+
+
+def _shell_word(word: str, expand: bool) -> str:
+    """``word`` for the shell as the command module passes it to exec: as is, except that with
+    ``expand`` a leading ``~`` and ``$VARIABLES`` are expanded (os.path.expanduser/expandvars)."""
+    if not expand or ("$" not in word and not word.startswith("~")):
+        return shlex.quote(word)
+    home = ""
+    if word == "~" or word.startswith("~/"):
+        home, word = '"$HOME"', word[1:]
+    escaped = "".join("\\" + c if c in '\\"`' else c for c in word)
+    return f'{home}"{escaped}"'
+
+
+class _LineCopier:
+    """Collects a command's output; with a console log, writes each line there as it arrives,
+    stamped as Zuul's command module stamps them, then Zuul's exit code line."""
+
+    def __init__(self, console: IO[bytes] | None, quiet: bool = False) -> None:
+        self._console = console
+        self._quiet = quiet
+        self._kept: list[bytes] = []
+        self._partial = b""
+        self._become_checked = False
+
+    def write(self, chunk: bytes) -> None:
+        self._kept.append(chunk)
+        if self._console is None:
+            return
+        self._partial += chunk
+        *lines, self._partial = self._partial.split(b"\n")
+        for line in lines:
+            self._line(line + b"\n")
+
+    def _line(self, line: bytes, always: bool = False) -> None:
+        if self._quiet and not always:
+            return
+        if self._console is not None:
+            self._console.write(f"{datetime.datetime.now()} | ".encode() + line)
+
+    def text(self) -> str:
+        out = b"".join(self._kept)
+        # become's marker line (sudo ... echo BECOME-SUCCESS-...) is not the command's.
+        if out.startswith(b"BECOME-SUCCESS-"):
+            out = out.split(b"\n", 1)[1] if b"\n" in out else b""
+        return to_text(out, errors="surrogate_or_replace")
+
+    def close(self, rc: int | None) -> None:
+        """Ends the console log; with ``rc``, with Zuul's exit code line."""
+        if self._console is None:
+            return
+        if self._partial:
+            self._line(self._partial + b"\n")
+            self._partial = b""
+        if rc is not None:
+            self._line(f"[Zuul] Task exit code: {rc}\n".encode(), always=True)
+            self._console.close()
+            self._console = None
 
 
 # ---------------------------------------------------------------------- synchronize

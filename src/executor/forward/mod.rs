@@ -168,7 +168,7 @@ impl PodForward {
 
 /// A listener with `SO_REUSEADDR`, so that ports Zuul's executor reserved (bound, not
 /// listening, also with `SO_REUSEADDR`) can be taken over, as kubectl does.
-fn listen(addr: SocketAddr) -> Result<TcpListener, ExecutorError> {
+pub fn listen(addr: SocketAddr) -> Result<TcpListener, ExecutorError> {
     let error = |source| ExecutorError::Listen { addr: addr.to_string(), source };
     let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }.map_err(error)?;
     socket.set_reuseaddr(true).map_err(error)?;
