@@ -180,6 +180,7 @@ pub fn label_spec(name: &str, kind: kubepool::drivers::spec::LabelKind) -> kubep
         annotations: Default::default(),
         python_path: "auto".into(),
         shell_type: None,
+        buildset_namespace: false,
     }
 }
 
