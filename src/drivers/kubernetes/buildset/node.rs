@@ -27,12 +27,14 @@ pub async fn launch(
     body: &PodBody,
     progress: &dyn LaunchProgress,
 ) -> Result<LaunchedNode, LaunchError> {
+    // Boxed: the fallback's future inside this one would double its size on the stack.
+    let fallback = || Box::pin(pod_node::launch(driver, spec, label, body, progress));
     let Some(uuid) = super::uuid(spec) else {
-        return pod_node::launch(driver, spec, label, body, progress).await;
+        return fallback().await;
     };
     let Some(namespace) = parent::find(driver, &uuid).await? else {
         info!(buildset = %uuid, node = %spec.node_id, "no namespace of the buildset: the pod gets a namespace of its own");
-        return pod_node::launch(driver, spec, label, body, progress).await;
+        return fallback().await;
     };
     let provider = &driver.provider;
     let pod = provider.naming.pod(spec);
