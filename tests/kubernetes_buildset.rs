@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::Api;
 use kubepool::launcher::engine::{self, Setup};
-use kubepool::zk::{Node, NodeState};
+use kubepool::zk::{Node, NodeState, RequestState};
 use kubepool_driver_api::{Driver, LaunchedNode, NoProgress, NodeSpec, RequestAttributes};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,6 +44,45 @@ async fn providers(provider: &str, pool: &str) -> kubepool::launcher::setup::Pro
     let metrics = kubepool::metrics::Metrics::new();
     let settings = kubepool::launcher::setup::ClusterSettings::default();
     kubepool::launcher::setup::providers(&config, &metrics, &settings).await.expect("providers")
+}
+
+/// A launcher engine in the test process on the test's ZooKeeper chroot, set up from
+/// [`providers`], with a cleanup pass every `cleanup_interval`.
+struct Engine {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), kubepool::zk::ZkError>>,
+}
+
+impl Engine {
+    fn start(zk: &TestZk, providers: kubepool::launcher::setup::Providers, cleanup_interval: Duration) -> Self {
+        let setup = Setup {
+            zookeeper: zk.options(),
+            hostname: "buildset-test".into(),
+            metrics: kubepool::metrics::Metrics::new(),
+            drivers: providers.drivers,
+            clouds: providers.clouds,
+            pools: providers.pools,
+            cleanup_interval,
+            policies: Default::default(),
+            shutdown_grace: Duration::from_secs(30),
+            reloads: None,
+            store_slot: None,
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(engine::run(setup, async {
+            let _ = stopped.await;
+        }));
+        Self { stop, task }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(60), self.task)
+            .await
+            .expect("engine stops")
+            .expect("engine task")
+            .expect("engine result");
+    }
 }
 
 async fn driver(provider: &str, pool: &str) -> Arc<dyn Driver> {
@@ -280,7 +319,7 @@ async fn the_leak_pass_deletes_a_gone_childs_objects_but_not_the_shared_namespac
     let (provider, pool) = (names.provider.as_str(), names.pool.as_str());
     let zk = TestZk::new().await;
     zk.store.ensure_roots().await.expect("roots");
-    let mut providers = providers(provider, pool).await;
+    let providers = providers(provider, pool).await;
     let driver = providers.drivers.get(provider).expect("driver").clone();
 
     // The parent's node record exists (held); the child's never did (a launcher died).
@@ -302,23 +341,7 @@ async fn the_leak_pass_deletes_a_gone_childs_objects_but_not_the_shared_namespac
     let pod = format!("{POD_LABEL}-9999999998");
     assert_eq!(leaked.external_id, format!("{namespace}/{pod}"));
 
-    let setup = Setup {
-        zookeeper: zk.options(),
-        hostname: "buildset-leak-test".into(),
-        metrics: kubepool::metrics::Metrics::new(),
-        drivers: std::mem::take(&mut providers.drivers),
-        clouds: std::mem::take(&mut providers.clouds),
-        pools: std::mem::take(&mut providers.pools),
-        cleanup_interval: Duration::from_secs(2),
-        policies: Default::default(),
-        shutdown_grace: Duration::from_secs(30),
-        reloads: None,
-        store_slot: None,
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let engine = tokio::spawn(engine::run(setup, async {
-        let _ = stopped.await;
-    }));
+    let engine = Engine::start(&zk, providers, Duration::from_secs(2));
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut left = own_objects(&namespace, &pod).await;
     while !left.is_empty() && Instant::now() < deadline {
@@ -329,16 +352,104 @@ async fn the_leak_pass_deletes_a_gone_childs_objects_but_not_the_shared_namespac
     tokio::time::sleep(Duration::from_secs(5)).await;
     let namespace_kept = namespace_exists(&namespace).await;
     let parent_kept = parent_objects_exist(&namespace).await;
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(60), engine)
-        .await
-        .expect("engine stops")
-        .expect("engine task")
-        .expect("engine result");
+    engine.stop().await;
     driver.delete(&namespace).await.expect("delete the parent");
     zk.cleanup().await;
 
     assert!(left.is_empty(), "the leaked child's objects are still there: {left:?}");
     assert!(namespace_kept, "the leak pass deleted the namespace of a live parent");
     assert!(parent_kept, "the leak pass deleted the parent's objects");
+}
+
+/// Submits a request for `label` of buildset `uuid` with Zuul's own code; a child of a paused
+/// parent names the parent's provider.
+async fn zuul_submits(zk: &TestZk, label: &str, uuid: &str, provider: Option<&str>) -> String {
+    let mut args = zk.hosts();
+    args.extend(["--label".into(), label.into(), "--build-set-uuid".into(), uuid.into()]);
+    if let Some(provider) = provider {
+        args.extend(["--provider".into(), provider.into()]);
+    }
+    let submitted = zk_support::run_peer("zuul_submit_request.py", &args).await;
+    submitted["id"].as_str().expect("request id").to_string()
+}
+
+/// Waits until request `id` is fulfilled; returns its node's id and record.
+async fn fulfilled_node(zk: &TestZk, id: &str) -> (String, Node) {
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let request = zk.store.get_request(id).await.expect("read request").expect("request").value;
+        match request.state {
+            RequestState::Fulfilled => {
+                let node_id = request.nodes.first().expect("a node").clone();
+                let node = zk.store.get_node(&node_id).await.expect("read node").expect("node").value;
+                return (node_id, node);
+            }
+            RequestState::Failed => panic!("request {id} failed"),
+            _ => {}
+        }
+        assert!(Instant::now() < deadline, "request {id} still {:?}", request.state);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn wait_until_gone(zk: &TestZk, node_id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while zk.store.node_ids().await.expect("node ids").iter().any(|id| id == node_id) {
+        assert!(Instant::now() < deadline, "node {node_id} not deleted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// End to end with Zuul's own requests and the real launcher set up from nodepool.yaml: the
+/// parent's namespace node of buildset X, then the child's request (Zuul's child of a paused
+/// parent: provider = the parent's, same buildset) — its node record names the parent's
+/// namespace, its own pod and token; returning the child leaves the namespace, returning the
+/// parent removes it.
+#[tokio::test]
+async fn zuuls_requests_of_one_buildset_put_the_child_into_the_parents_namespace() {
+    let names = Names::new("kpbsz");
+    let (provider, pool) = (names.provider.as_str(), names.pool.as_str());
+    let zk = TestZk::new().await;
+    zk.store.ensure_roots().await.expect("roots");
+    let engine = Engine::start(&zk, providers(provider, pool).await, Duration::from_secs(60));
+    let uuid = buildset_uuid();
+
+    let parent_request = zuul_submits(&zk, NAMESPACE_LABEL, &uuid, None).await;
+    let (parent_id, parent) = fulfilled_node(&zk, &parent_request).await;
+    let namespace = parent.external_id.clone().expect("external id");
+    let child_request = zuul_submits(&zk, POD_LABEL, &uuid, Some(provider)).await;
+    let (child_id, child) = fulfilled_node(&zk, &child_request).await;
+    let pod = format!("{POD_LABEL}-{child_id}");
+
+    let port = &child.connection_port;
+    let child_seen = (
+        child.external_id.clone(),
+        child.connection_type.clone(),
+        port["namespace"].as_str().map(str::to_string),
+        port["pod"].as_str().map(str::to_string),
+        port["token"] != parent.connection_port["token"],
+    );
+    zk_support::zuul_returns(&zk.store, &[child_request], std::slice::from_ref(&child_id)).await;
+    wait_until_gone(&zk, &child_id).await;
+    let after_child = own_objects(&namespace, &pod).await;
+    let namespace_kept = namespace_exists(&namespace).await;
+    zk_support::zuul_returns(&zk.store, &[parent_request], std::slice::from_ref(&parent_id)).await;
+    wait_until_gone(&zk, &parent_id).await;
+    let namespace_after_parent = namespace_exists(&namespace).await;
+    engine.stop().await;
+    zk.cleanup().await;
+
+    assert_eq!(
+        child_seen,
+        (
+            Some(format!("{namespace}/{pod}")),
+            Some("kubectl".to_string()),
+            Some(namespace.clone()),
+            Some(pod.clone()),
+            true
+        )
+    );
+    assert!(after_child.is_empty(), "the child's objects left: {after_child:?}");
+    assert!(namespace_kept, "returning the child deleted the namespace");
+    assert!(!namespace_after_parent, "the namespace outlived its parent node");
 }
