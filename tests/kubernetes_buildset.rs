@@ -197,6 +197,35 @@ fn child_rights(child: &LaunchedNode, pod: &str, other_namespace: &str) -> Vec<S
     failures
 }
 
+/// The kubeconfig Zuul's executor writes (its own `prepareKubeConfig`) for `nodes` of one job;
+/// with each node's context, kubectl execs into that node's pod. Returns the failures.
+async fn one_job_kubeconfig(nodes: &[(&LaunchedNode, &str)]) -> Vec<String> {
+    let scratch = common::Scratch::new("kp-buildset-zuul");
+    let ports: Vec<&serde_json::Value> = nodes.iter().map(|(node, _)| &node.connection_port).collect();
+    let ports_file = scratch.0.join("ports.json");
+    std::fs::write(&ports_file, serde_json::to_vec(&ports).expect("json")).expect("write ports");
+    let kubeconfig = scratch.0.join("kubeconfig");
+    let written = zk_support::run_peer(
+        "zuul_kubeconfig.py",
+        &[kubeconfig.display().to_string(), ports_file.display().to_string()],
+    )
+    .await;
+    let contexts: Vec<String> = written["contexts"]
+        .as_array()
+        .expect("contexts")
+        .iter()
+        .map(|c| c.as_str().expect("context").to_string())
+        .collect();
+    let mut failures = Vec::new();
+    for ((_, pod), context) in nodes.iter().zip(&contexts) {
+        let (ok, output) = common::kubectl_as(&kubeconfig, &["--context", context, "exec", pod, "--", "true"], None);
+        if !ok {
+            failures.push(format!("exec into {pod} with context {context}: {output}"));
+        }
+    }
+    failures
+}
+
 /// (a) and (c): the child lands in the parent's namespace, is ready, has exactly its rights;
 /// deleting it leaves the namespace and the parent's objects; deleting the parent deletes the
 /// namespace with a second child's objects, and that child's later delete succeeds.
@@ -230,7 +259,7 @@ async fn a_buildset_pod_runs_in_its_parents_namespace_and_leaves_it_when_deleted
         (Some(namespace.as_str()), Some(namespace.as_str()))
     );
     assert_eq!(port["pod"], pod.as_str());
-    assert_eq!(port["user"], "zuul-worker");
+    assert_eq!(port["user"], pod.as_str(), "a kubeconfig user of its own");
     let token = port["token"].as_str().expect("token");
     assert_ne!(token, parent.connection_port["token"].as_str().expect("parent token"), "a token of its own");
     assert_eq!(
@@ -252,6 +281,17 @@ async fn a_buildset_pod_runs_in_its_parents_namespace_and_leaves_it_when_deleted
         .expect("launch another namespace node");
     let failures = child_rights(&child, &pod, &other.external_id);
 
+    // A second child of the same buildset (a job with two such nodes), still there when the
+    // parent goes: Zuul's own executor code writes one kubeconfig for both, and each context
+    // reaches its pod.
+    let second = driver
+        .launch(&spec(provider, pool, POD_LABEL, "0000000004", Some(&uuid)), &NoProgress)
+        .await
+        .expect("launch a second child");
+    let second_pod = format!("{POD_LABEL}-0000000004");
+    assert_eq!(second.external_id, format!("{namespace}/{second_pod}"));
+    let kubeconfig_failures = one_job_kubeconfig(&[(&child, &pod), (&second, &second_pod)]).await;
+
     let listed = driver.list_resources().await.expect("list");
     let listed: Vec<_> = listed.into_iter().map(|r| (r.external_id, r.node_id)).collect();
 
@@ -260,18 +300,13 @@ async fn a_buildset_pod_runs_in_its_parents_namespace_and_leaves_it_when_deleted
     let namespace_kept = namespace_exists(&namespace).await;
     let parent_kept = parent_objects_exist(&namespace).await;
 
-    // A second child, still there when the parent goes.
-    let second = driver
-        .launch(&spec(provider, pool, POD_LABEL, "0000000004", Some(&uuid)), &NoProgress)
-        .await
-        .expect("launch a second child");
-    assert_eq!(second.external_id, format!("{namespace}/{POD_LABEL}-0000000004"));
     driver.delete(&parent.external_id).await.expect("delete the parent");
     let namespace_after_parent = namespaces.get_opt(&namespace).await.expect("get").is_some();
     driver.delete(&second.external_id).await.expect("the second child's delete after its namespace is gone");
     driver.delete(&other.external_id).await.expect("delete the other node");
 
     assert!(failures.is_empty(), "{failures:#?}");
+    assert!(kubeconfig_failures.is_empty(), "{kubeconfig_failures:#?}");
     assert!(listed.contains(&(namespace.clone(), Some("0000000001".into()))), "{listed:?}");
     assert!(listed.contains(&(child.external_id.clone(), Some("0000000002".into()))), "{listed:?}");
     assert!(after_child.is_empty(), "the child's objects left: {after_child:?}");

@@ -60,10 +60,15 @@ pub async fn launch(
     let (credentials, host) = launch_attempt::or_undo("pod", &id, attempt, || delete(driver, &namespace, &pod)).await?;
     info!(namespace = %namespace, pod = %pod, buildset = %uuid, host = host.as_deref(),
         elapsed_ms = started.elapsed().as_millis() as u64, "pod ready in the buildset's namespace");
+    let mut port = connection_port(&provider.cluster, Flavor::Kubernetes, &namespace, credentials, Some(&pod));
+    // Zuul's executor names the kubeconfig user `<namespace>:<user>` and its context after it:
+    // two pod nodes of one job in this namespace with the same `user` would make both names
+    // duplicates, and kubectl refuses such a kubeconfig. The service account's name is unique.
+    port["user"] = pod.clone().into();
     Ok(LaunchedNode {
         external_id: id,
         connection_type: "kubectl".to_string(),
-        connection_port: connection_port(&provider.cluster, Flavor::Kubernetes, &namespace, credentials, Some(&pod)),
+        connection_port: port,
         interface_ip: Some(pod.clone()),
         host_id: host,
         python_path: Some(label.spec.python_path.clone()),
