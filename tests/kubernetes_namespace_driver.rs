@@ -5,9 +5,8 @@
 mod common;
 
 use kubepool::drivers::spec::{DriverKind, LabelKind, LabelSpec, PoolSpec, Timeouts};
-use kubepool_driver_api::{LaunchedNode, NoProgress, NodeSpec, RequestAttributes};
+use kubepool_driver_api::{NoProgress, NodeSpec, RequestAttributes};
 use std::collections::BTreeMap;
-use std::process::Command;
 
 fn pool(name: &str) -> PoolSpec {
     PoolSpec {
@@ -47,55 +46,6 @@ fn node_spec(pool: &str, node_id: &str) -> NodeSpec {
     }
 }
 
-/// The kubeconfig Zuul's executor writes for a node (reference §6.1): cluster named after the
-/// host part of `host` with dots as dashes, user `<namespace>:<user>`, context `<user>/<cluster>`.
-fn executor_kubeconfig(node: &LaunchedNode, path: &std::path::Path) -> String {
-    let port = &node.connection_port;
-    let host = port["host"].as_str().expect("host");
-    let netloc = host.split("://").nth(1).expect("scheme").trim_end_matches('/');
-    let cluster = netloc.replace('.', "-");
-    let user = format!("{}:{}", port["namespace"].as_str().expect("namespace"), port["user"].as_str().expect("user"));
-    let context = format!("{user}/{cluster}");
-    let mut cluster_entry = serde_json::json!({"server": host});
-    if let Some(ca) = port.get("ca_crt").and_then(|c| c.as_str()) {
-        cluster_entry["certificate-authority-data"] = ca.into();
-    }
-    if port["skiptls"].as_bool() == Some(true) {
-        cluster_entry["insecure-skip-tls-verify"] = true.into();
-    }
-    let config = serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": cluster, "cluster": cluster_entry}],
-        "users": [{"name": user, "user": {"token": port["token"]}}],
-        "contexts": [{"name": context, "context": {"cluster": cluster, "user": user, "namespace": port["namespace"]}}],
-        "current-context": context,
-    });
-    std::fs::write(path, serde_json::to_vec(&config).expect("json")).expect("write kubeconfig");
-    context
-}
-
-/// Runs the real kubectl with the node's kubeconfig; returns (success, stdout+stderr).
-fn kubectl(kubeconfig: &std::path::Path, args: &[&str], stdin: Option<&str>) -> (bool, String) {
-    use std::io::Write;
-    let mut child = Command::new(common::kubectl())
-        .env("KUBECONFIG", kubeconfig)
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run kubectl");
-    if let Some(text) = stdin {
-        child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write stdin");
-    }
-    let output = child.wait_with_output().expect("kubectl output");
-    (
-        output.status.success(),
-        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)),
-    )
-}
-
 #[tokio::test]
 async fn namespace_node_credentials_work_inside_and_are_refused_outside() {
     let cluster = kubepool::k8s::connect(None).await.expect("connect");
@@ -131,7 +81,7 @@ async fn namespace_node_credentials_work_inside_and_are_refused_outside() {
     let dir = std::env::temp_dir().join(common::unique_name("kubepool-ns-test"));
     std::fs::create_dir_all(&dir).expect("dir");
     let kubeconfig = dir.join("config");
-    executor_kubeconfig(&node_a, &kubeconfig);
+    common::executor_kubeconfig(&node_a, &kubeconfig);
 
     let pod = format!(
         r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"job"}},"spec":{{"automountServiceAccountToken":false,"containers":[{{"name":"job","image":"{}","imagePullPolicy":"IfNotPresent","command":["true"]}}]}}}}"#,
@@ -151,7 +101,7 @@ async fn namespace_node_credentials_work_inside_and_are_refused_outside() {
     ];
     let mut failures = Vec::new();
     for (what, args, stdin, allowed) in checks {
-        let (ok, output) = kubectl(&kubeconfig, &args, stdin);
+        let (ok, output) = common::kubectl_as(&kubeconfig, &args, stdin);
         if ok != allowed {
             failures.push(format!("{what}: expected {}, got: {output}", if allowed { "allowed" } else { "refused" }));
         } else if !allowed && !output.contains("forbidden") {

@@ -95,6 +95,7 @@ pub fn build(root: &Node) -> Result<Config, Vec<Diagnostic>> {
     let (providers, ignored_providers) = providers(root);
     super::kube_shapes::check(root, &mut problems);
     super::ssh::check(root, &mut problems);
+    super::buildset::check(root, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -246,6 +247,9 @@ fn label(node: &Node, pool: &Node, driver: Driver) -> PoolLabel {
     // kubepool's SSH option is taken out of the pod's annotations (checked by `ssh::check`).
     let mut annotations = json_map(node, "annotations").unwrap_or_default();
     let ssh = annotations.remove(super::ssh::SSH_KEY).and_then(|v| super::ssh::parse(&v).ok());
+    let buildset_namespace = annotations
+        .remove(super::buildset::BUILDSET_NAMESPACE_KEY)
+        .is_some_and(|v| super::buildset::parse(&v) == Ok(true));
     PoolLabel {
         name: string(node, "name").unwrap_or_default(),
         kind,
@@ -255,6 +259,7 @@ fn label(node: &Node, pool: &Node, driver: Driver) -> PoolLabel {
         dynamic_labels: json_map(node, "dynamic-labels").unwrap_or_default(),
         annotations,
         ssh,
+        buildset_namespace,
         resources: quota(node, pool, requests, gpu),
     }
 }

@@ -6,6 +6,7 @@
 //! with all defaults resolved. docs/config.md is the reference, deviations included.
 
 mod build;
+pub mod buildset;
 mod check;
 pub mod error;
 mod kube_shapes;

@@ -158,6 +158,9 @@ pub struct PoolLabel {
     pub annotations: serde_json::Map<String, serde_json::Value>,
     /// `kubepool.io/ssh` in `annotations`: the pod is an SSH node (docs/config.md).
     pub ssh: Option<super::ssh::SshOptions>,
+    /// `kubepool.io/buildset-namespace: true` in `annotations`: a node of a buildset goes into
+    /// the namespace of a namespace node of the same buildset (docs/config.md).
+    pub buildset_namespace: bool,
     /// The quota one node of this label needs (instances 1, cores, ram, ephemeral-storage,
     /// the gpu resource, extra resources).
     pub resources: Resources,

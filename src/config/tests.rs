@@ -203,3 +203,68 @@ fn an_unset_nodepool_variable_is_named_with_its_key_path() {
         ]
     );
 }
+
+const BUILDSET: &str = "\
+labels: [{name: child}, {name: ns}, {name: p}]
+providers:
+  - name: k8s
+    driver: kubernetes
+    pools:
+      - name: main
+        labels:
+          - name: child
+            type: pod
+            image: fedora
+            annotations: {team: ci, kubepool.io/buildset-namespace: true}
+          - {name: ns, type: namespace}
+";
+
+#[test]
+fn buildset_namespace_is_taken_out_of_the_annotations() {
+    let config = load_text(BUILDSET);
+    let labels = &config.providers[0].pools[0].labels;
+    assert!(labels[0].buildset_namespace);
+    assert_eq!(labels[0].annotations.keys().collect::<Vec<_>>(), ["team"]);
+    assert!(!labels[1].buildset_namespace);
+}
+
+#[test]
+fn buildset_namespace_elsewhere_is_an_error_with_file_line_and_path() {
+    let on_namespace = BUILDSET.replace(
+        "{name: ns, type: namespace}",
+        "{name: ns, type: namespace, annotations: {kubepool.io/buildset-namespace: true}}",
+    );
+    assert_eq!(
+        errors(&on_namespace),
+        [
+            "nodepool.yaml:12:87: providers[0].pools[0].labels[1].annotations.kubepool.io/buildset-namespace: kubepool.io/buildset-namespace is an option of kubernetes pod labels only"
+        ]
+    );
+    let not_bool = BUILDSET.replace("buildset-namespace: true", "buildset-namespace: sure");
+    assert_eq!(
+        errors(&not_bool),
+        [
+            "nodepool.yaml:11:69: providers[0].pools[0].labels[0].annotations.kubepool.io/buildset-namespace: expected true or false, got \"sure\""
+        ]
+    );
+    let openshiftpods = "\
+labels: [{name: p}]
+providers:
+  - name: pods
+    driver: openshiftpods
+    context: os
+    pools:
+      - name: ci
+        labels:
+          - name: p
+            image: fedora
+            annotations:
+              kubepool.io/buildset-namespace: true
+";
+    assert_eq!(
+        errors(openshiftpods),
+        [
+            "nodepool.yaml:12:47: providers[0].pools[0].labels[0].annotations.kubepool.io/buildset-namespace: kubepool.io/buildset-namespace is an option of kubernetes pod labels only"
+        ]
+    );
+}

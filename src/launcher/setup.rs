@@ -132,6 +132,7 @@ fn label_spec(label: &config::PoolLabel) -> LabelSpec {
         annotations: strings(&label.annotations),
         python_path: label.python_path.clone(),
         shell_type: label.shell_type.clone(),
+        buildset_namespace: label.buildset_namespace,
     }
 }
 

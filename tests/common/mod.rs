@@ -180,6 +180,7 @@ pub fn label_spec(name: &str, kind: kubepool::drivers::spec::LabelKind) -> kubep
         annotations: Default::default(),
         python_path: "auto".into(),
         shell_type: None,
+        buildset_namespace: false,
     }
 }
 
@@ -195,4 +196,53 @@ pub fn nodepool_driver(
     let spec = kubepool::drivers::spec::DriverSpec { provider: provider.into(), kind, pools, timeouts };
     kubepool::drivers::factory::build(&spec, cluster, std::sync::Arc::new(kubepool::launcher::naming::NodepoolNaming))
         .expect("driver")
+}
+
+/// The kubeconfig Zuul's executor writes for a node (reference §6.1): cluster named after the
+/// host part of `host` with dots as dashes, user `<namespace>:<user>`, context `<user>/<cluster>`.
+pub fn executor_kubeconfig(node: &kubepool_driver_api::LaunchedNode, path: &std::path::Path) -> String {
+    let port = &node.connection_port;
+    let host = port["host"].as_str().expect("host");
+    let netloc = host.split("://").nth(1).expect("scheme").trim_end_matches('/');
+    let cluster = netloc.replace('.', "-");
+    let user = format!("{}:{}", port["namespace"].as_str().expect("namespace"), port["user"].as_str().expect("user"));
+    let context = format!("{user}/{cluster}");
+    let mut cluster_entry = serde_json::json!({"server": host});
+    if let Some(ca) = port.get("ca_crt").and_then(|c| c.as_str()) {
+        cluster_entry["certificate-authority-data"] = ca.into();
+    }
+    if port["skiptls"].as_bool() == Some(true) {
+        cluster_entry["insecure-skip-tls-verify"] = true.into();
+    }
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster, "cluster": cluster_entry}],
+        "users": [{"name": user, "user": {"token": port["token"]}}],
+        "contexts": [{"name": context, "context": {"cluster": cluster, "user": user, "namespace": port["namespace"]}}],
+        "current-context": context,
+    });
+    std::fs::write(path, serde_json::to_vec(&config).expect("json")).expect("write kubeconfig");
+    context
+}
+
+/// Runs the real kubectl with the node's kubeconfig; returns (success, stdout+stderr).
+pub fn kubectl_as(kubeconfig: &std::path::Path, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(kubectl())
+        .env("KUBECONFIG", kubeconfig)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kubectl");
+    if let Some(text) = stdin {
+        child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write stdin");
+    }
+    let output = child.wait_with_output().expect("kubectl output");
+    (
+        output.status.success(),
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)),
+    )
 }

@@ -25,6 +25,10 @@ def main() -> None:
     p.add_argument("--event-id", default="event-1")
     p.add_argument("--provider")
     p.add_argument("--count", type=int, default=1)
+    p.add_argument(
+        "--build-set-uuid",
+        help="the buildset of every request (default: one per request)",
+    )
     args = p.parse_args()
     # What every Zuul service does at start-up (tracing disabled): installs the SDK tracer
     # provider that submitNodeRequest's saved span needs.
@@ -37,7 +41,8 @@ def main() -> None:
         for index in range(args.count):
             request = model.NodeRequest(
                 requestor=args.requestor,
-                build_set_uuid=f"buildset-uuid-{index}" if index else "buildset-uuid",
+                build_set_uuid=args.build_set_uuid
+                or (f"buildset-uuid-{index}" if index else "buildset-uuid"),
                 tenant_name=args.tenant,
                 pipeline_name="check",
                 job_uuid=f"job-uuid-{index}" if index else "job-uuid",

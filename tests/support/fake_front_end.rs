@@ -62,6 +62,7 @@ pub fn label(name: &str, kind: LabelKind) -> LabelSpec {
         annotations: BTreeMap::new(),
         python_path: "auto".into(),
         shell_type: None,
+        buildset_namespace: false,
     }
 }
 

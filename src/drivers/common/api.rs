@@ -51,6 +51,19 @@ where
     }
 }
 
+/// Deletes `name` with `params`; a missing object counts as deleted. Does not wait.
+pub async fn delete_if_present<K>(api: &Api<K>, name: &str, params: &DeleteParams) -> Result<(), String>
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+    K::DynamicType: Default,
+{
+    match api.delete(name, params).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(error) => Err(format!("delete {} {name}: {error}", K::kind(&Default::default()))),
+    }
+}
+
 /// What a failed API call means for the launch.
 pub fn launch_error(what: &str, error: kube::Error) -> LaunchError {
     match &error {

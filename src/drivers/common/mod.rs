@@ -6,6 +6,7 @@ pub mod label;
 pub mod launch_attempt;
 pub mod metadata;
 pub mod objects;
+pub mod pod_account;
 pub mod pod_body;
 pub mod pod_launch;
 pub mod provider;

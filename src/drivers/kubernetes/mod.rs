@@ -4,6 +4,7 @@
 //! holds a rate-limited, retrying client for the provider's cluster.
 
 mod access;
+pub mod buildset;
 mod namespace_node;
 mod pod_node;
 pub mod ssh;
@@ -34,6 +35,11 @@ impl KubernetesDriver {
             }
         }
         Self { provider }
+    }
+
+    /// Does any label of the provider put pods into buildset namespaces?
+    fn has_buildset_labels(&self) -> bool {
+        self.provider.pools.iter().flat_map(|p| &p.labels).any(|l| l.spec.buildset_namespace)
     }
 
     fn namespaces(&self) -> Api<Namespace> {
@@ -75,13 +81,22 @@ impl Driver for KubernetesDriver {
         let label = self.provider.label(spec)?;
         match &label.shape {
             NodeShape::Namespace => namespace_node::launch(self, spec, label, progress).await,
+            NodeShape::Pod(body) if label.spec.buildset_namespace => {
+                buildset::node::launch(self, spec, label, body, progress).await
+            }
             NodeShape::Pod(body) => pod_node::launch(self, spec, label, body, progress).await,
             NodeShape::Ssh(body, options) => ssh_node::launch(self, spec, label, body, options, progress).await,
         }
     }
 
+    /// A node's namespace, or for a pod node in a buildset's namespace (`<namespace>/<pod>`)
+    /// only its own objects.
     async fn delete(&self, external_id: &str) -> Result<(), DeleteError> {
-        self.delete_namespace(external_id).await.map_err(DeleteError)
+        match buildset::parse_external_id(external_id) {
+            Some((namespace, pod)) => buildset::node::delete(self, namespace, pod).await,
+            None => self.delete_namespace(external_id).await,
+        }
+        .map_err(DeleteError)
     }
 
     async fn list_resources(&self) -> Result<Vec<ResourceRef>, ListError> {
@@ -91,7 +106,7 @@ impl Driver for KubernetesDriver {
             .list_metadata(&ListParams::default().labels(&selector))
             .await
             .map_err(|e| ListError(format!("list namespaces of provider {}: {e}", self.provider.name)))?;
-        Ok(list
+        let mut resources: Vec<ResourceRef> = list
             .items
             .into_iter()
             .filter_map(|ns| {
@@ -102,7 +117,13 @@ impl Driver for KubernetesDriver {
                     deleting: ns.metadata.deletion_timestamp.is_some(),
                 })
             })
-            .collect())
+            .collect();
+        // Pod nodes in a buildset's namespace, where only labels with the option put them.
+        if self.has_buildset_labels() {
+            let owners = resources.iter().map(|r| (r.external_id.clone(), r.node_id.clone())).collect();
+            resources.extend(buildset::leaks::list(self, &owners).await?);
+        }
+        Ok(resources)
     }
 
     async fn check_health(&self) -> Result<(), String> {

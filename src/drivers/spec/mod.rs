@@ -52,6 +52,10 @@ pub struct LabelSpec {
     /// The node's `python-path` (Nodepool's default: `auto`).
     pub python_path: String,
     pub shell_type: Option<String>,
+    /// kubernetes pod labels: a node launched for a request of a buildset goes into the
+    /// namespace of a namespace node of the same buildset and provider, when there is one
+    /// (`kubepool.io/buildset-namespace`, docs/config.md).
+    pub buildset_namespace: bool,
 }
 
 /// What kind of node a label makes.
