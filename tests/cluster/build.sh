@@ -118,5 +118,8 @@ echo "$PATCHLEVEL" > "$BIN/.patchlevel"
 if [ -n "$images_job" ] && ! wait "$images_job"; then
   tail -30 "$CACHE/logs/images.log" >&2; echo "building the images failed" >&2; exit 1
 fi
+# The Zuul Operator e2e's images (Zuul, ZooKeeper, PostgreSQL; Debian + PyPI), after the node
+# rootfs and kubectl they reuse; cached by recipe hash (a second run takes a second).
+"$HERE/build-zuul-images.sh"
 "$HERE/gen-pki.sh"
 log "build complete: binaries in $BIN, images in $IMAGES"

@@ -160,8 +160,8 @@ for pair in "$PAUSE_IMAGE=pause.tar" "$NOSHELL_IMAGE=noshell.tar" "$NODE_IMAGE=n
     $CTR images import "$IMAGES/$tar" >/dev/null
   fi
 done
-# The Zuul Operator e2e's images, when tests/cluster/build-zuul-images.sh has built them.
-for tar in "$IMAGES"/zuul-*.tar "$IMAGES"/zookeeper-*.tar; do
+# The Zuul Operator e2e's images (tests/cluster/build-zuul-images.sh, run by build.sh).
+for tar in "$IMAGES"/zuul-*.tar "$IMAGES"/zookeeper-*.tar "$IMAGES"/postgres-*.tar; do
   [ -f "$tar" ] || continue
   log "importing $(basename "$tar")"
   $CTR images import "$tar" >/dev/null
