@@ -165,6 +165,7 @@ for tar in "$IMAGES"/zuul-*.tar "$IMAGES"/zookeeper-*.tar "$IMAGES"/postgres-*.t
   [ -f "$tar" ] || continue
   log "importing $(basename "$tar")"
   $CTR images import "$tar" >/dev/null
+  b=$(basename "$tar"); echo "$b" > "$IMAGES/.imported-${b%-*}"   # (build-zuul-images.sh --import reads it)
 done
 
 # ---------------------------------------------------------------- kube-apiserver
