@@ -12,10 +12,17 @@
 //!   * Zuul 14.3.0 from localhost/zuul:14.3.0 and localhost/zuul-executor:14.3.0
 //!     (tests/cluster/build-zuul-images.sh),
 //!
-//! becomes Ready, and the job SUCCEEDS on a kubepool pod node (read from zuul-web's API). Then:
-//! drift (a deleted Deployment is recreated, a hand edit reverted, each within 30 s), the tenant
-//! config (a ConfigMap change makes the operator run smart-reconfigure in the scheduler and the
-//! new project's job appears in zuul-web), and deleting the CR leaves nothing it made.
+//! becomes Ready, and the job SUCCEEDS on a kubepool pod node (read from zuul-web's API; the
+//! job's artifact names the provider, the kubectl connection and the node's namespace). Then
+//! the other must-shows of issue 20: two running schedulers (2), the job volume read-only in
+//! bubblewrap (6), DEBUG logs (7), drift undone within 30 s (3), a tenant ConfigMap change ->
+//! smart-reconfigure -> the new project's job in zuul-web (5), a connection Secret change rolls
+//! scheduler, executor and web but not the launcher (4), executors 1 -> 2 together with a logging
+//! ConfigMap that wins over `debug` (2, 7), a provider added and removed (8), and deleting the CR
+//! leaves nothing it made (9).
+//!
+//! The test bed needs the images of tests/cluster/build-zuul-images.sh (build.sh builds them,
+//! up.sh imports them; the test calls the script with `--import`, a no-op when they are there).
 
 mod common;
 #[path = "support/operator.rs"]
@@ -133,11 +140,32 @@ const CONFIG_ZUUL_YAML: &str = r#"
 - job:
     name: hello
     run: playbooks/hello.yaml
+- job:
+    name: volumes
+    nodeset:
+      nodes: []
+    run: playbooks/volumes.yaml
 - project:
     name: config
     periodic:
       jobs:
         - hello
+        - volumes
+"#;
+
+/// The job volume (a ConfigMap at /etc/site, trusted, read-only), read inside bubblewrap.
+const VOLUMES_PLAYBOOK: &str = r#"
+- hosts: localhost
+  tasks:
+    - name: Read the job volume
+      command: cat /etc/site/motd
+      register: motd
+    - assert:
+        that: motd.stdout == 'hello from the site volume'
+    - name: The job volume is read-only
+      command: touch /etc/site/written
+      register: write
+      failed_when: write.rc == 0
 "#;
 
 const HELLO_PLAYBOOK: &str = r#"
@@ -179,7 +207,14 @@ fn git_server_script() -> String {
          git config --global init.defaultBranch master\nmkdir -p /srv/git\n",
     );
     let repos: [(&str, &[(&str, &str)]); 2] = [
-        ("config", &[("zuul.yaml", CONFIG_ZUUL_YAML), ("playbooks/hello.yaml", HELLO_PLAYBOOK)]),
+        (
+            "config",
+            &[
+                ("zuul.yaml", CONFIG_ZUUL_YAML),
+                ("playbooks/hello.yaml", HELLO_PLAYBOOK),
+                ("playbooks/volumes.yaml", VOLUMES_PLAYBOOK),
+            ],
+        ),
         ("more", &[("zuul.yaml", MORE_ZUUL_YAML), ("playbooks/hello.yaml", HELLO_PLAYBOOK)]),
     ];
     for (name, files) in repos {
@@ -195,12 +230,22 @@ fn git_server_script() -> String {
     script
 }
 
-/// The nodepool.yaml: one kubernetes provider for this cluster (no context: in-cluster).
-fn nodepool_yaml(pool: &str) -> String {
-    format!(
-        "labels:\n  - name: e2e-pod\nproviders:\n  - name: local\n    driver: kubernetes\n    pools:\n      - name: {pool}\n        max-servers: 4\n        labels:\n          - name: e2e-pod\n            type: pod\n            image: {}\n            image-pull: IfNotPresent\n            python-path: /usr/bin/python3\n",
-        common::test_image()
-    )
+/// The nodepool.yaml: kubernetes providers for this cluster (no context: in-cluster): `local`
+/// (pool `pool`, label e2e-pod, `max_servers`) and, with `second`, `second` (pool `pool`-b,
+/// label e2e-other, which no job uses).
+fn nodepool_yaml(pool: &str, max_servers: u32, second: bool) -> String {
+    let image = common::test_image();
+    let provider = |name: &str, pool: &str, label: &str, max: u32| {
+        format!(
+            "  - name: {name}\n    driver: kubernetes\n    pools:\n      - name: {pool}\n        max-servers: {max}\n        labels:\n          - name: {label}\n            type: pod\n            image: {image}\n            image-pull: IfNotPresent\n            python-path: /usr/bin/python3\n"
+        )
+    };
+    let mut text = String::from("labels:\n  - name: e2e-pod\n  - name: e2e-other\nproviders:\n");
+    text.push_str(&provider("local", pool, "e2e-pod", max_servers));
+    if second {
+        text.push_str(&provider("second", &format!("{pool}-b"), "e2e-other", 2));
+    }
+    text
 }
 
 fn condition(zuul: &Value, type_: &str) -> Option<(String, String, String)> {
@@ -242,6 +287,35 @@ async fn labelled_left(ns: &str) -> Vec<String> {
         .flatten()
         .map(|o| format!("{}/{}", o["kind"].as_str().unwrap_or("?"), o["metadata"]["name"].as_str().unwrap_or("?")))
         .collect()
+}
+
+/// A Python logging config (INFO, an own format) that must win over `logging.debug`.
+const LOGGING_CONF: &str = "[loggers]\nkeys=root\n\n[handlers]\nkeys=console\n\n[formatters]\nkeys=e2e\n\n\
+[logger_root]\nlevel=INFO\nhandlers=console\n\n[handler_console]\nclass=StreamHandler\nformatter=e2e\nargs=(sys.stdout,)\n\n\
+[formatter_e2e]\nformat=%(asctime)s e2e-logging %(levelname)s %(name)s: %(message)s\n";
+
+/// The rendered zuul.conf.
+async fn zuul_conf(ns: &str) -> String {
+    let data = get_json(ns, &["secret", "z-zuul-config"]).await;
+    let text = data["data"]["zuul.conf"].as_str().unwrap_or_default();
+    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_default()
+}
+
+/// The uids of the Zuul's running pods by component.
+async fn pod_uids(ns: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let pods = get_json(ns, &["pods", "-l", SELECTOR]).await;
+    let mut uids: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for pod in pods["items"].as_array().into_iter().flatten() {
+        if !pod["metadata"]["deletionTimestamp"].is_null() {
+            continue;
+        }
+        let component = pod["metadata"]["labels"]["app.kubernetes.io/component"].as_str().unwrap_or_default();
+        uids.entry(component.to_string()).or_default().push(pod["metadata"]["uid"].as_str().unwrap_or_default().into());
+    }
+    uids
 }
 
 /// How many components of `kind` zuul-web's `/api/components` lists as running.
@@ -364,8 +438,20 @@ async fn a_zuul_resource_runs_a_job_on_a_kubepool_pod_node_is_kept_and_removed()
     .await;
     apply(
         &ns,
+        &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "git-secrets"},
+        "stringData": {"password": "first"}}),
+    )
+    .await;
+    apply(
+        &ns,
+        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "site"},
+        "data": {"motd": "hello from the site volume"}}),
+    )
+    .await;
+    apply(
+        &ns,
         &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nodepool"},
-        "data": {"nodepool.yaml": nodepool_yaml(&pool)}}),
+        "data": {"nodepool.yaml": nodepool_yaml(&pool, 4, false)}}),
     )
     .await;
 
@@ -384,9 +470,11 @@ async fn a_zuul_resource_runs_a_job_on_a_kubepool_pod_node_is_kept_and_removed()
             "web": {"count": 1, "image": ZUUL_IMAGE},
             "fingergw": {"count": 0},
             "logging": {"debug": true},
+            "jobVolumes": [{"context": "trusted", "access": "ro", "path": "/etc/site",
+                            "volume": {"name": "site", "configMap": {"name": "site"}}}],
             "launcher": {"config": {"configMapName": "nodepool"}, "image": kubepool_image},
             "connections": {"git": {"driver": "git", "baseurl": format!("git://git-server.{ns}.svc/"),
-                                    "poll_delay": "10"}},
+                                    "poll_delay": "10", "password": {"secretName": "git-secrets"}}},
         },
     });
     apply(&ns, &zuul).await;
@@ -437,6 +525,19 @@ async fn a_zuul_resource_runs_a_job_on_a_kubepool_pod_node_is_kept_and_removed()
     let log = kubectl(&["logs", "-n", &ns, "z-scheduler-0", "--tail=2000"], None).await.expect("scheduler log");
     assert!(log.lines().any(|l| l.contains(" DEBUG ")), "DEBUG lines in the scheduler's log");
 
+    // Must-show 6: the job volume is in zuul.conf and visible, read-only, to a job's playbook on
+    // the executor (inside bubblewrap).
+    let conf = zuul_conf(&ns).await;
+    assert!(conf.contains("trusted_ro_paths=/etc/site"), "{conf}");
+    let volumes_path = format!("/api/tenant/{TENANT}/builds?job_name=volumes&result=SUCCESS");
+    wait_for(
+        &ns,
+        "a SUCCESS build of volumes (the job volume read-only in bubblewrap)",
+        Duration::from_secs(120),
+        || async { web_api(&ns, &volumes_path).await?.as_array()?.first().cloned() },
+    )
+    .await;
+
     // Must-show 3: drift. A deleted child Deployment comes back; a hand edit is reverted.
     let before = uid(&ns, "deployment", "z-web").await.expect("z-web");
     kubectl(&["delete", "deployment", "z-web", "-n", &ns, "--wait=false"], None).await.expect("delete z-web");
@@ -474,23 +575,79 @@ async fn a_zuul_resource_runs_a_job_on_a_kubepool_pod_node_is_kept_and_removed()
         events["items"].as_array().into_iter().flatten().filter_map(|e| e["reason"].as_str()).collect();
     assert!(reasons.contains(&"SmartReconfigure"), "an Event SmartReconfigure: {reasons:?}");
 
-    // Must-show 2 (executors): 1 -> 2.
-    kubectl(&["patch", "zuul", "z", "-n", &ns, "--type=merge", "-p", r#"{"spec":{"executor":{"count":2}}}"#], None)
-        .await
-        .expect("scale the executors");
-    wait_for(&ns, "two running executors", Duration::from_secs(180), || async {
-        (running(&web_api(&ns, "/api/components").await?, "executor") == 2).then_some(())
+    // Must-show 4: a connection's Secret changes: zuul.conf follows, and the pods that mount it
+    // (scheduler, executor, web) roll; the launcher does not.
+    let before = pod_uids(&ns).await;
+    apply(
+        &ns,
+        &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "git-secrets"},
+        "stringData": {"password": "second"}}),
+    )
+    .await;
+    wait_for(&ns, "zuul.conf with the new connection secret", DRIFT_LIMIT, || async {
+        zuul_conf(&ns).await.contains("password=second").then_some(())
     })
     .await;
+    wait_for(&ns, "scheduler, executor and web rolled and Ready again", Duration::from_secs(300), || async {
+        let now = pod_uids(&ns).await;
+        let rolled = ["scheduler", "executor", "web"].iter().all(|c| {
+            let (old, new) = (before.get(*c), now.get(*c));
+            new.is_some_and(|new| old.is_some_and(|old| old.iter().all(|uid| !new.contains(uid))))
+        });
+        let ready = condition(&get_json(&ns, &["zuul", "z"]).await, "Ready").is_some_and(|c| c.0 == "True");
+        (rolled && ready).then_some(())
+    })
+    .await;
+    assert_eq!(pod_uids(&ns).await.get("launcher"), before.get("launcher"), "the launcher does not roll");
 
-    // Quiesce before the deletion: no new nodes (max-servers 0), and the last build's node is
-    // deleted by its launcher. (A Zuul deleted while a build holds a node leaves that node's
-    // namespace: the launcher goes with the Zuul. See docs/operator.md, What is not done.)
+    // Must-show 2 (executors): 1 -> 2; with it, must-show 7 (the ConfigMap): a logging config
+    // wins over `debug: true` (the pods roll with `log_config` and without -d).
+    apply(
+        &ns,
+        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "zuul-logging"},
+        "data": {"logging.conf": LOGGING_CONF}}),
+    )
+    .await;
+    let patch = r#"{"spec":{"executor":{"count":2},"logging":{"debug":true,"configMapName":"zuul-logging"}}}"#;
+    kubectl(&["patch", "zuul", "z", "-n", &ns, "--type=merge", "-p", patch], None).await.expect("scale, log config");
+    wait_for(&ns, "two running executors (and the logging config rolled out)", Duration::from_secs(300), || async {
+        let z = get_json(&ns, &["zuul", "z"]).await;
+        let settled = z["status"]["observedGeneration"] == z["metadata"]["generation"]
+            && condition(&z, "Ready").is_some_and(|c| c.0 == "True");
+        (settled && running(&web_api(&ns, "/api/components").await?, "executor") == 2).then_some(())
+    })
+    .await;
+    let log = kubectl(&["logs", "-n", &ns, "z-scheduler-0"], None).await.expect("scheduler log");
+    assert!(log.lines().any(|l| l.contains(" e2e-logging INFO ")), "the logging config's format");
+    assert!(!log.lines().any(|l| l.contains(" DEBUG ")), "no DEBUG line under the logging config");
+
+    // Must-show 8: a provider added to nodepool.yaml gets a launcher; removed, it is drained
+    // and its launcher deleted.
     apply(
         &ns,
         &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nodepool"},
-        "data": {"nodepool.yaml": nodepool_yaml(&pool).replace("max-servers: 4", "max-servers: 0")}}),
+        "data": {"nodepool.yaml": nodepool_yaml(&pool, 4, true)}}),
     )
+    .await;
+    wait_for(&ns, "a launcher for the added provider, ready", Duration::from_secs(120), || async {
+        (get_json(&ns, &["deployment", "z-launcher-second"]).await["status"]["readyReplicas"] == 1).then_some(())
+    })
+    .await;
+    // The removal also quiesces `local` before the deletion: no new nodes (max-servers 0), and the
+    // last build's node is deleted by its launcher. (A Zuul deleted while a build holds a node
+    // leaves that node's namespace: the launcher goes with the Zuul. See docs/operator.md.)
+    apply(
+        &ns,
+        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nodepool"},
+        "data": {"nodepool.yaml": nodepool_yaml(&pool, 0, false)}}),
+    )
+    .await;
+    wait_for(&ns, "the removed provider drained and its launcher deleted", Duration::from_secs(120), || async {
+        let gone = kubectl(&["get", "deployment", "z-launcher-second", "-n", &ns], None).await.is_err();
+        let events = get_json(&ns, &["events"]).await;
+        let drained = events["items"].as_array().into_iter().flatten().any(|e| e["reason"] == "Drained");
+        (gone && drained).then_some(())
+    })
     .await;
     wait_for(&ns, "no node namespace left before the deletion", Duration::from_secs(180), || async {
         node_namespaces(&pool).await.is_empty().then_some(())
