@@ -440,6 +440,25 @@ async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
         condition(&z, "Degraded").filter(|c| c.0 == "False")
     })
     .await;
+    // A job volume whose ConfigMap does not exist (the executors could not start).
+    let volume = |name: &str| {
+        json!({"spec": {"jobVolumes": [{"context": "trusted", "access": "ro", "path": "/etc/site",
+                                        "volume": {"name": "site", "configMap": {"name": name}}}]}})
+    };
+    zuuls.patch("z", &PatchParams::default(), &Patch::Merge(&volume("no-such-site"))).await.expect("bad volume");
+    let (degraded, _) = eventually("Degraded for a missing job volume ConfigMap", LIMIT, || async {
+        condition(&zuuls.get("z").await.expect("get"), "Degraded").filter(|c| c.0 == "True")
+    })
+    .await;
+    assert_eq!(
+        (degraded.1.as_str(), degraded.2.as_str()),
+        ("InvalidSpec", "spec.jobVolumes[0].volume.configMap: ConfigMap no-such-site does not exist")
+    );
+    zuuls.patch("z", &PatchParams::default(), &Patch::Merge(&volume("site"))).await.expect("fix the volume");
+    eventually("Degraded cleared again", LIMIT, || async {
+        condition(&zuuls.get("z").await.expect("get"), "Degraded").filter(|c| c.0 == "False")
+    })
+    .await;
 
     // The ZooKeeper's volume claim (made by the StatefulSet controller) is adopted by the Zuul.
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
