@@ -331,16 +331,19 @@ async fn node_namespaces(pool: &str) -> Vec<String> {
     names.split_whitespace().map(str::to_string).collect()
 }
 
-/// Deletes the nodes' namespaces a failed run leaves (when dropped).
+/// Deletes what a failed run leaves outside the test's namespace (when dropped): the nodes'
+/// namespaces of pool `.0` and the launchers' ClusterRoleBinding of the Zuul `z` in namespace `.0`
+/// (the operator sweeps it, unless it went first with the namespace).
 struct PoolGuard(String);
 
 impl Drop for PoolGuard {
     fn drop(&mut self) {
-        let _ = Command::new(common::kubectl())
-            .args(["delete", "namespaces", "-l", &format!("nodepool_pool_name={}", self.0), "--wait=false"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        let quiet = |args: &[&str]| {
+            let _ = Command::new(common::kubectl()).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        };
+        quiet(&["delete", "namespaces", "-l", &format!("nodepool_pool_name={}", self.0), "--wait=false"]);
+        let binding = format!("kubepool-launcher-{}-z", self.0);
+        quiet(&["delete", "clusterrolebinding", &binding, "--ignore-not-found", "--wait=false"]);
     }
 }
 
