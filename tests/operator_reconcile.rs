@@ -15,7 +15,7 @@ mod operator_support;
 
 use common::{NamespaceGuard, admin_client, init_logging, unique_name};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, Secret};
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Resource, ResourceExt};
@@ -440,6 +440,33 @@ async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
         condition(&z, "Degraded").filter(|c| c.0 == "False")
     })
     .await;
+    // A job volume whose ConfigMap does not exist (the executors could not start).
+    let volume = |name: &str| {
+        json!({"spec": {"jobVolumes": [{"context": "trusted", "access": "ro", "path": "/etc/site",
+                                        "volume": {"name": "site", "configMap": {"name": name}}}]}})
+    };
+    zuuls.patch("z", &PatchParams::default(), &Patch::Merge(&volume("no-such-site"))).await.expect("bad volume");
+    let (degraded, _) = eventually("Degraded for a missing job volume ConfigMap", LIMIT, || async {
+        condition(&zuuls.get("z").await.expect("get"), "Degraded").filter(|c| c.0 == "True")
+    })
+    .await;
+    assert_eq!(
+        (degraded.1.as_str(), degraded.2.as_str()),
+        ("InvalidSpec", "spec.jobVolumes[0].volume.configMap: ConfigMap no-such-site does not exist")
+    );
+    zuuls.patch("z", &PatchParams::default(), &Patch::Merge(&volume("site"))).await.expect("fix the volume");
+    eventually("Degraded cleared again", LIMIT, || async {
+        condition(&zuuls.get("z").await.expect("get"), "Degraded").filter(|c| c.0 == "False")
+    })
+    .await;
+
+    // The ZooKeeper's volume claim (made by the StatefulSet controller) is adopted by the Zuul.
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
+    eventually("the ZooKeeper's volume claim owned by the Zuul", LIMIT, || async {
+        let claim = claims.get_opt("data-z-zookeeper-0").await.expect("get")?;
+        claim.owner_references().iter().any(|o| o.uid == uid).then_some(())
+    })
+    .await;
 
     // Deleting the Zuul removes everything it made (garbage collection; the cluster-scoped binding
     // by the operator's sweep), and nothing else.
@@ -452,7 +479,8 @@ async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
         let secrets_left =
             secrets.list_metadata(&ListParams::default().labels(selector)).await.expect("list").items.len();
         let binding_left = bindings.get_opt(&binding_name).await.expect("get").is_some();
-        (sets_left + deployments_left + secrets_left == 0 && !binding_left).then_some(())
+        let claims_left = claims.list_metadata(&ListParams::default()).await.expect("list").items.len();
+        (sets_left + deployments_left + secrets_left + claims_left == 0 && !binding_left).then_some(())
     })
     .await;
     eprintln!("everything gone {took:?} after the Zuul's deletion");

@@ -1,7 +1,7 @@
 //! Server-side apply of the desired set, replacement where a field is immutable, and deletion of
 //! labelled children that are no longer desired (orphans).
 
-use super::names::{MANAGER, Names};
+use super::names::{MANAGER, Names, ZUUL_LABEL};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PropagationPolicy};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
@@ -187,4 +187,39 @@ pub async fn delete_orphans(
         }
     }
     Ok(deleted)
+}
+
+/// Gives the volume claims of the Zuul's StatefulSets the Zuul as their owner, so that deleting
+/// the Zuul deletes them too. The StatefulSet controller makes them from the claim templates,
+/// labelled with the pods' selector labels (the Zuul's name among them) and owned by nobody, and
+/// Kubernetes before 1.27 has no claim retention policy: without this, a deleted Zuul leaves
+/// its ZooKeeper's claims. A replaced StatefulSet keeps them (their owner is the Zuul, not the
+/// set). Returns the names of the claims adopted in this pass.
+pub async fn adopt_claims(client: &kube::Client, names: &Names, owner: &Value) -> Result<Vec<String>, ApplyError> {
+    let kind = "PersistentVolumeClaim";
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &names.namespace, &resource("v1", kind));
+    let list = ListParams::default().labels(&format!("{ZUUL_LABEL}={}", names.zuul));
+    let api_error = |name: &str, source| ApplyError::Api { kind: kind.to_string(), name: name.to_string(), source };
+    let mut adopted = Vec::new();
+    for claim in api.list_metadata(&list).await.map_err(|e| api_error("", e))? {
+        let name = claim.metadata.name.clone().unwrap_or_default();
+        let owners = claim.metadata.owner_references.unwrap_or_default();
+        if owners.iter().any(|o| Some(o.uid.as_str()) == owner["uid"].as_str()) {
+            continue;
+        }
+        let mut references: Vec<Value> = owners.iter().filter_map(|o| serde_json::to_value(o).ok()).collect();
+        let mut reference = owner.clone();
+        // (a claim has no controller of its own; the Zuul owns it without controlling it)
+        reference["controller"] = json!(false);
+        references.push(reference);
+        let patch = json!({"metadata": {"ownerReferences": references}});
+        match api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => continue,
+            Err(source) => return Err(api_error(&name, source)),
+        }
+        tracing::info!(name, "volume claim now owned by the Zuul");
+        adopted.push(name);
+    }
+    Ok(adopted)
 }

@@ -6,7 +6,7 @@ use super::drain::{ZooKeeperAccess, draining_shard, shard_provider};
 use super::inputs::Read;
 use super::launchers::{self, Shard, ShardError};
 use super::names::Names;
-use super::objects::secret;
+use super::objects::{pull_secrets, secret};
 use super::tls::{self, TlsError};
 use super::zookeeper;
 use super::zuulconf::{self, ConfError};
@@ -79,7 +79,13 @@ pub fn build(zuul: &Zuul, names: &Names, read: &Read, settings: &Settings) -> Re
             server_names.extend(names.zookeeper_pod_names(replicas));
             let material = tls::ensure(read.tls.clone(), &server_names)?;
             objects.extend(zookeeper::tls_secrets(names, &material));
-            objects.extend(zookeeper::objects(names, spec.zookeeper.as_ref(), &material, &settings.pdb_api));
+            objects.extend(zookeeper::objects(
+                names,
+                spec.zookeeper.as_ref(),
+                &material,
+                &settings.pdb_api,
+                &pull_secrets(spec),
+            ));
             let access = ZooKeeperAccess {
                 hosts: zookeeper::hosts(names),
                 ca: material.client.ca_cert.clone(),

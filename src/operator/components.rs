@@ -59,10 +59,16 @@ struct Component<'a> {
     connections: bool,
 }
 
+/// Mode of the files of mounted Secrets: root-owned, readable by the owner and group 0 only.
+/// Zuul's images run as a non-root user in group 0 (upstream's uid 10001, OpenShift's arbitrary
+/// uids), so 0400 (owner only) would be unreadable to Zuul; ssh-add accepts a key readable by its
+/// group when the key's owner is not the user.
+pub const SECRET_MODE: i32 = 0o440;
+
 fn volume_source(file: &FileRef, path: &str) -> Value {
     let items = json!([{"key": file.key, "path": path}]);
     if file.secret {
-        json!({"secret": {"secretName": file.name, "items": items, "defaultMode": 0o400}})
+        json!({"secret": {"secretName": file.name, "items": items, "defaultMode": SECRET_MODE}})
     } else {
         json!({"configMap": {"name": file.name, "items": items}})
     }
@@ -91,7 +97,7 @@ impl Inputs<'_> {
     fn pod(&self, c: &Component<'_>) -> (Value, String) {
         let conf_name = self.names.child("zuul-config");
         let mut volumes = vec![
-            json!({"name": "zuul-config", "secret": {"secretName": conf_name, "defaultMode": 0o400}}),
+            json!({"name": "zuul-config", "secret": {"secretName": conf_name, "defaultMode": SECRET_MODE}}),
             json!({"name": "zookeeper-tls", "secret": {"secretName": self.names.child("zookeeper-client-tls")}}),
             json!({"name": "state", "emptyDir": {}}),
         ];
@@ -112,7 +118,7 @@ impl Inputs<'_> {
             for (i, file) in self.conf.files.iter().enumerate() {
                 let name = format!("connection-{i}");
                 volumes.push(json!({"name": name, "secret": {
-                    "secretName": file.secret, "items": [{"key": file.key, "path": "file"}], "defaultMode": 0o400}}));
+                    "secretName": file.secret, "items": [{"key": file.key, "path": "file"}], "defaultMode": SECRET_MODE}}));
                 mounts.push(json!({"name": name, "mountPath": file.path, "subPath": "file", "readOnly": true}));
                 let content =
                     self.secrets.get(&file.secret).and_then(|d| d.get(&file.key)).cloned().unwrap_or_default();

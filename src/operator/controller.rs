@@ -136,6 +136,7 @@ async fn reconcile(zuul: Arc<Zuul>, ctx: Arc<Context>) -> Result<Action, Reconci
     if desired.cluster.is_empty() {
         delete_binding(&ctx.client, &names).await;
     }
+    apply::adopt_claims(&ctx.client, &names, &owner).await?;
     if let (Some(before), Some(wanted)) = (running_tenant, read.tenant.as_ref().map(|t| tenant_hash(&t.content)))
         && before != wanted
     {

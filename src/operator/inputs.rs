@@ -212,6 +212,28 @@ pub async fn read(client: &kube::Client, zuul: &Zuul, names: &Names) -> Result<R
         );
     }
 
+    // A job volume from a ConfigMap or Secret that does not exist keeps the executors from
+    // starting (ContainerCreating) and says so nowhere the deployer looks: named here instead.
+    for (index, job_volume) in spec.job_volumes.iter().flatten().enumerate() {
+        let volume = &job_volume.volume;
+        let field = |source: &str| format!("spec.jobVolumes[{index}].volume.{source}");
+        if let Some(source) = volume.config_map.as_ref().filter(|c| c.optional != Some(true))
+            && reader.config_map(&source.name).await?.is_none()
+        {
+            return Err(InputError::Missing {
+                field: field("configMap"),
+                kind: "ConfigMap",
+                name: source.name.clone(),
+            });
+        }
+        if let Some(name) =
+            volume.secret.as_ref().filter(|s| s.optional != Some(true)).and_then(|s| s.secret_name.clone())
+            && reader.secret(&name).await?.is_none()
+        {
+            return Err(InputError::Missing { field: field("secret"), kind: "Secret", name });
+        }
+    }
+
     let zookeeper = spec.zookeeper.as_ref();
     if let Some(hosts) = zookeeper.and_then(|z| z.hosts.clone()) {
         let Some(name) = zookeeper.and_then(|z| z.secret_name.as_deref()) else {

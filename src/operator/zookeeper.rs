@@ -78,8 +78,15 @@ fn zoo_cfg(names: &Names, replicas: i32) -> String {
 }
 
 /// The workload objects (the TLS Secrets come from [`tls_secrets`]); `pdb_api` is the served
-/// PodDisruptionBudget version (`policy/v1`, or `policy/v1beta1` before Kubernetes 1.21).
-pub fn objects(names: &Names, spec: Option<&ZookeeperSpec>, material: &Material, pdb_api: &str) -> Vec<Value> {
+/// PodDisruptionBudget version (`policy/v1`, or `policy/v1beta1` before Kubernetes 1.21);
+/// `pull_secrets` the pods' `imagePullSecrets` (the Zuul's, as every other pod of it has).
+pub fn objects(
+    names: &Names,
+    spec: Option<&ZookeeperSpec>,
+    material: &Material,
+    pdb_api: &str,
+    pull_secrets: &[Value],
+) -> Vec<Value> {
     let replicas = replicas(spec);
     let set = names.child("zookeeper");
     let headless = names.child("zookeeper-headless");
@@ -125,6 +132,7 @@ pub fn objects(names: &Names, spec: Option<&ZookeeperSpec>, material: &Material,
                     "metadata": {"labels": names.labels(COMPONENT), "annotations": {super::names::CONFIG_HASH: config_hash}},
                     "spec": {
                         "automountServiceAccountToken": false,
+                        "imagePullSecrets": pull_secrets,
                         "securityContext": {"fsGroup": 1000},
                         "containers": [{
                             "name": "zookeeper",
@@ -162,4 +170,20 @@ pub fn objects(names: &Names, spec: Option<&ZookeeperSpec>, material: &Material,
             json!({"spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}}}),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::operator::tls::{Existing, ensure};
+
+    #[test]
+    fn the_statefulset_pods_get_the_zuuls_pull_secrets() {
+        let names = Names::new("z", "ns");
+        let material = ensure(Existing::default(), &names.zookeeper_service_names()).expect("material");
+        let pull = vec![json!({"name": "registry"})];
+        let objects = objects(&names, None, &material, "policy/v1", &pull);
+        let set = objects.iter().find(|o| o["kind"] == "StatefulSet").expect("StatefulSet");
+        assert_eq!(set["spec"]["template"]["spec"]["imagePullSecrets"], json!([{"name": "registry"}]));
+    }
 }

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Builds everything the test bed needs, idempotently, into $KUBEPOOL_CACHE (~/.cache/kubepool):
 #   Debian packages; Kubernetes v1.20.2 binaries (kube-proxy included) from Debian's source package (the newest
-#   Kubernetes Debian ships); the pause and node images; the PKI (cluster and ZooKeeper TLS).
-# Needs only the Debian archive. A second run does nothing and takes about a second.
+#   Kubernetes Debian ships); the pause and node images; the Zuul Operator e2e's Zuul, ZooKeeper and
+#   PostgreSQL images (build-zuul-images.sh: about 9 min cold); the PKI (cluster and ZooKeeper TLS).
+# Needs the Debian archive, and PyPI for the Zuul images. A second run does nothing and takes about a second.
 # The images (debootstrap: mostly download and unpack) are built side by side with the Go build
 # (CPU-bound); the binaries are built with Kubernetes' `providerless` build tag, which leaves out
 # the in-tree cloud providers (AWS, Azure, GCE, OpenStack, vSphere) and their volume plugins: 40%
@@ -118,5 +119,8 @@ echo "$PATCHLEVEL" > "$BIN/.patchlevel"
 if [ -n "$images_job" ] && ! wait "$images_job"; then
   tail -30 "$CACHE/logs/images.log" >&2; echo "building the images failed" >&2; exit 1
 fi
+# The Zuul Operator e2e's images (Zuul, ZooKeeper, PostgreSQL; Debian + PyPI), after the node
+# rootfs and kubectl they reuse; cached by recipe hash (a second run takes a second).
+"$HERE/build-zuul-images.sh"
 "$HERE/gen-pki.sh"
 log "build complete: binaries in $BIN, images in $IMAGES"

@@ -161,11 +161,12 @@ for pair in "$PAUSE_IMAGE=pause.tar" "$NOSHELL_IMAGE=noshell.tar" "$NOPYTHON_IMA
     $CTR images import "$IMAGES/$tar" >/dev/null
   fi
 done
-# The Zuul Operator e2e's images, when tests/cluster/build-zuul-images.sh has built them.
-for tar in "$IMAGES"/zuul-*.tar "$IMAGES"/zookeeper-*.tar; do
+# The Zuul Operator e2e's images (tests/cluster/build-zuul-images.sh, run by build.sh).
+for tar in "$IMAGES"/zuul-*.tar "$IMAGES"/zookeeper-*.tar "$IMAGES"/postgres-*.tar; do
   [ -f "$tar" ] || continue
   log "importing $(basename "$tar")"
   $CTR images import "$tar" >/dev/null
+  b=$(basename "$tar"); echo "$b" > "$IMAGES/.imported-${b%-*}"   # (build-zuul-images.sh --import reads it)
 done
 
 # ---------------------------------------------------------------- kube-apiserver
