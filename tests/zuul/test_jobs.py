@@ -83,6 +83,10 @@ def test_namespace_node_uses_zuul_resources(zuul: Zuul, pushed: dict[str, str]) 
     out = zuul.job_output(build)
     assert build["result"] == "SUCCESS", out[-4000:]
     assert f"holds build {build['uuid']}" in out, out[-4000:]
+    # namespace-logs (kubepool-base's post-run) listed what the namespace held
+    resources = (zuul.job_dir(build) / "work/logs/ns/resources.txt").read_text()
+    assert "configmap/from-zuul" in resources, resources
+    assert (zuul.job_dir(build) / "work/logs/ns/events.txt").exists()
 
 
 def test_fetch_output_per_host(zuul: Zuul, pushed: dict[str, str]) -> None:
