@@ -801,6 +801,7 @@ DEMO_BRANCHES = (
     "sidecar",
     "cut",
     "nopython",
+    "tox",
 )
 
 TOX_INI = """\
@@ -991,6 +992,17 @@ def demo_project_files() -> dict[str, str | bytes]:
     run: playbooks/namespace.yaml
 
 - job:
+    name: demo-tox
+    parent: kubepool-tox
+    attempts: 1
+    nodeset:
+      nodes:
+        - name: pod
+          label: kp-tox-pod
+    vars:
+      tox_envlist: pep8
+
+- job:
     name: demo-nopython
     parent: kubepool-base
     attempts: 1
@@ -1017,6 +1029,8 @@ def demo_project_files() -> dict[str, str | bytes]:
             branches: ^cut$
         - demo-nopython:
             branches: ^nopython$
+        - demo-tox:
+            branches: ^tox$
 """,
     }
 

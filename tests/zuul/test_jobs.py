@@ -26,6 +26,7 @@ CHANGES = {
     "sidecar": ({"demo/sidecar.py": '"""Sidecar."""\n'}, "Sidecar"),
     "cut": ({"demo/cut.py": '"""Cut."""\n'}, "Cut"),
     "nopython": ({"demo/nopython.py": '"""No Python."""\n'}, "No Python"),
+    "tox": ({"demo/tox.py": '"""Tox."""\n'}, "Tox"),
 }
 
 
@@ -172,3 +173,12 @@ def test_live_log_from_a_pod_without_python(zuul: Zuul, pushed: dict[str, str]) 
     ), lines[start : start + 3]
     # every console stream ended with Zuul's exit code line
     assert "Log Stream did not terminate" not in out, out[-4000:]
+
+
+def test_the_kubepool_tox_example_job(zuul: Zuul, pushed: dict[str, str]) -> None:
+    """jobs-library's kubepool-tox, given only a pod label and tox_envlist."""
+    build = zuul.wait_build("demo-tox", pushed["tox"])
+    out = zuul.job_output(build)
+    assert build["result"] == "SUCCESS", out[-4000:]
+    assert "Run tox -e pep8" in out, out[-4000:]
+    assert "pep8: commands succeeded" in out, out[-4000:]
