@@ -17,9 +17,9 @@ pub enum Flavor {
 }
 
 /// The `connection_port` dict Zuul's executor builds the node's kubeconfig from. `user` is
-/// `zuul-worker` (it names the kubeconfig user, whatever the service account is called); a
-/// kubernetes buildset pod, one of several nodes in a namespace, replaces it with a name of its
-/// own.
+/// `zuul-worker` (it names the kubeconfig user, whatever the service account is called); pods
+/// that share a namespace with other nodes (openshiftpods, kubernetes buildset pods) replace it
+/// with a name of their own.
 pub fn connection_port(
     cluster: &ClusterInfo,
     flavor: Flavor,

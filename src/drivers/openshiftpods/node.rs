@@ -42,10 +42,16 @@ pub async fn launch(
     let (credentials, host) = driver.clean_up_on_failure(namespace, &pod, attempt).await?;
     info!(namespace, pod = %pod, host = host.as_deref(), elapsed_ms = started.elapsed().as_millis() as u64,
         "pod ready: its own credentials can exec into it");
+    let mut port = connection_port(&provider.cluster, Flavor::OpenshiftPods, namespace, credentials, Some(&pod));
+    // Zuul's executor names the kubeconfig user `<namespace>:<user>` (and its context after
+    // it): Nodepool's `zuul-worker` for every pod of the pool's one namespace gives two pod
+    // nodes of one job the same names, and kubectl refuses such a kubeconfig (printing it,
+    // tokens included). The pod's service account is named after the pod: unique.
+    port["user"] = pod.clone().into();
     Ok(LaunchedNode {
         external_id,
         connection_type: "kubectl".to_string(),
-        connection_port: connection_port(&provider.cluster, Flavor::OpenshiftPods, namespace, credentials, Some(&pod)),
+        connection_port: port,
         interface_ip: Some(pod.clone()),
         host_id: host,
         python_path: Some(label.spec.python_path.clone()),
