@@ -20,6 +20,8 @@ pub struct Settings {
     pub kubepool_image: String,
     /// The served PodDisruptionBudget `apiVersion`.
     pub pdb_api: String,
+    /// OpenShift: the `security.openshift.io` API (SecurityContextConstraints) is served.
+    pub openshift: bool,
 }
 
 /// A spec that reads fine but cannot be built.
@@ -85,6 +87,7 @@ pub fn build(zuul: &Zuul, names: &Names, read: &Read, settings: &Settings) -> Re
                 &material,
                 &settings.pdb_api,
                 &pull_secrets(spec),
+                settings.openshift,
             ));
             let access = ZooKeeperAccess {
                 hosts: zookeeper::hosts(names),
@@ -125,6 +128,11 @@ pub fn build(zuul: &Zuul, names: &Names, read: &Read, settings: &Settings) -> Re
         sshkey: read.sshkey.as_ref(),
         zk_client_cert: &client_cert,
     }));
+
+    let executors = spec.executor.as_ref().and_then(|e| e.count).unwrap_or(1);
+    if settings.openshift && executors > 0 {
+        objects.push(super::scc::executor_binding(names));
+    }
 
     let shards = match &read.nodepool {
         Some((source, text)) => launchers::shard(source, text, &zookeeper_hosts)?,

@@ -7,7 +7,9 @@
 
 use super::crd::{ComponentOptions, ZuulSpec};
 use super::names::{CONFIG_HASH, Names};
-use super::objects::{hash, http_probe, object, pull_secrets, secret};
+use super::objects::{
+    hash, http_probe, object, pull_secrets, restricted_container_context, restricted_pod_context, secret,
+};
 use super::reconfigure::{TENANT_HASH, tenant_hash};
 use super::zuulconf::{
     CONF_DIR, FINGER_PORT, LOGGING_DIR, PROMETHEUS_PORT, Rendered, SSHKEY_DIR, SecretData, TENANT_DIR, WEB_PORT,
@@ -133,7 +135,9 @@ impl Inputs<'_> {
             mounts.push(json!({"name": "tenant", "mountPath": TENANT_DIR, "readOnly": true}));
         }
         let mut env: Vec<Value> = self.spec.env.iter().flatten().filter_map(|e| serde_json::to_value(e).ok()).collect();
-        let mut security = json!({});
+        let mut security = restricted_container_context();
+        let mut pod_security = restricted_pod_context();
+        let mut account = None;
         let mut grace = 30;
         if c.name == "executor" {
             let executor = self.spec.executor.as_ref();
@@ -152,7 +156,11 @@ impl Inputs<'_> {
             }
             env.push(json!({"name": "ZUUL_EXECUTOR_SIGTERM_GRACEFUL", "value": "1"}));
             // bubblewrap needs an unmasked /proc and no seccomp filter.
+            // The one privileged pod: its own ServiceAccount, so that on OpenShift the SCC that
+            // allows this is granted to the executors only (deploy/operator/openshift-scc.yaml).
             security = json!({"privileged": true});
+            pod_security = json!({});
+            account = Some(self.names.child("executor"));
             grace = executor.and_then(|e| e.termination_grace_period_seconds).unwrap_or(21_600);
         }
         let mut command = vec![format!("zuul-{}", c.name), "-f".to_string()];
@@ -177,16 +185,20 @@ impl Inputs<'_> {
         }
         let pull_secrets = pull_secrets(self.spec);
         let config_hash = hash(hashed.iter().map(String::as_str));
-        let template = json!({
+        let mut template = json!({
             "metadata": {"labels": self.names.labels(c.name), "annotations": {CONFIG_HASH: config_hash}},
             "spec": {
                 "automountServiceAccountToken": false,
                 "terminationGracePeriodSeconds": grace,
+                "securityContext": pod_security,
                 "imagePullSecrets": pull_secrets,
                 "containers": [container],
                 "volumes": volumes,
             },
         });
+        if let Some(account) = account {
+            template["spec"]["serviceAccountName"] = json!(account);
+        }
         (template, config_hash)
     }
 
@@ -243,6 +255,19 @@ pub fn config_secret(names: &Names, conf: &Rendered) -> Value {
     secret(names, &names.child("zuul-config"), "zuul", &BTreeMap::from([("zuul.conf".to_string(), conf.text.clone())]))
 }
 
+/// The executors' own ServiceAccount (no token mounted): what OpenShift's SCC for bubblewrap is
+/// granted to, so no other pod of the namespace may run privileged.
+pub fn executor_account(names: &Names) -> Value {
+    object(
+        names,
+        "v1",
+        "ServiceAccount",
+        &names.child("executor"),
+        "executor",
+        json!({"automountServiceAccountToken": false}),
+    )
+}
+
 /// Every component's objects. A component with no replicas (a merger by default) has none.
 pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
     let spec = inputs.spec;
@@ -296,6 +321,9 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
     ];
     let mut objects = vec![config_secret(inputs.names, inputs.conf)];
     for component in components.iter().filter(|c| c.replicas > 0) {
+        if component.name == "executor" {
+            objects.push(executor_account(inputs.names));
+        }
         objects.extend(inputs.workload(component));
     }
     objects
