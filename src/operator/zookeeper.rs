@@ -17,6 +17,10 @@ pub const DEFAULT_IMAGE: &str = "docker.io/library/zookeeper:3.8.4";
 const COMPONENT: &str = "zookeeper";
 /// The group that owns the data volume off OpenShift.
 pub const FS_GROUP: i64 = 1000;
+/// The user `zookeeper` of [`DEFAULT_IMAGE`], which has no `USER` (its entrypoint switches to
+/// it, and the operator's command bypasses the entrypoint): off OpenShift that image runs as
+/// this uid, or `runAsNonRoot` would refuse it. Other images run as their own `USER`.
+pub const DEFAULT_IMAGE_UID: i64 = 1000;
 
 /// Replicas of a managed ZooKeeper.
 pub fn replicas(spec: Option<&ZookeeperSpec>) -> i32 {
@@ -84,7 +88,8 @@ fn zoo_cfg(names: &Names, replicas: i32) -> String {
 /// `pull_secrets` the pods' `imagePullSecrets` (the Zuul's, as every other pod of it has).
 /// `openshift`: the `security.openshift.io` API is served, so the SCC gives the pods the
 /// namespace's `fsGroup` (a fixed one would be refused); elsewhere the pods get `fsGroup`
-/// [`FS_GROUP`], or the data volume would be root's.
+/// [`FS_GROUP`], or the data volume would be root's (and [`DEFAULT_IMAGE`] the uid
+/// [`DEFAULT_IMAGE_UID`]).
 pub fn objects(
     names: &Names,
     spec: Option<&ZookeeperSpec>,
@@ -114,6 +119,9 @@ pub fn objects(
     let mut pod_security = restricted_pod_context();
     if !openshift {
         pod_security["fsGroup"] = json!(FS_GROUP);
+        if image == DEFAULT_IMAGE {
+            pod_security["runAsUser"] = json!(DEFAULT_IMAGE_UID);
+        }
     }
     let start = "echo $(( ${HOSTNAME##*-} + 1 )) > /data/myid && exec zkServer.sh start-foreground /conf/zoo.cfg";
     vec![

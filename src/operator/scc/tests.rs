@@ -199,6 +199,23 @@ fn the_executors_scc_grant_is_the_only_privileged_one() {
 }
 
 #[test]
+fn a_zookeeper_image_of_its_own_runs_as_its_own_user() {
+    let names = Names::new("zuul", "ns");
+    let material = crate::operator::tls::ensure(Default::default(), &names.zookeeper_service_names()).expect("tls");
+    let spec = crate::operator::crd::ZookeeperSpec {
+        image: Some("localhost/kubepool-zookeeper:3.8".into()),
+        ..Default::default()
+    };
+    for openshift in [false, true] {
+        let objects = crate::operator::zookeeper::objects(&names, Some(&spec), &material, "policy/v1", &[], openshift);
+        let set = objects.iter().find(|o| o["kind"] == "StatefulSet").expect("StatefulSet");
+        let context = &set["spec"]["template"]["spec"]["securityContext"];
+        assert_eq!(context.get("runAsUser"), None);
+        assert_eq!(context.get("fsGroup").is_some(), !openshift);
+    }
+}
+
+#[test]
 fn off_openshift_only_the_zookeeper_fs_group_and_the_binding_differ() {
     let openshift = render(true);
     let kubernetes = render(false);
@@ -208,9 +225,13 @@ fn off_openshift_only_the_zookeeper_fs_group_and_the_binding_differ() {
         let (_, other) = kubernetes_pods.iter().find(|(n, _)| *n == name).expect("same pods");
         let mut other = other.clone();
         if name == "StatefulSet zuul-zookeeper" {
-            // The data volume's group where no SCC assigns one.
+            // The data volume's group where no SCC assigns one, and the default image's user
+            // (that image has no USER).
             assert_eq!(other["securityContext"]["fsGroup"], 1000);
-            other["securityContext"].as_object_mut().expect("a context").remove("fsGroup");
+            assert_eq!(other["securityContext"]["runAsUser"], 1000);
+            let context = other["securityContext"].as_object_mut().expect("a context");
+            context.remove("fsGroup");
+            context.remove("runAsUser");
         }
         assert_eq!(pod, other, "{name}");
     }
