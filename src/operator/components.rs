@@ -5,7 +5,7 @@
 //! the ZooKeeper client certificate, the logging config, the SSH key), so a change rolls exactly
 //! the pods that read it. The tenant config is not in the hash: the scheduler reloads it.
 
-use super::crd::{ComponentOptions, ZuulSpec};
+use super::crd::{ComponentOptions, LauncherSpec, ZuulSpec};
 use super::names::{CONFIG_HASH, Names};
 use super::objects::{
     hash, http_probe, object, pull_secrets, restricted_container_context, restricted_pod_context, secret,
@@ -50,7 +50,10 @@ pub struct Inputs<'a> {
 }
 
 struct Component<'a> {
+    /// The workload's name suffix and component label.
     name: &'static str,
+    /// Zuul's program: `zuul-<program>`, image `zuul-<program>`.
+    program: &'static str,
     /// The zuul.conf sections it reads (connections per `connections`): a change elsewhere does
     /// not roll its pods.
     sections: &'static [&'static str],
@@ -163,7 +166,7 @@ impl Inputs<'_> {
             account = Some(self.names.child("executor"));
             grace = executor.and_then(|e| e.termination_grace_period_seconds).unwrap_or(21_600);
         }
-        let mut command = vec![format!("zuul-{}", c.name), "-f".to_string()];
+        let mut command = vec![format!("zuul-{}", c.program), "-f".to_string()];
         if self.debug() {
             command.push("-d".to_string());
         }
@@ -171,7 +174,7 @@ impl Inputs<'_> {
         ports.extend(c.ports.iter().map(|(name, port)| json!({"name": name, "containerPort": port})));
         let mut container = json!({
             "name": c.name,
-            "image": self.image(c.name, c.options),
+            "image": self.image(c.program, c.options),
             "command": command,
             "env": env,
             "ports": ports,
@@ -275,6 +278,7 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
     let components = [
         Component {
             name: "scheduler",
+            program: "scheduler",
             sections: &["zookeeper", "keystore", "database", "scheduler", "web"],
             stateful: true,
             replicas: count(spec.scheduler.as_ref().and_then(|s| s.count), 1),
@@ -284,6 +288,7 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
         },
         Component {
             name: "executor",
+            program: "executor",
             sections: &["zookeeper", "keystore", "executor", "merger"],
             stateful: true,
             replicas: count(spec.executor.as_ref().and_then(|s| s.count), 1),
@@ -293,6 +298,7 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
         },
         Component {
             name: "merger",
+            program: "merger",
             sections: &["zookeeper", "keystore", "merger"],
             stateful: true,
             replicas: count(spec.merger.as_ref().and_then(|s| s.count), 0),
@@ -302,6 +308,7 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
         },
         Component {
             name: "web",
+            program: "web",
             sections: &["zookeeper", "keystore", "database", "web"],
             stateful: false,
             replicas: count(spec.web.as_ref().and_then(|s| s.count), 1),
@@ -311,12 +318,24 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
         },
         Component {
             name: "fingergw",
+            program: "fingergw",
             sections: &["zookeeper", "keystore", "fingergw"],
             stateful: false,
             replicas: count(spec.fingergw.as_ref().and_then(|s| s.count), 1),
             options: spec.fingergw.as_ref().map(|s| &s.component),
             ports: vec![("finger", FINGER_PORT)],
             connections: false,
+        },
+        Component {
+            // Not "launcher": that is the kubepool launchers' component label.
+            name: "zuul-launcher",
+            program: "launcher",
+            sections: &["zookeeper", "keystore", "launcher"],
+            stateful: false,
+            replicas: i32::from(LauncherSpec::runs_zuul_launcher(spec.launcher.as_ref())),
+            options: spec.launcher.as_ref().and_then(|l| l.zuul_launcher.as_ref()),
+            ports: vec![],
+            connections: true,
         },
     ];
     let mut objects = vec![config_secret(inputs.names, inputs.conf)];

@@ -53,7 +53,8 @@ fn zuul() -> (Zuul, Read) {
 
 fn render(openshift: bool) -> Vec<Value> {
     let (zuul, read) = zuul();
-    let settings = Settings { kubepool_image: "kubepool:test".into(), pdb_api: "policy/v1".into(), openshift };
+    let settings =
+        Settings { kubepool_image: "kubepool:test".into(), pdb_api: "policy/v1".into(), openshift, routes: openshift };
     let desired = build(&zuul, &Names::new("zuul", "ns"), &read, &settings).expect("built");
     desired.objects.into_iter().chain(desired.cluster).collect()
 }
@@ -219,7 +220,10 @@ fn a_zookeeper_image_of_its_own_runs_as_its_own_user() {
 fn off_openshift_only_the_zookeeper_fs_group_and_the_binding_differ() {
     let openshift = render(true);
     let kubernetes = render(false);
-    assert!(!kubernetes.iter().any(|o| o["kind"] == "RoleBinding"));
+    assert!(!kubernetes.iter().any(|o| o["kind"] == "RoleBinding" || o["kind"] == "Route"));
+    // With the Route API served, zuul-web's status_url gives it a Route.
+    let route = openshift.iter().find(|o| o["kind"] == "Route").expect("a Route");
+    assert_eq!(route["spec"]["host"], "zuul.example.org");
     let kubernetes_pods = pods(&kubernetes);
     for (name, pod) in pods(&openshift) {
         let (_, other) = kubernetes_pods.iter().find(|(n, _)| *n == name).expect("same pods");
@@ -235,4 +239,72 @@ fn off_openshift_only_the_zookeeper_fs_group_and_the_binding_differ() {
         }
         assert_eq!(pod, other, "{name}");
     }
+}
+
+fn render_spec(patch: Value) -> Vec<Value> {
+    let (mut zuul, read) = zuul();
+    let mut spec = serde_json::to_value(&zuul.spec).expect("JSON");
+    if let (Some(spec), Value::Object(patch)) = (spec.as_object_mut(), patch) {
+        spec.extend(patch);
+    }
+    zuul.spec = serde_json::from_value(spec).expect("a spec");
+    let settings = Settings {
+        kubepool_image: "kubepool:test".into(),
+        pdb_api: "policy/v1".into(),
+        openshift: false,
+        routes: false,
+    };
+    build(&zuul, &Names::new("zuul", "ns"), &read, &settings).expect("built").objects
+}
+
+fn deployments(objects: &[Value]) -> Vec<&str> {
+    objects.iter().filter(|o| o["kind"] == "Deployment").filter_map(|o| o["metadata"]["name"].as_str()).collect()
+}
+
+fn zuul_conf(objects: &[Value]) -> String {
+    use base64::Engine as _;
+    let secret = objects.iter().find(|o| o["metadata"]["name"] == "zuul-zuul-config").expect("zuul.conf");
+    let data = secret["data"]["zuul.conf"].as_str().expect("data");
+    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(data).expect("base64")).expect("UTF-8")
+}
+
+#[test]
+fn launcher_type_both_adds_a_zuul_launcher_beside_the_kubepool_launchers() {
+    let kubepool = render_spec(json!({"launcher": {"config": "nodepool"}}));
+    assert_eq!(deployments(&kubepool), ["zuul-web", "zuul-fingergw", "zuul-launcher-local", "zuul-launcher-remote"]);
+    assert!(!zuul_conf(&kubepool).contains("[launcher]"));
+
+    let both = render_spec(json!({"launcher": {"config": "nodepool", "type": "both",
+        "zuulLauncher": {"options": {"temp_dir": "/var/lib/zuul/tmp"}}}}));
+    assert_eq!(
+        deployments(&both),
+        ["zuul-web", "zuul-fingergw", "zuul-zuul-launcher", "zuul-launcher-local", "zuul-launcher-remote"]
+    );
+    let conf = zuul_conf(&both);
+    assert!(conf.contains("\n[launcher]\nlog_config=/etc/zuul/logging/logging.conf\nprometheus_port=9091\ntemp_dir=/var/lib/zuul/tmp\n"), "{conf}");
+    let launcher = both.iter().find(|o| o["metadata"]["name"] == "zuul-zuul-launcher").expect("zuul-launcher");
+    assert_eq!(launcher["metadata"]["labels"]["app.kubernetes.io/component"], "zuul-launcher");
+    assert_eq!(launcher["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"], "zuul-launcher");
+    let pod = &launcher["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    // Zuul's image and command, zuul.conf and the ZooKeeper client certificate as every component,
+    // the connections' files (it loads the connections), the same probes.
+    assert_eq!(container["image"], "quay.io/zuul-ci/zuul-launcher:latest");
+    assert_eq!(container["command"], json!(["zuul-launcher", "-f"]));
+    let mounts: Vec<&str> =
+        container["volumeMounts"].as_array().expect("mounts").iter().filter_map(|m| m["mountPath"].as_str()).collect();
+    for path in ["/etc/zuul/zuul.conf", "/tls/client", "/etc/zuul/connections/gerrit/sshkey"] {
+        assert!(mounts.contains(&path), "{path} not in {mounts:?}");
+    }
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/health/ready");
+    assert_eq!(restricted_violations(pod), Vec::<String>::new());
+
+    let image = render_spec(json!({"launcher": {"type": "both", "zuulLauncher": {"image": "localhost/zuul:14.3.0"}}}));
+    let launcher = image.iter().find(|o| o["metadata"]["name"] == "zuul-zuul-launcher").expect("zuul-launcher");
+    assert_eq!(launcher["spec"]["template"]["spec"]["containers"][0]["image"], "localhost/zuul:14.3.0");
+
+    // zuul-launcher alone: no kubepool launcher (nor its ServiceAccount) even with a config.
+    let zuul_only = render_spec(json!({"launcher": {"config": "nodepool", "type": "zuul-launcher"}}));
+    assert_eq!(deployments(&zuul_only), ["zuul-web", "zuul-fingergw", "zuul-zuul-launcher"]);
+    assert!(!zuul_only.iter().any(|o| o["metadata"]["name"] == "zuul-launcher"));
 }
