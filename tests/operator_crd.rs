@@ -107,6 +107,8 @@ async fn the_api_server_accepts_upstream_and_kubepool_crs_and_rejects_invalid_on
     assert_eq!(spec["scheduler"]["config"], "zuul-tenant-config");
     assert_eq!(spec["executor"]["resources"]["requests"]["memory"], "1Gi");
     assert_eq!(spec["logging"], json!({"debug": true, "configMapName": "zuul-logging"}));
+    assert_eq!(spec["launcher"]["type"], "both");
+    assert_eq!(spec["launcher"]["zuulLauncher"]["options"], json!({"temp_dir": "/var/lib/zuul/tmp"}));
     let typed: Zuul = serde_json::from_value(full.clone()).expect("the stored kubepool CR reads as a Zuul");
     assert_eq!(typed.spec.scheduler.and_then(|s| s.count), Some(2));
 
@@ -147,6 +149,7 @@ async fn the_api_server_accepts_upstream_and_kubepool_crs_and_rejects_invalid_on
         ),
         ("connection-not-map", json!({"connections": {"gerrit": "review.example.org"}}), "spec.connections.gerrit"),
         ("count-not-number", json!({"web": {"count": "two"}}), "spec.web.count"),
+        ("bad-launcher-type", json!({"launcher": {"type": "nodepool"}}), "spec.launcher.type"),
     ];
     for (name, spec, field) in cases {
         let message = rejection(&zuuls, name, spec).await;

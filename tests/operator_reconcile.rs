@@ -188,6 +188,18 @@ async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
         pod.containers[0].command.as_deref(),
         Some(&["zuul-scheduler".to_string(), "-f".into(), "-d".into()][..])
     );
+    // The restricted-SCC settings, kept whole by the real API server (issue 21 must-show 4).
+    let pod_context = pod.security_context.clone().expect("pod securityContext");
+    assert_eq!(pod_context.run_as_non_root, Some(true));
+    assert_eq!(pod_context.seccomp_profile.map(|p| p.type_).as_deref(), Some("RuntimeDefault"));
+    assert_eq!((pod_context.run_as_user, pod_context.fs_group), (None, None));
+    let context = pod.containers[0].security_context.clone().expect("container securityContext");
+    assert_eq!(context.allow_privilege_escalation, Some(false));
+    assert_eq!(context.capabilities.and_then(|c| c.drop), Some(vec!["ALL".to_string()]));
+    let executor = sets.get("z-executor").await.expect("executor");
+    let executor_pod = executor.spec.and_then(|s| s.template.spec).expect("executor pod spec");
+    assert_eq!(executor_pod.service_account_name.as_deref(), Some("z-executor"));
+    assert_eq!(executor_pod.containers[0].security_context.as_ref().and_then(|c| c.privileged), Some(true));
     let (conf, _) =
         eventually("zuul.conf", LIMIT, || async { secrets.get_opt("z-zuul-config").await.expect("get") }).await;
     let text = secret_text(&conf, "zuul.conf");

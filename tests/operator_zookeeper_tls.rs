@@ -83,7 +83,7 @@ async fn a_real_zookeeper_serves_the_operators_config_and_certificates() {
     server_names.extend(names.zookeeper_pod_names(1));
     let material = tls::ensure(tls::Existing::default(), &server_names).expect("TLS material");
     let mut objects = zookeeper::tls_secrets(&names, &material);
-    objects.extend(zookeeper::objects(&names, Some(&spec), &material, "policy/v1", &[]));
+    objects.extend(zookeeper::objects(&names, Some(&spec), &material, "policy/v1", &[], false));
 
     // What the pods mount, written where the test's ZooKeeper reads it.
     let dir = std::env::temp_dir().join(format!("kp-op-zk-{}", uuid::Uuid::new_v4().simple()));

@@ -1,7 +1,7 @@
 //! Desired state: everything one `Zuul` should have, from its spec and what was read. No client.
 
 use super::components::{self, FileRef};
-use super::crd::Zuul;
+use super::crd::{LauncherSpec, Zuul};
 use super::drain::{ZooKeeperAccess, draining_shard, shard_provider};
 use super::inputs::Read;
 use super::launchers::{self, Shard, ShardError};
@@ -20,6 +20,10 @@ pub struct Settings {
     pub kubepool_image: String,
     /// The served PodDisruptionBudget `apiVersion`.
     pub pdb_api: String,
+    /// OpenShift: the `security.openshift.io` API (SecurityContextConstraints) is served.
+    pub openshift: bool,
+    /// The `route.openshift.io/v1` API (Routes) is served: zuul-web gets a Route.
+    pub routes: bool,
 }
 
 /// A spec that reads fine but cannot be built.
@@ -85,6 +89,7 @@ pub fn build(zuul: &Zuul, names: &Names, read: &Read, settings: &Settings) -> Re
                 &material,
                 &settings.pdb_api,
                 &pull_secrets(spec),
+                settings.openshift,
             ));
             let access = ZooKeeperAccess {
                 hosts: zookeeper::hosts(names),
@@ -126,9 +131,24 @@ pub fn build(zuul: &Zuul, names: &Names, read: &Read, settings: &Settings) -> Re
         zk_client_cert: &client_cert,
     }));
 
+    let executors = spec.executor.as_ref().and_then(|e| e.count).unwrap_or(1);
+    if settings.openshift && executors > 0 {
+        objects.push(super::scc::executor_binding(names));
+    }
+
+    if settings.routes
+        && let Some(route) = super::route::web_route(names, spec)
+    {
+        objects.push(route);
+    }
+
+    // `launcher.type: zuul-launcher`: no kubepool launcher (running ones drain, as for a removed
+    // provider).
     let shards = match &read.nodepool {
-        Some((source, text)) => launchers::shard(source, text, &zookeeper_hosts)?,
-        None => Vec::new(),
+        Some((source, text)) if LauncherSpec::runs_kubepool(spec.launcher.as_ref()) => {
+            launchers::shard(source, text, &zookeeper_hosts)?
+        }
+        _ => Vec::new(),
     };
     let draining: Vec<Shard> = read
         .existing_shards

@@ -5,9 +5,11 @@
 //! the ZooKeeper client certificate, the logging config, the SSH key), so a change rolls exactly
 //! the pods that read it. The tenant config is not in the hash: the scheduler reloads it.
 
-use super::crd::{ComponentOptions, ZuulSpec};
+use super::crd::{ComponentOptions, LauncherSpec, ZuulSpec};
 use super::names::{CONFIG_HASH, Names};
-use super::objects::{hash, http_probe, object, pull_secrets, secret};
+use super::objects::{
+    hash, http_probe, object, pull_secrets, restricted_container_context, restricted_pod_context, secret,
+};
 use super::reconfigure::{TENANT_HASH, tenant_hash};
 use super::zuulconf::{
     CONF_DIR, FINGER_PORT, LOGGING_DIR, PROMETHEUS_PORT, Rendered, SSHKEY_DIR, SecretData, TENANT_DIR, WEB_PORT,
@@ -48,7 +50,10 @@ pub struct Inputs<'a> {
 }
 
 struct Component<'a> {
+    /// The workload's name suffix and component label.
     name: &'static str,
+    /// Zuul's program: `zuul-<program>`, image `zuul-<program>`.
+    program: &'static str,
     /// The zuul.conf sections it reads (connections per `connections`): a change elsewhere does
     /// not roll its pods.
     sections: &'static [&'static str],
@@ -133,7 +138,9 @@ impl Inputs<'_> {
             mounts.push(json!({"name": "tenant", "mountPath": TENANT_DIR, "readOnly": true}));
         }
         let mut env: Vec<Value> = self.spec.env.iter().flatten().filter_map(|e| serde_json::to_value(e).ok()).collect();
-        let mut security = json!({});
+        let mut security = restricted_container_context();
+        let mut pod_security = restricted_pod_context();
+        let mut account = None;
         let mut grace = 30;
         if c.name == "executor" {
             let executor = self.spec.executor.as_ref();
@@ -152,10 +159,14 @@ impl Inputs<'_> {
             }
             env.push(json!({"name": "ZUUL_EXECUTOR_SIGTERM_GRACEFUL", "value": "1"}));
             // bubblewrap needs an unmasked /proc and no seccomp filter.
+            // The one privileged pod: its own ServiceAccount, so that on OpenShift the SCC that
+            // allows this is granted to the executors only (deploy/operator/openshift-scc.yaml).
             security = json!({"privileged": true});
+            pod_security = json!({});
+            account = Some(self.names.child("executor"));
             grace = executor.and_then(|e| e.termination_grace_period_seconds).unwrap_or(21_600);
         }
-        let mut command = vec![format!("zuul-{}", c.name), "-f".to_string()];
+        let mut command = vec![format!("zuul-{}", c.program), "-f".to_string()];
         if self.debug() {
             command.push("-d".to_string());
         }
@@ -163,7 +174,7 @@ impl Inputs<'_> {
         ports.extend(c.ports.iter().map(|(name, port)| json!({"name": name, "containerPort": port})));
         let mut container = json!({
             "name": c.name,
-            "image": self.image(c.name, c.options),
+            "image": self.image(c.program, c.options),
             "command": command,
             "env": env,
             "ports": ports,
@@ -177,16 +188,20 @@ impl Inputs<'_> {
         }
         let pull_secrets = pull_secrets(self.spec);
         let config_hash = hash(hashed.iter().map(String::as_str));
-        let template = json!({
+        let mut template = json!({
             "metadata": {"labels": self.names.labels(c.name), "annotations": {CONFIG_HASH: config_hash}},
             "spec": {
                 "automountServiceAccountToken": false,
                 "terminationGracePeriodSeconds": grace,
+                "securityContext": pod_security,
                 "imagePullSecrets": pull_secrets,
                 "containers": [container],
                 "volumes": volumes,
             },
         });
+        if let Some(account) = account {
+            template["spec"]["serviceAccountName"] = json!(account);
+        }
         (template, config_hash)
     }
 
@@ -243,6 +258,19 @@ pub fn config_secret(names: &Names, conf: &Rendered) -> Value {
     secret(names, &names.child("zuul-config"), "zuul", &BTreeMap::from([("zuul.conf".to_string(), conf.text.clone())]))
 }
 
+/// The executors' own ServiceAccount (no token mounted): what OpenShift's SCC for bubblewrap is
+/// granted to, so no other pod of the namespace may run privileged.
+pub fn executor_account(names: &Names) -> Value {
+    object(
+        names,
+        "v1",
+        "ServiceAccount",
+        &names.child("executor"),
+        "executor",
+        json!({"automountServiceAccountToken": false}),
+    )
+}
+
 /// Every component's objects. A component with no replicas (a merger by default) has none.
 pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
     let spec = inputs.spec;
@@ -250,6 +278,7 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
     let components = [
         Component {
             name: "scheduler",
+            program: "scheduler",
             sections: &["zookeeper", "keystore", "database", "scheduler", "web"],
             stateful: true,
             replicas: count(spec.scheduler.as_ref().and_then(|s| s.count), 1),
@@ -259,6 +288,7 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
         },
         Component {
             name: "executor",
+            program: "executor",
             sections: &["zookeeper", "keystore", "executor", "merger"],
             stateful: true,
             replicas: count(spec.executor.as_ref().and_then(|s| s.count), 1),
@@ -268,6 +298,7 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
         },
         Component {
             name: "merger",
+            program: "merger",
             sections: &["zookeeper", "keystore", "merger"],
             stateful: true,
             replicas: count(spec.merger.as_ref().and_then(|s| s.count), 0),
@@ -277,6 +308,7 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
         },
         Component {
             name: "web",
+            program: "web",
             sections: &["zookeeper", "keystore", "database", "web"],
             stateful: false,
             replicas: count(spec.web.as_ref().and_then(|s| s.count), 1),
@@ -286,6 +318,7 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
         },
         Component {
             name: "fingergw",
+            program: "fingergw",
             sections: &["zookeeper", "keystore", "fingergw"],
             stateful: false,
             replicas: count(spec.fingergw.as_ref().and_then(|s| s.count), 1),
@@ -293,9 +326,23 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
             ports: vec![("finger", FINGER_PORT)],
             connections: false,
         },
+        Component {
+            // Not "launcher": that is the kubepool launchers' component label.
+            name: "zuul-launcher",
+            program: "launcher",
+            sections: &["zookeeper", "keystore", "launcher"],
+            stateful: false,
+            replicas: i32::from(LauncherSpec::runs_zuul_launcher(spec.launcher.as_ref())),
+            options: spec.launcher.as_ref().and_then(|l| l.zuul_launcher.as_ref()),
+            ports: vec![],
+            connections: true,
+        },
     ];
     let mut objects = vec![config_secret(inputs.names, inputs.conf)];
     for component in components.iter().filter(|c| c.replicas > 0) {
+        if component.name == "executor" {
+            objects.push(executor_account(inputs.names));
+        }
         objects.extend(inputs.workload(component));
     }
     objects

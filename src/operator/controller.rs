@@ -71,6 +71,23 @@ async fn pdb_api(client: &kube::Client) -> String {
     }
 }
 
+/// Whether this is OpenShift: the `security.openshift.io/v1` API (SecurityContextConstraints) is
+/// served.
+async fn openshift(client: &kube::Client) -> bool {
+    match client.list_api_group_resources("security.openshift.io/v1").await {
+        Ok(list) => list.resources.iter().any(|r| r.name == "securitycontextconstraints"),
+        Err(_) => false,
+    }
+}
+
+/// Whether the `route.openshift.io/v1` API (Routes) is served.
+async fn routes(client: &kube::Client) -> bool {
+    match client.list_api_group_resources("route.openshift.io/v1").await {
+        Ok(list) => list.resources.iter().any(|r| r.name == "routes"),
+        Err(_) => false,
+    }
+}
+
 fn owner_reference(zuul: &Zuul) -> serde_json::Value {
     json!({
         "apiVersion": Zuul::api_version(&()),
@@ -287,7 +304,13 @@ pub async fn run(client: kube::Client, config: Config) -> Result<(), OperatorErr
     }
     let ns = config.namespace.as_deref();
     let owned = watcher::Config::default().labels(&format!("{MANAGED_BY}={MANAGER}"));
-    let settings = Settings { kubepool_image: config.kubepool_image.clone(), pdb_api: pdb_api(&client).await };
+    let settings = Settings {
+        kubepool_image: config.kubepool_image.clone(),
+        pdb_api: pdb_api(&client).await,
+        openshift: openshift(&client).await,
+        routes: routes(&client).await,
+    };
+    tracing::info!(openshift = settings.openshift, routes = settings.routes, pdb_api = %settings.pdb_api, "cluster APIs discovered");
     let reporter = Reporter {
         controller: MANAGER.into(),
         instance: std::env::var("POD_NAME").ok().or_else(|| gethostname::gethostname().into_string().ok()),

@@ -279,6 +279,40 @@ pub struct LauncherSpec {
     /// Container resources of each launcher.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+    /// Which launchers run: `kubepool` (default: one kubepool launcher per provider of
+    /// `config`), `zuul-launcher` (Zuul's own launcher, for providers defined in Zuul's config;
+    /// no kubepool launcher) or `both`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub launcher_type: Option<LauncherType>,
+    /// Zuul's `zuul-launcher` (with `type` `zuul-launcher` or `both`): image (default
+    /// `<imagePrefix>/zuul-launcher:<zuulImageVersion>`), resources, `[launcher]` options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zuul_launcher: Option<ComponentOptions>,
+}
+
+/// Which launchers a Zuul runs.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LauncherType {
+    /// kubepool launchers for the providers of `launcher.config`.
+    #[default]
+    Kubepool,
+    /// Zuul's own zuul-launcher only.
+    ZuulLauncher,
+    /// Both.
+    Both,
+}
+
+impl LauncherSpec {
+    /// Whether kubepool launchers run.
+    pub fn runs_kubepool(spec: Option<&LauncherSpec>) -> bool {
+        spec.and_then(|l| l.launcher_type).unwrap_or_default() != LauncherType::ZuulLauncher
+    }
+
+    /// Whether Zuul's zuul-launcher runs.
+    pub fn runs_zuul_launcher(spec: Option<&LauncherSpec>) -> bool {
+        spec.and_then(|l| l.launcher_type).unwrap_or_default() != LauncherType::Kubepool
+    }
 }
 
 /// Nodepool image builders (accepted for compatibility with the design goal; not run).

@@ -10,7 +10,9 @@
 use super::components::FileRef;
 use super::crd::ZuulSpec;
 use super::names::{CONFIG_HASH, Names, PROVIDER_LABEL, dns_fragment};
-use super::objects::{hash, http_probe, object, pull_secrets, secret};
+use super::objects::{
+    hash, http_probe, object, pull_secrets, restricted_container_context, restricted_pod_context, secret,
+};
 use super::zuulconf::ZK_TLS_DIR;
 use crate::config::yaml::{self, Node};
 use serde_json::{Map, Value, json};
@@ -198,6 +200,7 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
             "readinessProbe": http_probe("/ready", "metrics", 2),
             "livenessProbe": http_probe("/healthz", "metrics", 30),
             "volumeMounts": mounts,
+            "securityContext": restricted_container_context(),
         });
         if let Some(resources) = launcher.and_then(|l| l.resources.as_ref()) {
             container["resources"] = serde_json::to_value(resources).unwrap_or_default();
@@ -218,6 +221,7 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
                     "metadata": {"labels": labels, "annotations": {CONFIG_HASH: hash(hashed.iter().map(String::as_str))}},
                     "spec": {
                         "serviceAccountName": account,
+                        "securityContext": restricted_pod_context(),
                         "imagePullSecrets": pull_secrets,
                         "containers": [container],
                         "volumes": volumes,

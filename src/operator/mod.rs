@@ -20,6 +20,8 @@ pub mod manifest;
 pub mod names;
 mod objects;
 pub mod reconfigure;
+pub mod route;
+pub mod scc;
 pub mod status;
 pub mod tls;
 pub mod zookeeper;

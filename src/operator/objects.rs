@@ -54,6 +54,26 @@ pub fn http_probe(path: &str, port: &str, initial_delay: i32) -> Value {
     })
 }
 
+/// The pod-level `securityContext` of every pod but the executor's: OpenShift's restricted SCC
+/// (`restricted-v2`) admits it, and it runs on plain Kubernetes too. No `runAsUser`,
+/// `runAsGroup` or `fsGroup`: OpenShift assigns arbitrary UIDs, and the images' numeric `USER`
+/// (uid 10001 or ZooKeeper's, group 0) satisfies `runAsNonRoot` elsewhere.
+pub fn restricted_pod_context() -> Value {
+    json!({"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}})
+}
+
+/// The container-level `securityContext` of every container but the executor's (see
+/// [`restricted_pod_context`]).
+pub fn restricted_container_context() -> Value {
+    json!({
+        "allowPrivilegeEscalation": false,
+        "privileged": false,
+        "runAsNonRoot": true,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

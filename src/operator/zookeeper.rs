@@ -5,7 +5,7 @@
 
 use super::crd::ZookeeperSpec;
 use super::names::Names;
-use super::objects::{hash, object, secret};
+use super::objects::{hash, object, restricted_container_context, restricted_pod_context, secret};
 use super::tls::Material;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -15,6 +15,12 @@ pub const CLIENT_PORT: i32 = 2281;
 /// The default image (upstream's).
 pub const DEFAULT_IMAGE: &str = "docker.io/library/zookeeper:3.8.4";
 const COMPONENT: &str = "zookeeper";
+/// The group that owns the data volume off OpenShift.
+pub const FS_GROUP: i64 = 1000;
+/// The user `zookeeper` of [`DEFAULT_IMAGE`], which has no `USER` (its entrypoint switches to
+/// it, and the operator's command bypasses the entrypoint): off OpenShift that image runs as
+/// this uid, or `runAsNonRoot` would refuse it. Other images run as their own `USER`.
+pub const DEFAULT_IMAGE_UID: i64 = 1000;
 
 /// Replicas of a managed ZooKeeper.
 pub fn replicas(spec: Option<&ZookeeperSpec>) -> i32 {
@@ -80,12 +86,17 @@ fn zoo_cfg(names: &Names, replicas: i32) -> String {
 /// The workload objects (the TLS Secrets come from [`tls_secrets`]); `pdb_api` is the served
 /// PodDisruptionBudget version (`policy/v1`, or `policy/v1beta1` before Kubernetes 1.21);
 /// `pull_secrets` the pods' `imagePullSecrets` (the Zuul's, as every other pod of it has).
+/// `openshift`: the `security.openshift.io` API is served, so the SCC gives the pods the
+/// namespace's `fsGroup` (a fixed one would be refused); elsewhere the pods get `fsGroup`
+/// [`FS_GROUP`], or the data volume would be root's (and [`DEFAULT_IMAGE`] the uid
+/// [`DEFAULT_IMAGE_UID`]).
 pub fn objects(
     names: &Names,
     spec: Option<&ZookeeperSpec>,
     material: &Material,
     pdb_api: &str,
     pull_secrets: &[Value],
+    openshift: bool,
 ) -> Vec<Value> {
     let replicas = replicas(spec);
     let set = names.child("zookeeper");
@@ -105,6 +116,13 @@ pub fn objects(
         {"name": "quorum", "port": 2888, "targetPort": "quorum"},
         {"name": "election", "port": 3888, "targetPort": "election"},
     ]);
+    let mut pod_security = restricted_pod_context();
+    if !openshift {
+        pod_security["fsGroup"] = json!(FS_GROUP);
+        if image == DEFAULT_IMAGE {
+            pod_security["runAsUser"] = json!(DEFAULT_IMAGE_UID);
+        }
+    }
     let start = "echo $(( ${HOSTNAME##*-} + 1 )) > /data/myid && exec zkServer.sh start-foreground /conf/zoo.cfg";
     vec![
         object(names, "v1", "ConfigMap", &config_name, COMPONENT, json!({"data": {"zoo.cfg": cfg}})),
@@ -133,7 +151,7 @@ pub fn objects(
                     "spec": {
                         "automountServiceAccountToken": false,
                         "imagePullSecrets": pull_secrets,
-                        "securityContext": {"fsGroup": 1000},
+                        "securityContext": pod_security,
                         "containers": [{
                             "name": "zookeeper",
                             "image": image,
@@ -151,6 +169,7 @@ pub fn objects(
                                 {"name": "config", "mountPath": "/conf"},
                                 {"name": "tls", "mountPath": "/tls/server", "readOnly": true},
                             ],
+                            "securityContext": restricted_container_context(),
                         }],
                         "volumes": [
                             {"name": "config", "configMap": {"name": config_name}},
@@ -182,7 +201,7 @@ mod tests {
         let names = Names::new("z", "ns");
         let material = ensure(Existing::default(), &names.zookeeper_service_names()).expect("material");
         let pull = vec![json!({"name": "registry"})];
-        let objects = objects(&names, None, &material, "policy/v1", &pull);
+        let objects = objects(&names, None, &material, "policy/v1", &pull, false);
         let set = objects.iter().find(|o| o["kind"] == "StatefulSet").expect("StatefulSet");
         assert_eq!(set["spec"]["template"]["spec"]["imagePullSecrets"], json!([{"name": "registry"}]));
     }

@@ -6,7 +6,7 @@
 //! (zuul.conf is itself a Secret). `secretName` directly in a connection merges every key of that
 //! Secret into the section (upstream's form).
 
-use super::crd::{JobVolumeAccess, JobVolumeContext, ZuulSpec};
+use super::crd::{JobVolumeAccess, JobVolumeContext, LauncherSpec, ZuulSpec};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -257,6 +257,12 @@ pub fn render(spec: &ZuulSpec, inputs: &Inputs<'_>) -> Result<Rendered, ConfErro
         pairs.push(("git_user_name", name));
     }
     sections.push(("merger".into(), component(pairs, merger.and_then(|m| m.component.options.as_ref()))));
+
+    let launcher = spec.launcher.as_ref();
+    if LauncherSpec::runs_zuul_launcher(launcher) {
+        let options = launcher.and_then(|l| l.zuul_launcher.as_ref()).and_then(|z| z.options.as_ref());
+        sections.push(("launcher".into(), component(Vec::new(), options)));
+    }
 
     let mut files = Vec::new();
     for (name, section) in spec.connections.iter().flatten() {
