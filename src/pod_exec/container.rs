@@ -9,12 +9,27 @@ use kube::api::Api;
 /// The annotation kubectl reads for the default container.
 pub const DEFAULT_CONTAINER: &str = "kubectl.kubernetes.io/default-container";
 
-/// `target` with its container chosen, reading the pod only when none is named.
+/// Attempts to read the pod when the API server cannot be reached (nothing ran yet).
+const READ_ATTEMPTS: u32 = 3;
+
+/// `target` with its container chosen, reading the pod only when none is named. A connection
+/// that fails (not an answer of the API server, such as 404) is tried again: the command has
+/// not started, so nothing can run twice.
 pub async fn with_container(client: &kube::Client, mut target: Target) -> Result<Target, ExecError> {
     if target.container.is_none() {
         let pods: Api<Pod> = Api::namespaced(client.clone(), &target.namespace);
-        let pod =
-            pods.get(&target.pod).await.map_err(|source| ExecError::ReadPod { pod: target.pod.clone(), source })?;
+        let mut tries = 0;
+        let pod = loop {
+            tries += 1;
+            match pods.get(&target.pod).await {
+                Ok(pod) => break pod,
+                Err(error) if tries < READ_ATTEMPTS && !matches!(error, kube::Error::Api(_)) => {
+                    tracing::debug!(pod = %target.pod, %error, "cannot read the pod; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(tries))).await;
+                }
+                Err(source) => return Err(ExecError::ReadPod { pod: target.pod.clone(), source }),
+            }
+        };
         target.container =
             Some(default_container(&pod).ok_or_else(|| ExecError::NoContainer { pod: target.pod.clone() })?);
     }

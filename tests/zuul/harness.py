@@ -46,8 +46,9 @@ from cut_proxy import CutProxy
 # The job of the dropped-connection scenario prints this line a second; the harness cuts the
 # API connections once the third reaches job-output.txt (the task is then running in the pod).
 CUT_MARKER = "tick 3"
-# The first and last line of the no-Python job's task, a second apart.
-LIVE_MARKERS = ("nopython tick 1", "nopython tick 8")
+# The first and last line of the no-Python job's task, a second apart. (Not "tick": the cut
+# watcher must not fire on another build's lines.)
+LIVE_MARKERS = ("nopython line 1", "nopython line 8")
 TENANT = "kubepool"
 JOBS_REPO = "kubepool-jobs"
 
@@ -515,13 +516,15 @@ def write_cut_kubeconfig(z: Zuul, path: Path) -> None:
 
 
 def cut_when_marker_appears(z: Zuul) -> None:
-    """Cuts every connection through the cut proxy once, when CUT_MARKER is in a build's log."""
+    """Cuts every connection through the cut proxy once, when CUT_MARKER is in the log of the
+    cut scenario's build (its run playbook is running), never on another build's lines."""
 
     def watch() -> None:
         while z.cut_proxy is not None and z.cut_proxy.cuts == 0:
             for log in (z.work / "builds").glob("*/work/logs/job-output.txt"):
                 try:
-                    if CUT_MARKER in log.read_text(errors="replace"):
+                    text = log.read_text(errors="replace")
+                    if "playbooks/cut.yaml@" in text and CUT_MARKER in text:
                         z.cut_proxy.cut_all()
                         return
                 except OSError:
@@ -889,7 +892,7 @@ NOPYTHON_PLAYBOOK = """\
   gather_facts: false
   tasks:
     - shell: |
-        for i in 1 2 3 4 5 6 7 8; do echo "nopython tick $i"; sleep 1; done
+        for i in 1 2 3 4 5 6 7 8; do echo "nopython line $i"; sleep 1; done
         command -v python3 python || echo "no python here"
 """
 

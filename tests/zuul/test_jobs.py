@@ -157,7 +157,7 @@ def test_live_log_from_a_pod_without_python(zuul: Zuul, pushed: dict[str, str]) 
     stamps = [
         line.split(" | ", 1)[0]
         for line in out.splitlines()
-        if line.endswith(("nopython tick 1", "nopython tick 8"))
+        if line.endswith(LIVE_MARKERS)
     ]
     assert len(stamps) == 2, out[-4000:]
     start, end = (datetime.strptime(s, "%Y-%m-%d %H:%M:%S.%f") for s in stamps)
