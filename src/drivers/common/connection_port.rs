@@ -1,9 +1,11 @@
-//! A node record's `connection_port` (reference §5), for all three drivers: the namespace, the
-//! API URL, the node's own credentials, and for pod nodes the pod name.
+//! A launched node's record and its `connection_port` (reference §5), for all three drivers:
+//! the namespace, the API URL, the node's own credentials, and for pod nodes the pod name.
 
 use super::objects::SERVICE_ACCOUNT;
 use super::token::Credentials;
+use crate::drivers::spec::LabelSpec;
 use crate::k8s::ClusterInfo;
+use kubepool_driver_api::LaunchedNode;
 
 /// Which driver's variant of the dict (they differ in two keys, §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,33 +18,87 @@ pub enum Flavor {
     OpenshiftPods,
 }
 
-/// The `connection_port` dict Zuul's executor builds the node's kubeconfig from. `user` is
-/// `zuul-worker` (it names the kubeconfig user, whatever the service account is called); pods
-/// that share a namespace with other nodes (openshiftpods, kubernetes buildset pods) replace it
-/// with a name of their own.
-pub fn connection_port(
-    cluster: &ClusterInfo,
-    flavor: Flavor,
-    namespace: &str,
-    credentials: Credentials,
-    pod: Option<&str>,
-) -> serde_json::Value {
-    let mut port = serde_json::Map::new();
-    if flavor == Flavor::Kubernetes {
-        port.insert("name".into(), namespace.into());
+/// What a node's commands reach: its namespace, or a pod in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach<'a> {
+    /// No pod: Zuul reaches the namespace with `connection_type` (`namespace`, `project`).
+    Namespace { connection_type: &'static str },
+    /// The pod of a node with a namespace of its own. The kubeconfig user is Nodepool's
+    /// `zuul-worker`, whatever the service account is called.
+    Pod(&'a str),
+    /// A pod that shares its namespace with other nodes (openshiftpods, kubernetes buildset
+    /// pods). Zuul's executor names kubeconfig users and contexts `<namespace>:<user>`: one
+    /// `user` for two such nodes of a job gives duplicate names, which kubectl refuses (printing
+    /// the kubeconfig, tokens included). The user is the pod's name, which its own service
+    /// account also has: unique.
+    SharedNamespacePod(&'a str),
+}
+
+/// A launched node's record: where it is and how Zuul reaches it.
+pub struct NodeRecord<'a> {
+    pub cluster: &'a ClusterInfo,
+    pub flavor: Flavor,
+    pub namespace: &'a str,
+    pub reach: Reach<'a>,
+}
+
+impl NodeRecord<'_> {
+    fn pod(&self) -> Option<&str> {
+        match self.reach {
+            Reach::Namespace { .. } => None,
+            Reach::Pod(pod) | Reach::SharedNamespacePod(pod) => Some(pod),
+        }
     }
-    port.insert("namespace".into(), namespace.into());
-    port.insert("host".into(), cluster.server.clone().into());
-    port.insert("skiptls".into(), cluster.skip_tls_verify.into());
-    port.insert("token".into(), credentials.token.into());
-    port.insert("user".into(), SERVICE_ACCOUNT.into());
-    if flavor == Flavor::OpenshiftPods || !cluster.skip_tls_verify {
-        port.insert("ca_crt".into(), credentials.ca_crt_base64.into());
+
+    /// The `connection_port` dict Zuul's executor builds the node's kubeconfig from.
+    pub fn connection_port(&self, credentials: Credentials) -> serde_json::Value {
+        let user = match self.reach {
+            Reach::SharedNamespacePod(pod) => pod,
+            Reach::Namespace { .. } | Reach::Pod(_) => SERVICE_ACCOUNT,
+        };
+        let mut port = serde_json::Map::new();
+        if self.flavor == Flavor::Kubernetes {
+            port.insert("name".into(), self.namespace.into());
+        }
+        port.insert("namespace".into(), self.namespace.into());
+        port.insert("host".into(), self.cluster.server.clone().into());
+        port.insert("skiptls".into(), self.cluster.skip_tls_verify.into());
+        port.insert("token".into(), credentials.token.into());
+        port.insert("user".into(), user.into());
+        if self.flavor == Flavor::OpenshiftPods || !self.cluster.skip_tls_verify {
+            port.insert("ca_crt".into(), credentials.ca_crt_base64.into());
+        }
+        if let Some(pod) = self.pod() {
+            port.insert("pod".into(), pod.into());
+        }
+        serde_json::Value::Object(port)
     }
-    if let Some(pod) = pod {
-        port.insert("pod".into(), pod.into());
+
+    /// The launcher's record of the node: `connection_port`, the pod as `interface_ip` and
+    /// `kubectl` as the connection type for pod nodes, and the label's Python and shell.
+    pub fn launched(
+        &self,
+        external_id: String,
+        credentials: Credentials,
+        host_id: Option<String>,
+        label: &LabelSpec,
+    ) -> LaunchedNode {
+        let connection_type = match self.reach {
+            Reach::Namespace { connection_type } => connection_type,
+            Reach::Pod(_) | Reach::SharedNamespacePod(_) => "kubectl",
+        };
+        LaunchedNode {
+            external_id,
+            connection_type: connection_type.to_string(),
+            connection_port: self.connection_port(credentials),
+            interface_ip: self.pod().map(str::to_string),
+            host_id,
+            python_path: Some(label.python_path.clone()),
+            shell_type: label.shell_type.clone(),
+            username: None,
+            host_keys: Vec::new(),
+        }
     }
-    serde_json::Value::Object(port)
 }
 
 #[cfg(test)]
@@ -65,22 +121,30 @@ mod tests {
         Credentials { token: "t".into(), ca_crt_base64: "UEVN".into() }
     }
 
+    fn record<'a>(cluster: &'a ClusterInfo, flavor: Flavor, reach: Reach<'a>) -> NodeRecord<'a> {
+        NodeRecord { cluster, flavor, namespace: "ns", reach }
+    }
+
     #[tokio::test]
     async fn the_three_flavors_differ_only_in_name_and_ca() {
         let verified = cluster(false).await;
-        let k8s = connection_port(&verified, Flavor::Kubernetes, "ns", credentials(), Some("p"));
+        let k8s = record(&verified, Flavor::Kubernetes, Reach::Pod("p")).connection_port(credentials());
         assert_eq!(k8s["name"], "ns");
         assert_eq!(k8s["ca_crt"], "UEVN");
         assert_eq!(k8s["pod"], "p");
-        let os = connection_port(&verified, Flavor::Openshift, "ns", credentials(), None);
+        assert_eq!(k8s["user"], "zuul-worker");
+        let project = Reach::Namespace { connection_type: "project" };
+        let os = record(&verified, Flavor::Openshift, project).connection_port(credentials());
         assert!(os.get("name").is_none() && os.get("pod").is_none(), "{os}");
         assert_eq!(os["user"], "zuul-worker");
 
         let skipping = cluster(true).await;
-        let os = connection_port(&skipping, Flavor::Openshift, "ns", credentials(), None);
+        let os = record(&skipping, Flavor::Openshift, project).connection_port(credentials());
         assert!(os.get("ca_crt").is_none(), "no CA when TLS is not verified: {os}");
-        let pods = connection_port(&skipping, Flavor::OpenshiftPods, "ns", credentials(), Some("p"));
+        let pods =
+            record(&skipping, Flavor::OpenshiftPods, Reach::SharedNamespacePod("p")).connection_port(credentials());
         assert_eq!(pods["ca_crt"], "UEVN", "openshiftpods always carries ca_crt");
         assert_eq!(pods["skiptls"], true);
+        assert_eq!(pods["user"], "p", "a pod sharing its namespace is its own user");
     }
 }

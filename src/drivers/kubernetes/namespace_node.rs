@@ -6,7 +6,7 @@
 use super::KubernetesDriver;
 use super::access::{self, Grant};
 use super::buildset;
-use crate::drivers::common::connection_port::{Flavor, connection_port};
+use crate::drivers::common::connection_port::{Flavor, NodeRecord, Reach};
 use crate::drivers::common::label::Label;
 use crate::drivers::common::pod_launch;
 use kubepool_driver_api::{LaunchError, LaunchProgress, LaunchedNode, NodeSpec};
@@ -35,15 +35,7 @@ pub async fn launch(
         Ok(credentials)
     };
     let credentials = driver.clean_up_on_failure(&name, attempt).await?;
-    Ok(LaunchedNode {
-        external_id: name.clone(),
-        connection_type: "namespace".to_string(),
-        connection_port: connection_port(&provider.cluster, Flavor::Kubernetes, &name, credentials, None),
-        interface_ip: None,
-        host_id: None,
-        python_path: Some(label.spec.python_path.clone()),
-        shell_type: label.spec.shell_type.clone(),
-        username: None,
-        host_keys: Vec::new(),
-    })
+    let reach = Reach::Namespace { connection_type: "namespace" };
+    let record = NodeRecord { cluster: &provider.cluster, flavor: Flavor::Kubernetes, namespace: &name, reach };
+    Ok(record.launched(name.clone(), credentials, None, &label.spec))
 }

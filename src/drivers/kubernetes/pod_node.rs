@@ -6,7 +6,7 @@
 
 use super::KubernetesDriver;
 use super::access::{self, Grant};
-use crate::drivers::common::connection_port::{Flavor, connection_port};
+use crate::drivers::common::connection_port::{Flavor, NodeRecord, Reach};
 use crate::drivers::common::label::Label;
 use crate::drivers::common::pod_body::PodBody;
 use crate::drivers::common::pod_launch;
@@ -40,21 +40,11 @@ pub async fn launch(
     let (credentials, host) = driver.clean_up_on_failure(&namespace, attempt).await?;
     info!(namespace = %namespace, pod = pod_name, host = host.as_deref(), elapsed_ms = started.elapsed().as_millis() as u64,
         "pod ready: its credentials can exec into it");
-    Ok(LaunchedNode {
-        external_id: namespace.clone(),
-        connection_type: "kubectl".to_string(),
-        connection_port: connection_port(
-            &provider.cluster,
-            Flavor::Kubernetes,
-            &namespace,
-            credentials,
-            Some(pod_name),
-        ),
-        interface_ip: Some(pod_name.to_string()),
-        host_id: host,
-        python_path: Some(label.spec.python_path.clone()),
-        shell_type: label.spec.shell_type.clone(),
-        username: None,
-        host_keys: Vec::new(),
-    })
+    let record = NodeRecord {
+        cluster: &provider.cluster,
+        flavor: Flavor::Kubernetes,
+        namespace: &namespace,
+        reach: Reach::Pod(pod_name),
+    };
+    Ok(record.launched(namespace.clone(), credentials, host, &label.spec))
 }

@@ -4,7 +4,7 @@
 //! gone, so the next attempt starts clean.
 
 use super::{OpenshiftDriver, project};
-use crate::drivers::common::connection_port::{Flavor, connection_port};
+use crate::drivers::common::connection_port::{Flavor, NodeRecord, Reach};
 use crate::drivers::common::label::Label;
 use crate::drivers::common::pod_body::PodBody;
 use crate::drivers::common::pod_launch;
@@ -41,16 +41,10 @@ pub async fn launch(
     let (credentials, host) = driver.clean_up_on_failure(&name, attempt).await?;
     info!(project = %name, pod = pod.map(|_| pod_name), elapsed_ms = started.elapsed().as_millis() as u64,
         "openshift node ready");
-    let pod_name = pod.map(|_| pod_name);
-    Ok(LaunchedNode {
-        external_id: name.clone(),
-        connection_type: if pod.is_some() { "kubectl" } else { "project" }.to_string(),
-        connection_port: connection_port(&provider.cluster, Flavor::Openshift, &name, credentials, pod_name),
-        interface_ip: pod_name.map(str::to_string),
-        host_id: host,
-        python_path: Some(label.spec.python_path.clone()),
-        shell_type: label.spec.shell_type.clone(),
-        username: None,
-        host_keys: Vec::new(),
-    })
+    let reach = match pod {
+        Some(_) => Reach::Pod(pod_name),
+        None => Reach::Namespace { connection_type: "project" },
+    };
+    let record = NodeRecord { cluster: &provider.cluster, flavor: Flavor::Openshift, namespace: &name, reach };
+    Ok(record.launched(name.clone(), credentials, host, &label.spec))
 }

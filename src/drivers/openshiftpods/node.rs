@@ -4,7 +4,7 @@
 //! it is gone.
 
 use super::{OpenshiftPodsDriver, access};
-use crate::drivers::common::connection_port::{Flavor, connection_port};
+use crate::drivers::common::connection_port::{Flavor, NodeRecord, Reach};
 use crate::drivers::common::label::Label;
 use crate::drivers::common::pod_body::PodBody;
 use crate::drivers::common::pod_launch;
@@ -42,21 +42,7 @@ pub async fn launch(
     let (credentials, host) = driver.clean_up_on_failure(namespace, &pod, attempt).await?;
     info!(namespace, pod = %pod, host = host.as_deref(), elapsed_ms = started.elapsed().as_millis() as u64,
         "pod ready: its own credentials can exec into it");
-    let mut port = connection_port(&provider.cluster, Flavor::OpenshiftPods, namespace, credentials, Some(&pod));
-    // Zuul's executor names the kubeconfig user `<namespace>:<user>` (and its context after
-    // it): Nodepool's `zuul-worker` for every pod of the pool's one namespace gives two pod
-    // nodes of one job the same names, and kubectl refuses such a kubeconfig (printing it,
-    // tokens included). The pod's service account is named after the pod: unique.
-    port["user"] = pod.clone().into();
-    Ok(LaunchedNode {
-        external_id,
-        connection_type: "kubectl".to_string(),
-        connection_port: port,
-        interface_ip: Some(pod.clone()),
-        host_id: host,
-        python_path: Some(label.spec.python_path.clone()),
-        shell_type: label.spec.shell_type.clone(),
-        username: None,
-        host_keys: Vec::new(),
-    })
+    let reach = Reach::SharedNamespacePod(&pod);
+    let record = NodeRecord { cluster: &provider.cluster, flavor: Flavor::OpenshiftPods, namespace, reach };
+    Ok(record.launched(external_id, credentials, host, &label.spec))
 }

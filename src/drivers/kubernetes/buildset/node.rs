@@ -9,7 +9,7 @@
 
 use super::super::{KubernetesDriver, pod_node};
 use super::{BUILDSET_LABEL, access, external_id, parent};
-use crate::drivers::common::connection_port::{Flavor, connection_port};
+use crate::drivers::common::connection_port::{Flavor, NodeRecord, Reach};
 use crate::drivers::common::label::Label;
 use crate::drivers::common::pod_body::PodBody;
 use crate::drivers::common::{api, launch_attempt, pod_account, pod_launch};
@@ -60,22 +60,9 @@ pub async fn launch(
     let (credentials, host) = launch_attempt::or_undo("pod", &id, attempt, || delete(driver, &namespace, &pod)).await?;
     info!(namespace = %namespace, pod = %pod, buildset = %uuid, host = host.as_deref(),
         elapsed_ms = started.elapsed().as_millis() as u64, "pod ready in the buildset's namespace");
-    let mut port = connection_port(&provider.cluster, Flavor::Kubernetes, &namespace, credentials, Some(&pod));
-    // Zuul's executor names the kubeconfig user `<namespace>:<user>` and its context after it:
-    // two pod nodes of one job in this namespace with the same `user` would make both names
-    // duplicates, and kubectl refuses such a kubeconfig. The service account's name is unique.
-    port["user"] = pod.clone().into();
-    Ok(LaunchedNode {
-        external_id: id,
-        connection_type: "kubectl".to_string(),
-        connection_port: port,
-        interface_ip: Some(pod.clone()),
-        host_id: host,
-        python_path: Some(label.spec.python_path.clone()),
-        shell_type: label.spec.shell_type.clone(),
-        username: None,
-        host_keys: Vec::new(),
-    })
+    let reach = Reach::SharedNamespacePod(&pod);
+    let record = NodeRecord { cluster: &provider.cluster, flavor: Flavor::Kubernetes, namespace: &namespace, reach };
+    Ok(record.launched(id, credentials, host, &label.spec))
 }
 
 /// Deletes the node's pod (1 s grace: its job is over), service account, token Secret, Role
