@@ -5,8 +5,9 @@
 //! mapping there, so a file using it still passes the real `nodepool config-validate`;
 //! kubepool takes the key out before the map becomes the pod's annotations.
 
-use super::check::{child, item};
+use super::check::child;
 use super::error::Diagnostic;
+use super::pool_labels::pool_labels;
 use super::yaml::{Node, to_json};
 
 /// The annotation key that puts a pod label's nodes of a buildset into the namespace of a
@@ -22,28 +23,21 @@ pub fn parse(value: &serde_json::Value) -> Result<bool, String> {
 /// label that is not a pod label of a kubernetes provider (a namespace label, an SSH node, a
 /// label of another driver).
 pub fn check(root: &Node, out: &mut Vec<Diagnostic>) {
-    for (p, provider) in root.get("providers").and_then(Node::as_seq).unwrap_or_default().iter().enumerate() {
-        let provider_path = item("providers", p);
-        let kubernetes = provider.get("driver").and_then(Node::as_str) == Some("kubernetes");
-        for (q, pool) in provider.get("pools").and_then(Node::as_seq).unwrap_or_default().iter().enumerate() {
-            let pool_path = item(&child(&provider_path, "pools"), q);
-            for (l, label) in pool.get("labels").and_then(Node::as_seq).unwrap_or_default().iter().enumerate() {
-                let annotations = label.get("annotations");
-                let Some(value) = annotations.and_then(|a| a.get(BUILDSET_NAMESPACE_KEY)) else { continue };
-                let path = child(&child(&item(&child(&pool_path, "labels"), l), "annotations"), BUILDSET_NAMESPACE_KEY);
-                let namespace_label = label.get("type").and_then(Node::as_str) == Some("namespace");
-                let ssh = annotations.and_then(|a| a.get(super::ssh::SSH_KEY)).is_some();
-                let problem = if !kubernetes || namespace_label {
-                    Some(format!("{BUILDSET_NAMESPACE_KEY} is an option of kubernetes pod labels only"))
-                } else if ssh {
-                    Some(format!("{BUILDSET_NAMESPACE_KEY} cannot be combined with {}", super::ssh::SSH_KEY))
-                } else {
-                    parse(&to_json(value)).err()
-                };
-                if let Some(message) = problem {
-                    out.push(Diagnostic::at(value.pos, &path, message));
-                }
-            }
+    for entry in pool_labels(root) {
+        let annotations = entry.label.get("annotations");
+        let Some(value) = annotations.and_then(|a| a.get(BUILDSET_NAMESPACE_KEY)) else { continue };
+        let namespace_label = entry.label.get("type").and_then(Node::as_str) == Some("namespace");
+        let ssh = annotations.and_then(|a| a.get(super::ssh::SSH_KEY)).is_some();
+        let problem = if !entry.kubernetes() || namespace_label {
+            Some(format!("{BUILDSET_NAMESPACE_KEY} is an option of kubernetes pod labels only"))
+        } else if ssh {
+            Some(format!("{BUILDSET_NAMESPACE_KEY} cannot be combined with {}", super::ssh::SSH_KEY))
+        } else {
+            parse(&to_json(value)).err()
+        };
+        if let Some(message) = problem {
+            let path = child(&child(&entry.path, "annotations"), BUILDSET_NAMESPACE_KEY);
+            out.push(Diagnostic::at(value.pos, &path, message));
         }
     }
 }

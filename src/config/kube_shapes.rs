@@ -5,6 +5,7 @@
 //! file position when the config is loaded.
 
 use super::check::{child, item};
+use super::pool_labels::pool_labels;
 use super::error::Diagnostic;
 use super::yaml::to_json;
 use super::yaml::{Node, Value};
@@ -18,14 +19,8 @@ type ShapeCheck = fn(&Node, &str, &mut Vec<Diagnostic>);
 
 /// Every shape problem of the labels of every provider.
 pub fn check(root: &Node, out: &mut Vec<Diagnostic>) {
-    for (p, provider) in root.get("providers").and_then(Node::as_seq).unwrap_or_default().iter().enumerate() {
-        let provider_path = item("providers", p);
-        for (q, pool) in provider.get("pools").and_then(Node::as_seq).unwrap_or_default().iter().enumerate() {
-            let pool_path = item(&child(&provider_path, "pools"), q);
-            for (l, label) in pool.get("labels").and_then(Node::as_seq).unwrap_or_default().iter().enumerate() {
-                check_label(label, &item(&child(&pool_path, "labels"), l), out);
-            }
-        }
+    for entry in pool_labels(root) {
+        check_label(entry.label, &entry.path, out);
     }
 }
 

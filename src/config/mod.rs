@@ -11,6 +11,7 @@ mod check;
 pub mod error;
 mod kube_shapes;
 pub mod model;
+mod pool_labels;
 mod scalar;
 mod schema;
 pub mod ssh;

@@ -5,8 +5,9 @@
 //! using it still passes the real `nodepool config-validate`; kubepool takes the key out before
 //! the map becomes the pod's annotations.
 
-use super::check::{child, item};
+use super::check::child;
 use super::error::Diagnostic;
+use super::pool_labels::pool_labels;
 use super::yaml::Node;
 use super::yaml::to_json;
 pub use crate::drivers::spec::{AuthorizedKeys, IngressOptions, ServiceType, SshOptions};
@@ -100,25 +101,17 @@ pub fn parse(value: &serde_json::Value) -> Result<SshOptions, String> {
 /// Every problem of an [`SSH_KEY`] value in the file: a malformed value, or one on a label that
 /// is not a form-A pod label of a kubernetes provider.
 pub fn check(root: &Node, out: &mut Vec<Diagnostic>) {
-    for (p, provider) in root.get("providers").and_then(Node::as_seq).unwrap_or_default().iter().enumerate() {
-        let provider_path = item("providers", p);
-        let kubernetes = provider.get("driver").and_then(Node::as_str) == Some("kubernetes");
-        for (q, pool) in provider.get("pools").and_then(Node::as_seq).unwrap_or_default().iter().enumerate() {
-            let pool_path = item(&child(&provider_path, "pools"), q);
-            for (l, label) in pool.get("labels").and_then(Node::as_seq).unwrap_or_default().iter().enumerate() {
-                let Some(value) = label.get("annotations").and_then(|a| a.get(SSH_KEY)) else { continue };
-                let path = child(&child(&item(&child(&pool_path, "labels"), l), "annotations"), SSH_KEY);
-                let form_a_pod =
-                    label.get("spec").is_none() && label.get("type").and_then(Node::as_str) != Some("namespace");
-                let problem = if !kubernetes || !form_a_pod {
-                    Some("SSH nodes are made from form-A pod labels of kubernetes providers only".to_string())
-                } else {
-                    parse(&to_json(value)).err()
-                };
-                if let Some(message) = problem {
-                    out.push(Diagnostic::at(value.pos, &path, message));
-                }
-            }
+    for entry in pool_labels(root) {
+        let label = entry.label;
+        let Some(value) = label.get("annotations").and_then(|a| a.get(SSH_KEY)) else { continue };
+        let form_a_pod = label.get("spec").is_none() && label.get("type").and_then(Node::as_str) != Some("namespace");
+        let problem = if !entry.kubernetes() || !form_a_pod {
+            Some("SSH nodes are made from form-A pod labels of kubernetes providers only".to_string())
+        } else {
+            parse(&to_json(value)).err()
+        };
+        if let Some(message) = problem {
+            out.push(Diagnostic::at(value.pos, &child(&child(&entry.path, "annotations"), SSH_KEY), message));
         }
     }
 }
