@@ -37,28 +37,6 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs kubectl without blocking the test's runtime (the ZooKeeper sessions run on it too).
-async fn kubectl(args: &[&str], stdin: Option<&str>) -> Result<String, String> {
-    let mut child = tokio::process::Command::new(common::kubectl())
-        .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("run kubectl: {e}"))?;
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        use tokio::io::AsyncWriteExt;
-        pipe.write_all(text.as_bytes()).await.map_err(|e| format!("kubectl stdin: {e}"))?;
-    }
-    let output = child.wait_with_output().await.map_err(|e| format!("kubectl: {e}"))?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(format!("kubectl {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr)))
-    }
-}
-
 /// The image, built and imported by the project's script from the binary under test.
 fn image() -> String {
     let output = Command::new(repo().join("tests/cluster/build-kubepool-image.sh"))
@@ -77,7 +55,7 @@ async fn shipped() -> Vec<Value> {
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     // One JSON object per manifest, one after the other (a List when a file holds several).
-    let text = kubectl(&args, None).await.expect("read deploy/");
+    let text = common::kubectl_async(&args, None).await.expect("read deploy/");
     let mut objects = Vec::new();
     for value in serde_json::Deserializer::from_str(&text).into_iter::<Value>() {
         let value = value.expect("kubectl JSON");
@@ -127,11 +105,11 @@ impl Deployed {
     async fn start(zk: &TestZk, image: &str, replicas: i64, without_rule: Option<usize>) -> Result<Self, String> {
         let namespace = common::unique_name("kubepool-test-deploy");
         let deployed = Deployed { namespace: namespace.clone(), pool: common::unique_name("kpd") };
-        kubectl(&["create", "namespace", &namespace], None).await?;
+        common::kubectl_async(&["create", "namespace", &namespace], None).await?;
         let ca = common::required_env("KUBEPOOL_TEST_ZK_CA");
         let cert = common::required_env("KUBEPOOL_TEST_ZK_CERT");
         let key = common::required_env("KUBEPOOL_TEST_ZK_KEY");
-        kubectl(
+        common::kubectl_async(
             &[
                 "-n",
                 &namespace,
@@ -176,28 +154,35 @@ impl Deployed {
             }
         }
         let list = json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string();
-        kubectl(&["apply", "-f", "-"], Some(&list)).await?;
-        kubectl(&["-n", &namespace, "rollout", "status", "deployment/kubepool-launcher", "--timeout=180s"], None)
-            .await?;
+        common::kubectl_async(&["apply", "-f", "-"], Some(&list)).await?;
+        common::kubectl_async(
+            &["-n", &namespace, "rollout", "status", "deployment/kubepool-launcher", "--timeout=180s"],
+            None,
+        )
+        .await?;
         Ok(deployed)
     }
 
     /// Stops the launchers (they let go of their ZooKeeper locks), so the test's chroot can go.
     async fn stop(&self) {
-        let _ = kubectl(&["-n", &self.namespace, "scale", "deployment/kubepool-launcher", "--replicas=0"], None).await;
+        let _ = common::kubectl_async(
+            &["-n", &self.namespace, "scale", "deployment/kubepool-launcher", "--replicas=0"],
+            None,
+        )
+        .await;
         let wait = ["-n", &self.namespace, "wait", "--for=delete", "pod", "-l", SELECTOR, "--timeout=120s"];
-        let _ = kubectl(&wait, None).await;
+        let _ = common::kubectl_async(&wait, None).await;
     }
 
     async fn logs(&self) -> String {
         let args = ["-n", &self.namespace, "logs", "-l", SELECTOR, "--tail=-1", "--prefix"];
-        kubectl(&args, None).await.unwrap_or_else(|e| e)
+        common::kubectl_async(&args, None).await.unwrap_or_else(|e| e)
     }
 
     /// GET `path` of the metrics Service's `port`, through the API server's service proxy.
     async fn through_service(&self, port: &str, path: &str) -> Result<String, String> {
         let raw = format!("/api/v1/namespaces/{}/services/kubepool-metrics:{port}/proxy{path}", self.namespace);
-        kubectl(&["get", "--raw", &raw], None).await
+        common::kubectl_async(&["get", "--raw", &raw], None).await
     }
 }
 

@@ -185,16 +185,7 @@ fn child_rights(child: &LaunchedNode, pod: &str, other_namespace: &str) -> Vec<S
         ("read another namespace", vec!["-n", other_namespace, "get", "pods"], None, false),
         ("create a role (escalation)", vec!["create", "role", "x", "--verb=get", "--resource=pods"], None, false),
     ];
-    let mut failures = Vec::new();
-    for (what, args, stdin, allowed) in checks {
-        let (ok, output) = common::kubectl_as(&kubeconfig, &args, stdin);
-        if ok != allowed {
-            failures.push(format!("{what}: expected {}, got: {output}", if allowed { "allowed" } else { "refused" }));
-        } else if !allowed && !output.contains("forbidden") {
-            failures.push(format!("{what}: refused, but not by RBAC: {output}"));
-        }
-    }
-    failures
+    common::rbac_failures(&kubeconfig, &checks)
 }
 
 /// The kubeconfig Zuul's executor writes (its own `prepareKubeConfig`) for `nodes` of one job;
@@ -202,20 +193,8 @@ fn child_rights(child: &LaunchedNode, pod: &str, other_namespace: &str) -> Vec<S
 async fn one_job_kubeconfig(nodes: &[(&LaunchedNode, &str)]) -> Vec<String> {
     let scratch = common::Scratch::new("kp-buildset-zuul");
     let ports: Vec<&serde_json::Value> = nodes.iter().map(|(node, _)| &node.connection_port).collect();
-    let ports_file = scratch.0.join("ports.json");
-    std::fs::write(&ports_file, serde_json::to_vec(&ports).expect("json")).expect("write ports");
     let kubeconfig = scratch.0.join("kubeconfig");
-    let written = zk_support::run_peer(
-        "zuul_kubeconfig.py",
-        &[kubeconfig.display().to_string(), ports_file.display().to_string()],
-    )
-    .await;
-    let contexts: Vec<String> = written["contexts"]
-        .as_array()
-        .expect("contexts")
-        .iter()
-        .map(|c| c.as_str().expect("context").to_string())
-        .collect();
+    let contexts = zk_support::zuul_kubeconfig(&ports, &kubeconfig).await;
     let mut failures = Vec::new();
     for ((_, pod), context) in nodes.iter().zip(&contexts) {
         let (ok, output) = common::kubectl_as(&kubeconfig, &["--context", context, "exec", pod, "--", "true"], None);

@@ -99,15 +99,7 @@ async fn namespace_node_credentials_work_inside_and_are_refused_outside() {
         ("list nodes", vec!["get", "nodes"], None, false),
         ("create a role (escalation)", vec!["create", "role", "x", "--verb=get", "--resource=pods"], None, false),
     ];
-    let mut failures = Vec::new();
-    for (what, args, stdin, allowed) in checks {
-        let (ok, output) = common::kubectl_as(&kubeconfig, &args, stdin);
-        if ok != allowed {
-            failures.push(format!("{what}: expected {}, got: {output}", if allowed { "allowed" } else { "refused" }));
-        } else if !allowed && !output.contains("forbidden") {
-            failures.push(format!("{what}: refused, but not by RBAC: {output}"));
-        }
-    }
+    let failures = common::rbac_failures(&kubeconfig, &checks);
 
     let listed = driver.list_resources().await.expect("list");
     let ours = |r: &&kubepool_driver_api::ResourceRef| r.external_id.starts_with(&format!("{pool_name}-"));

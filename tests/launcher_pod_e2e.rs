@@ -148,18 +148,12 @@ async fn zuul_gets_a_pod_it_can_exec_into_with_the_nodes_own_credentials() {
         RunningPeer::start("zuul_accept_nodes.py", &[zk.hosts(), vec!["--request".into(), id.clone()]].concat());
     let accepted = executor.next().await;
     assert_eq!(accepted["accepted"], Value::Bool(true), "{accepted}");
-    let ports: Vec<Value> =
-        accepted["nodes"].as_array().expect("nodes").iter().map(|n| n["connection_port"].clone()).collect();
+    let ports: Vec<&Value> =
+        accepted["nodes"].as_array().expect("nodes").iter().map(|n| &n["connection_port"]).collect();
     let scratch = Scratch::new("kp-pod-e2e");
-    let ports_file = scratch.0.join("ports.json");
-    std::fs::write(&ports_file, serde_json::to_vec(&ports).expect("json")).expect("write ports");
     let kubeconfig = scratch.0.join("kubeconfig");
-    let written = zk_support::run_peer(
-        "zuul_kubeconfig.py",
-        &[kubeconfig.display().to_string(), ports_file.display().to_string()],
-    )
-    .await;
-    assert_eq!(written["contexts"].as_array().map(Vec::len), Some(1), "{written}");
+    let contexts = zk_support::zuul_kubeconfig(&ports, &kubeconfig).await;
+    assert_eq!(contexts.len(), 1, "{contexts:?}");
     let mode = std::fs::metadata(&kubeconfig).expect("kubeconfig").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 

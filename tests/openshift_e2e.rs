@@ -38,23 +38,10 @@ async fn accept(zk: &TestZk, request: &str, scratch: &Scratch) -> (RunningPeer, 
     );
     let accepted = executor.next().await;
     assert_eq!(accepted["accepted"], Value::Bool(true), "{accepted}");
-    let ports: Vec<Value> =
-        accepted["nodes"].as_array().expect("nodes").iter().map(|n| n["connection_port"].clone()).collect();
-    let ports_file = scratch.0.join(format!("ports-{request}.json"));
-    std::fs::write(&ports_file, serde_json::to_vec(&ports).expect("json")).expect("write ports");
+    let ports: Vec<&Value> =
+        accepted["nodes"].as_array().expect("nodes").iter().map(|n| &n["connection_port"]).collect();
     let kubeconfig = scratch.0.join(format!("kubeconfig-{request}"));
-    let written = zk_support::run_peer(
-        "zuul_kubeconfig.py",
-        &[kubeconfig.display().to_string(), ports_file.display().to_string()],
-    )
-    .await;
-    let contexts: Vec<String> = written["contexts"]
-        .as_array()
-        .expect("contexts")
-        .iter()
-        .map(|c| c.as_str().expect("context").to_string())
-        .collect();
-    assert_eq!(contexts.len(), ports.len(), "{written}");
+    let contexts = zk_support::zuul_kubeconfig(&ports, &kubeconfig).await;
     (executor, kubeconfig, contexts)
 }
 

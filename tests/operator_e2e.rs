@@ -47,36 +47,14 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs kubectl without blocking the test's runtime.
-async fn kubectl(args: &[&str], stdin: Option<&str>) -> Result<String, String> {
-    let mut child = tokio::process::Command::new(common::kubectl())
-        .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("run kubectl: {e}"))?;
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        use tokio::io::AsyncWriteExt;
-        pipe.write_all(text.as_bytes()).await.map_err(|e| format!("kubectl stdin: {e}"))?;
-    }
-    let output = child.wait_with_output().await.map_err(|e| format!("kubectl: {e}"))?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(format!("kubectl {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr)))
-    }
-}
-
 async fn apply(ns: &str, object: &Value) {
-    kubectl(&["apply", "-n", ns, "-f", "-"], Some(&object.to_string())).await.expect("kubectl apply");
+    common::kubectl_async(&["apply", "-n", ns, "-f", "-"], Some(&object.to_string())).await.expect("kubectl apply");
 }
 
 async fn get_json(ns: &str, args: &[&str]) -> Value {
     let mut all = vec!["get", "-n", ns, "-o", "json"];
     all.extend_from_slice(args);
-    kubectl(&all, None).await.ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null)
+    common::kubectl_async(&all, None).await.ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null)
 }
 
 /// Polls `probe` every second until it returns `Some`, for at most `limit`; on timeout, prints
@@ -102,12 +80,15 @@ where
 
 /// What the namespace holds and the tails of its pods' logs, for a failure's diagnosis.
 async fn dump(ns: &str) {
-    eprintln!("{}", kubectl(&["get", "all,events", "-n", ns], None).await.unwrap_or_else(|e| e));
-    eprintln!("{}", kubectl(&["get", "zuul", "z", "-n", ns, "-o", "yaml"], None).await.unwrap_or_else(|e| e));
+    eprintln!("{}", common::kubectl_async(&["get", "all,events", "-n", ns], None).await.unwrap_or_else(|e| e));
+    eprintln!(
+        "{}",
+        common::kubectl_async(&["get", "zuul", "z", "-n", ns, "-o", "yaml"], None).await.unwrap_or_else(|e| e)
+    );
     let pods = get_json(ns, &["pods"]).await;
     for pod in pods["items"].as_array().into_iter().flatten() {
         let name = pod["metadata"]["name"].as_str().unwrap_or_default();
-        let logs = kubectl(&["logs", "-n", ns, name, "--all-containers", "--tail=40"], None).await;
+        let logs = common::kubectl_async(&["logs", "-n", ns, name, "--all-containers", "--tail=40"], None).await;
         eprintln!("---- {name}\n{}", logs.unwrap_or_else(|e| e));
     }
 }
@@ -325,9 +306,10 @@ fn running(components: &Value, kind: &str) -> usize {
 
 /// The namespaces of the kubepool nodes of `pool` (labelled by the launcher).
 async fn node_namespaces(pool: &str) -> Vec<String> {
-    let names = kubectl(&["get", "namespaces", "-l", &format!("nodepool_pool_name={pool}"), "-o", "name"], None)
-        .await
-        .unwrap_or_default();
+    let names =
+        common::kubectl_async(&["get", "namespaces", "-l", &format!("nodepool_pool_name={pool}"), "-o", "name"], None)
+            .await
+            .unwrap_or_default();
     names.split_whitespace().map(str::to_string).collect()
 }
 
@@ -359,7 +341,7 @@ async fn a_zuul_resource_runs_a_job_on_a_kubepool_pod_node_is_kept_and_removed()
     let client = admin_client().await;
     install_crd(&client).await;
     let ns = unique_name("kp-op-e2e");
-    kubectl(&["create", "namespace", &ns], None).await.expect("create the namespace");
+    common::kubectl_async(&["create", "namespace", &ns], None).await.expect("create the namespace");
     let _guard = NamespaceGuard(ns.clone());
     let pool = ns.clone();
     let _pool_guard = PoolGuard(pool.clone());
@@ -525,7 +507,8 @@ async fn a_zuul_resource_runs_a_job_on_a_kubepool_pod_node_is_kept_and_removed()
     assert_eq!(running(&components, "executor"), 1);
 
     // Must-show 7 (the flag): `logging.debug` runs the components with -d: DEBUG lines.
-    let log = kubectl(&["logs", "-n", &ns, "z-scheduler-0", "--tail=2000"], None).await.expect("scheduler log");
+    let log =
+        common::kubectl_async(&["logs", "-n", &ns, "z-scheduler-0", "--tail=2000"], None).await.expect("scheduler log");
     assert!(log.lines().any(|l| l.contains(" DEBUG ")), "DEBUG lines in the scheduler's log");
 
     // Must-show 6: the job volume is in zuul.conf and visible, read-only, to a job's playbook on
@@ -543,12 +526,14 @@ async fn a_zuul_resource_runs_a_job_on_a_kubepool_pod_node_is_kept_and_removed()
 
     // Must-show 3: drift. A deleted child Deployment comes back; a hand edit is reverted.
     let before = uid(&ns, "deployment", "z-web").await.expect("z-web");
-    kubectl(&["delete", "deployment", "z-web", "-n", &ns, "--wait=false"], None).await.expect("delete z-web");
+    common::kubectl_async(&["delete", "deployment", "z-web", "-n", &ns, "--wait=false"], None)
+        .await
+        .expect("delete z-web");
     wait_for(&ns, "deleted Deployment z-web recreated", DRIFT_LIMIT, || async {
         uid(&ns, "deployment", "z-web").await.filter(|u| *u != before)
     })
     .await;
-    kubectl(
+    common::kubectl_async(
         &["patch", "statefulset", "z-scheduler", "-n", &ns, "--type=merge", "-p", r#"{"spec":{"replicas":1}}"#],
         None,
     )
@@ -612,7 +597,9 @@ async fn a_zuul_resource_runs_a_job_on_a_kubepool_pod_node_is_kept_and_removed()
     )
     .await;
     let patch = r#"{"spec":{"executor":{"count":2},"logging":{"debug":true,"configMapName":"zuul-logging"}}}"#;
-    kubectl(&["patch", "zuul", "z", "-n", &ns, "--type=merge", "-p", patch], None).await.expect("scale, log config");
+    common::kubectl_async(&["patch", "zuul", "z", "-n", &ns, "--type=merge", "-p", patch], None)
+        .await
+        .expect("scale, log config");
     wait_for(&ns, "two running executors (and the logging config rolled out)", Duration::from_secs(300), || async {
         let z = get_json(&ns, &["zuul", "z"]).await;
         let settled = z["status"]["observedGeneration"] == z["metadata"]["generation"]
@@ -620,7 +607,7 @@ async fn a_zuul_resource_runs_a_job_on_a_kubepool_pod_node_is_kept_and_removed()
         (settled && running(&web_api(&ns, "/api/components").await?, "executor") == 2).then_some(())
     })
     .await;
-    let log = kubectl(&["logs", "-n", &ns, "z-scheduler-0"], None).await.expect("scheduler log");
+    let log = common::kubectl_async(&["logs", "-n", &ns, "z-scheduler-0"], None).await.expect("scheduler log");
     assert!(log.lines().any(|l| l.contains(" e2e-logging INFO ")), "the logging config's format");
     assert!(!log.lines().any(|l| l.contains(" DEBUG ")), "no DEBUG line under the logging config");
 
@@ -646,7 +633,7 @@ async fn a_zuul_resource_runs_a_job_on_a_kubepool_pod_node_is_kept_and_removed()
     )
     .await;
     wait_for(&ns, "the removed provider drained and its launcher deleted", Duration::from_secs(120), || async {
-        let gone = kubectl(&["get", "deployment", "z-launcher-second", "-n", &ns], None).await.is_err();
+        let gone = common::kubectl_async(&["get", "deployment", "z-launcher-second", "-n", &ns], None).await.is_err();
         let events = get_json(&ns, &["events"]).await;
         let drained = events["items"].as_array().into_iter().flatten().any(|e| e["reason"] == "Drained");
         (gone && drained).then_some(())
@@ -658,14 +645,16 @@ async fn a_zuul_resource_runs_a_job_on_a_kubepool_pod_node_is_kept_and_removed()
     .await;
 
     // Must-show 9: deleting the CR leaves nothing it made.
-    kubectl(&["delete", "zuul", "z", "-n", &ns, "--wait=false"], None).await.expect("delete the Zuul");
+    common::kubectl_async(&["delete", "zuul", "z", "-n", &ns, "--wait=false"], None).await.expect("delete the Zuul");
     wait_for(&ns, "everything the Zuul made gone", Duration::from_secs(180), || async {
         let left = labelled_left(&ns).await;
-        let binding_left = kubectl(&["get", "clusterrolebinding", &binding], None).await.is_ok();
-        let node_namespaces =
-            kubectl(&["get", "namespaces", "-l", &format!("nodepool_pool_name={pool}"), "-o", "name"], None)
-                .await
-                .unwrap_or_default();
+        let binding_left = common::kubectl_async(&["get", "clusterrolebinding", &binding], None).await.is_ok();
+        let node_namespaces = common::kubectl_async(
+            &["get", "namespaces", "-l", &format!("nodepool_pool_name={pool}"), "-o", "name"],
+            None,
+        )
+        .await
+        .unwrap_or_default();
         if !left.is_empty() || binding_left || !node_namespaces.trim().is_empty() {
             eprintln!("[e2e] left: {left:?} binding {binding_left} node namespaces {:?}", node_namespaces.trim());
             return None;
@@ -673,9 +662,9 @@ async fn a_zuul_resource_runs_a_job_on_a_kubepool_pod_node_is_kept_and_removed()
         Some(())
     })
     .await;
-    let kept = kubectl(&["get", "secret", "zuul-db", "-n", &ns, "-o", "name"], None).await;
+    let kept = common::kubectl_async(&["get", "secret", "zuul-db", "-n", &ns, "-o", "name"], None).await;
     assert!(kept.is_ok(), "the user's Secret is kept");
-    let claims = kubectl(&["get", "pvc", "-n", &ns, "-o", "name"], None).await.unwrap_or_default();
+    let claims = common::kubectl_async(&["get", "pvc", "-n", &ns, "-o", "name"], None).await.unwrap_or_default();
     assert!(claims.trim().is_empty(), "volume claims left: {claims}");
     eprintln!("[e2e] whole test: {:.0} s", t0.elapsed().as_secs_f64());
 }

@@ -5,8 +5,8 @@
 //! file position when the config is loaded.
 
 use super::check::{child, item};
-use super::pool_labels::pool_labels;
 use super::error::Diagnostic;
+use super::pool_labels::pool_labels;
 use super::yaml::to_json;
 use super::yaml::{Node, Value};
 use crate::k8s::typed;

@@ -246,3 +246,45 @@ pub fn kubectl_as(kubeconfig: &std::path::Path, args: &[&str], stdin: Option<&st
         format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)),
     )
 }
+
+/// Runs the real kubectl without blocking the test's runtime (ZooKeeper sessions and
+/// controllers may run on it); stdout, or an error with the command and its stderr.
+pub async fn kubectl_async(args: &[&str], stdin: Option<&str>) -> Result<String, String> {
+    use std::process::Stdio;
+    let mut child = tokio::process::Command::new(kubectl())
+        .args(args)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("run kubectl: {e}"))?;
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        use tokio::io::AsyncWriteExt;
+        pipe.write_all(text.as_bytes()).await.map_err(|e| format!("kubectl stdin: {e}"))?;
+    }
+    let output = child.wait_with_output().await.map_err(|e| format!("kubectl: {e}"))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(format!("kubectl {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr)))
+    }
+}
+
+/// A kubectl call with a kubeconfig and whether RBAC must allow it: (what, args, stdin, allowed).
+pub type RbacCheck<'a> = (&'a str, Vec<&'a str>, Option<&'a str>, bool);
+
+/// Runs each check with `kubeconfig`; returns what went otherwise: allowed where it must be
+/// refused, refused where allowed, or refused by something other than RBAC ("forbidden").
+pub fn rbac_failures(kubeconfig: &std::path::Path, checks: &[RbacCheck<'_>]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (what, args, stdin, allowed) in checks {
+        let (ok, output) = kubectl_as(kubeconfig, args, *stdin);
+        if ok != *allowed {
+            failures.push(format!("{what}: expected {}, got: {output}", if *allowed { "allowed" } else { "refused" }));
+        } else if !allowed && !output.contains("forbidden") {
+            failures.push(format!("{what}: refused, but not by RBAC: {output}"));
+        }
+    }
+    failures
+}

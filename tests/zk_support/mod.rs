@@ -170,6 +170,24 @@ pub async fn run_peer(script: &str, args: &[String]) -> Value {
     serde_json::from_str(last).unwrap_or_else(|error| panic!("{script} printed {last:?}: {error}"))
 }
 
+/// Zuul's own `prepareKubeConfig` (peer `zuul_kubeconfig.py`) writes `kubeconfig` for nodes with
+/// these `connection_port`s, as the executor does for one job; returns each node's context, in
+/// order. The ports go to `<kubeconfig>.ports.json` beside it.
+pub async fn zuul_kubeconfig(ports: &[&Value], kubeconfig: &std::path::Path) -> Vec<String> {
+    let ports_file = kubeconfig.with_extension("ports.json");
+    std::fs::write(&ports_file, serde_json::to_vec(ports).expect("json")).expect("write ports");
+    let written =
+        run_peer("zuul_kubeconfig.py", &[kubeconfig.display().to_string(), ports_file.display().to_string()]).await;
+    let contexts: Vec<String> = written["contexts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no contexts: {written}"))
+        .iter()
+        .map(|c| c.as_str().expect("context").to_string())
+        .collect();
+    assert_eq!(contexts.len(), ports.len(), "one context per node: {written}");
+    contexts
+}
+
 /// A peer that keeps running: read its JSON lines, tell it to go on with a line on stdin.
 pub struct RunningPeer {
     script: String,
