@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -202,3 +203,10 @@ def collections_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         target / "ansible_collections/kubepool/pods/plugins/connection/kubectl.py"
     ).is_file()
     return target
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

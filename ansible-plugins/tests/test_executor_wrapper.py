@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, VENV_BIN, PodEnv, kubepool_binary, required_env
+from conftest import ROOT, VENV_BIN, PodEnv, free_port, kubepool_binary, required_env
 
 INSTALL = ROOT / "deploy/zuul-executor/install.sh"
 
@@ -172,17 +172,45 @@ def test_a_zuul_builds_console_port_is_served_from_its_job_dir(
             reader = client.makefile("rb")
             assert reader.readline().endswith(b"| from the job dir\n")
             assert reader.readline().endswith(b"| [Zuul] Task exit code: 0\n")
-        # the other port reaches the pod (nothing listens on 19886 there: the connection is
-        # accepted locally, then closed)
-        with socket.create_connection(("127.0.0.1", p2), timeout=10) as other:
-            other.settimeout(30)
-            assert other.recv(1) == b""
+        # the other port reaches the pod: a listener there greets
+        greeter = subprocess.Popen(
+            [
+                pod_env.cluster.kubectl,
+                f"--kubeconfig={pod_env.kubeconfig}",
+                f"--context={pod_env.context}",
+                "exec",
+                pod_env.pod,
+                "--",
+                "python3",
+                "-c",
+                GREETER,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert greeter.stdout is not None
+            assert greeter.stdout.readline() == "listening\n"
+            with socket.create_connection(("127.0.0.1", p2), timeout=10) as other:
+                other.settimeout(30)
+                assert other.makefile("rb").readline() == b"from the pod\n"
+        finally:
+            greeter.kill()
+            greeter.wait(timeout=10)
     finally:
         forward.terminate()
         forward.wait(timeout=10)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Listens on 19886 in the pod and greets one connection.
+GREETER = """
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 19886))
+s.listen(1)
+print("listening", flush=True)
+c, _ = s.accept()
+c.sendall(b"from the pod\\n")
+c.close()
+"""

@@ -515,36 +515,30 @@ def write_cut_kubeconfig(z: Zuul, path: Path) -> None:
     path.chmod(0o600)
 
 
-def cut_when_marker_appears(z: Zuul) -> None:
-    """Cuts every connection through the cut proxy once, when CUT_MARKER is in the log of the
-    cut scenario's build (its run playbook is running), never on another build's lines."""
+def watch_build_logs(z: Zuul) -> None:
+    """One thread reading the builds' job-output.txt while they run: it cuts every connection
+    through the cut proxy once, when CUT_MARKER is in the cut scenario's build (its run
+    playbook is running; never on another build's lines), and notes when each of LIVE_MARKERS
+    first appears (a test tells lines that arrived while their task ran from lines written at
+    its end)."""
+
+    def cut_pending() -> bool:
+        return z.cut_proxy is not None and z.cut_proxy.cuts == 0
 
     def watch() -> None:
-        while z.cut_proxy is not None and z.cut_proxy.cuts == 0:
-            for log in (z.work / "builds").glob("*/work/logs/job-output.txt"):
-                try:
-                    text = log.read_text(errors="replace")
-                    if "playbooks/cut.yaml@" in text and CUT_MARKER in text:
-                        z.cut_proxy.cut_all()
-                        return
-                except OSError:
-                    pass
-            time.sleep(0.2)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
-def record_live_markers(z: Zuul) -> None:
-    """Notes when each of LIVE_MARKERS first appears in a build's job-output.txt, so that a
-    test can tell lines that arrived while their task ran from lines written at its end."""
-
-    def watch() -> None:
-        while len(z.first_seen) < len(LIVE_MARKERS):
+        while cut_pending() or len(z.first_seen) < len(LIVE_MARKERS):
             for log in (z.work / "builds").glob("*/work/logs/job-output.txt"):
                 try:
                     text = log.read_text(errors="replace")
                 except OSError:
                     continue
+                if (
+                    cut_pending()
+                    and "playbooks/cut.yaml@" in text
+                    and CUT_MARKER in text
+                ):
+                    assert z.cut_proxy is not None
+                    z.cut_proxy.cut_all()
                 for marker in LIVE_MARKERS:
                     if marker in text and marker not in z.first_seen:
                         z.first_seen[marker] = time.monotonic()
@@ -726,8 +720,7 @@ def start(work: Path, image: str) -> Zuul:
         env["KUBEPOOL_KUBECTL_LOG"] = str(z.kubectl_log)
         cut_kubeconfig = work / "launcher.kubeconfig"
         write_cut_kubeconfig(z, cut_kubeconfig)
-        cut_when_marker_appears(z)
-        record_live_markers(z)
+        watch_build_logs(z)
         launcher_env = dict(os.environ, NO_COLOR="1", KUBECONFIG=str(cut_kubeconfig))
         z.spawn(
             "launcher",

@@ -369,23 +369,22 @@ class Connection(ConnectionBase):
                 pipe.write(data)
 
         follower = self._console_follower(in_data)
-        aborted = False
+        native: NativeCommand | None = None
         try:
             code, stdout, stderr = self._run(command, feed)
             task = native_command_task(in_data) if code == 127 else None
             if task is None or not task.interpreter_missing(stderr):
                 return code, stdout, stderr
-            # The pod has no Python: the module never started. Run its command here, or gather
-            # what facts a shell can tell.
-            if follower is not None:
-                follower.finish(wait=0)
-                aborted = True
-            if task.module == "setup":
-                return self._shell_facts(cmd, task)
-            return self._run_natively(cmd, task)
+            native = task
         finally:
-            if follower is not None and not aborted:
-                follower.finish()
+            if follower is not None:
+                # the module never started where its interpreter is missing: no log will come
+                follower.finish(wait=0 if native is not None else 5)
+        # The pod has no Python: run the task's command here, or gather what facts a shell
+        # can tell.
+        if native.module == "setup":
+            return self._shell_facts(cmd, native)
+        return self._run_natively(cmd, native)
 
     def _run_natively(self, cmd: str, task: NativeCommand) -> tuple[int, bytes, bytes]:
         """Runs a ``command``/``shell`` task's command in a pod without Python: ``cmd`` (the
@@ -426,13 +425,12 @@ class Connection(ConnectionBase):
                 stdout_sink=output.write,
             )
         finally:
-            output.close(None)
+            output.flush()
         if code == 255 and KUBEPOOL_ERROR in stderr:
             raise AnsibleConnectionFailure(
                 to_text(stderr, errors="surrogate_or_replace").strip()
             )
-        if console is not None:
-            output.close(code)
+        output.close(code)
         return 0, task.result_json(code, output.text(), started), b""
 
     def _shell_facts(self, cmd: str, task: NativeCommand) -> tuple[int, bytes, bytes]:
@@ -843,12 +841,7 @@ def _reads_all_without_interpreter(cmd: str, in_data) -> str:
     is read to its end before the shell's answer (exit 127, "<interpreter>: not found"). A
     container runtime holds an exec whose command left a full pipe of stdin unread open for
     ever (``kubectl exec -i`` hangs there as well), and a module is larger than a pipe."""
-    if in_data is None:
-        return cmd
-    first = to_bytes(in_data).split(b"\n", 1)[0]
-    if not first.startswith(b"#!"):
-        return cmd
-    interpreter = to_text(first[2:]).strip().split(" ")[0]
+    interpreter = _shebang_interpreter(in_data)
     if not interpreter.startswith("/"):
         return cmd
     quoted = shlex.quote(interpreter)
@@ -858,15 +851,27 @@ def _reads_all_without_interpreter(cmd: str, in_data) -> str:
     )
 
 
+def _shebang_interpreter(in_data) -> str:
+    """The interpreter a pipelined module names on its first line (``#!/usr/bin/python3``),
+    else an empty string."""
+    if in_data is None:
+        return ""
+    first = to_bytes(in_data).split(b"\n", 1)[0]
+    if not first.startswith(b"#!"):
+        return ""
+    words = to_text(first[2:]).split()
+    return words[0] if words else ""
+
+
 def native_command_task(in_data) -> NativeCommand | None:
     """The command module's task, if ``in_data`` is its pipelined AnsiballZ payload."""
-    if in_data is None:
+    interpreter = _shebang_interpreter(in_data)
+    if not interpreter:
         return None
     data = to_bytes(in_data)
-    first = data.split(b"\n", 1)[0]
     module = MODULE_FQN.search(data)
     params = MODULE_PARAMS.search(data)
-    if not first.startswith(b"#!") or module is None or params is None:
+    if module is None or params is None:
         return None
     try:
         literal = ast.literal_eval(to_text(params.group(1)))
@@ -875,8 +880,7 @@ def native_command_task(in_data) -> NativeCommand | None:
         args = json.loads(literal)["ANSIBLE_MODULE_ARGS"]
     except (ValueError, SyntaxError, KeyError, TypeError):
         return None
-    interpreter = to_text(first[2:]).strip().split(" ")[0]
-    if not isinstance(args, dict) or not interpreter:
+    if not isinstance(args, dict):
         return None
     return NativeCommand(to_text(module.group(1)), interpreter, args)
 
@@ -902,7 +906,6 @@ class _LineCopier:
         self._quiet = quiet
         self._kept: list[bytes] = []
         self._partial = b""
-        self._become_checked = False
 
     def write(self, chunk: bytes) -> None:
         self._kept.append(chunk)
@@ -926,17 +929,20 @@ class _LineCopier:
             out = out.split(b"\n", 1)[1] if b"\n" in out else b""
         return to_text(out, errors="surrogate_or_replace")
 
-    def close(self, rc: int | None) -> None:
-        """Ends the console log; with ``rc``, with Zuul's exit code line."""
-        if self._console is None:
-            return
+    def flush(self) -> None:
+        """Writes a last line without its newline to the console log."""
         if self._partial:
             self._line(self._partial + b"\n")
             self._partial = b""
-        if rc is not None:
-            self._line(f"[Zuul] Task exit code: {rc}\n".encode(), always=True)
-            self._console.close()
-            self._console = None
+
+    def close(self, rc: int) -> None:
+        """Ends the console log with Zuul's exit code line."""
+        if self._console is None:
+            return
+        self.flush()
+        self._line(f"[Zuul] Task exit code: {rc}\n".encode(), always=True)
+        self._console.close()
+        self._console = None
 
 
 # ---------------------------------------------------------------------- synchronize
