@@ -14,7 +14,6 @@ use super::launcher::shutdown_signal;
 use crate::Error;
 use crate::executor::forward::{self, ForwardEvent, ForwardOptions, PodForward};
 use clap::Args;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 /// The port zuul_console listens on in a node, which Zuul forwards for a pod's console.
@@ -55,16 +54,14 @@ pub async fn run(args: PortForwardArgs) -> Result<(), Error> {
         crate::k8s::load(args.kube.source(), args.kube.context.as_deref(), args.kube.namespace.as_deref()).await?;
     let namespace = config.default_namespace.clone();
     let shutdown = shutdown_signal()?;
-    let (served, forwarded): (Vec<_>, Vec<_>) = match &args.console_dir {
-        Some(_) => mappings.iter().partition(|(_, remote)| *remote == CONSOLE_PORT),
-        None => (Vec::new(), mappings.clone()),
-    };
+    // With --console-dir, the console port is served here; the rest goes to the pod.
     let mut console = tokio::task::JoinSet::new();
     let mut ports = Vec::new();
-    if let Some(dir) = &args.console_dir {
-        for &(local, remote) in &served {
-            let port = serve_console(&mut console, local, dir)?;
-            ports.push((port, remote));
+    let mut forwarded = Vec::new();
+    for &(local, remote) in &mappings {
+        match &args.console_dir {
+            Some(dir) if remote == CONSOLE_PORT => ports.push((serve_console(&mut console, local, dir)?, remote)),
+            _ => forwarded.push((local, remote)),
         }
     }
     let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
@@ -84,9 +81,6 @@ pub async fn run(args: PortForwardArgs) -> Result<(), Error> {
             println!("Forwarding from 127.0.0.1:{local} -> {remote}");
             println!("Forwarding from [::1]:{local} -> {remote}");
         }
-    }
-    if let (Some(dir), false) = (&args.console_dir, served.is_empty()) {
-        tracing::debug!(dir = %dir.display(), "serving the console port from local console logs");
     }
     let Some(forward) = forward else {
         shutdown.await;
@@ -116,14 +110,9 @@ pub async fn run(args: PortForwardArgs) -> Result<(), Error> {
 
 /// Serves `dir` on the loopback addresses at `local` (0: a free port); returns the port.
 fn serve_console(tasks: &mut tokio::task::JoinSet<()>, local: u16, dir: &std::path::Path) -> Result<u16, Error> {
-    let v4 = forward::listen(SocketAddr::from((Ipv4Addr::LOCALHOST, local)))?;
-    let port = v4.local_addr().map(|a| a.port()).unwrap_or(local);
-    tasks.spawn(crate::pod_exec::console::serve(v4, dir.to_path_buf()));
-    match forward::listen(SocketAddr::from((Ipv6Addr::LOCALHOST, port))) {
-        Ok(v6) => {
-            tasks.spawn(crate::pod_exec::console::serve(v6, dir.to_path_buf()));
-        }
-        Err(error) => tracing::debug!(port, %error, "no IPv6 loopback listener for the console"),
+    let (port, listeners) = forward::loopback_listeners(local, true)?;
+    for listener in listeners {
+        tasks.spawn(crate::pod_exec::console::serve(listener, dir.to_path_buf()));
     }
     Ok(port)
 }

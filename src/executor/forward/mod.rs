@@ -129,15 +129,8 @@ impl PodForward {
         let mut listeners = Vec::new();
         let mut ports = Vec::new();
         for &(local, remote) in mappings {
-            let v4 = listen(SocketAddr::from((Ipv4Addr::LOCALHOST, local)))?;
-            let port = v4.local_addr().map(|a| a.port()).unwrap_or(local);
-            listeners.push((v4, remote));
-            if options.ipv6_loopback {
-                match listen(SocketAddr::from((Ipv6Addr::LOCALHOST, port))) {
-                    Ok(v6) => listeners.push((v6, remote)),
-                    Err(error) => tracing::debug!(port, %error, "no IPv6 loopback listener"),
-                }
-            }
+            let (port, bound) = loopback_listeners(local, options.ipv6_loopback)?;
+            listeners.extend(bound.into_iter().map(|listener| (listener, remote)));
             ports.push((port, remote));
         }
         let mut tasks = JoinSet::new();
@@ -166,9 +159,24 @@ impl PodForward {
     }
 }
 
+/// Listeners on `127.0.0.1:<local>` (0: a free port) and, with `ipv6`, on `[::1]` at the same
+/// port where IPv6 is available (as `kubectl port-forward` listens); returns the port.
+pub fn loopback_listeners(local: u16, ipv6: bool) -> Result<(u16, Vec<TcpListener>), ExecutorError> {
+    let v4 = listen(SocketAddr::from((Ipv4Addr::LOCALHOST, local)))?;
+    let port = v4.local_addr().map(|a| a.port()).unwrap_or(local);
+    let mut listeners = vec![v4];
+    if ipv6 {
+        match listen(SocketAddr::from((Ipv6Addr::LOCALHOST, port))) {
+            Ok(v6) => listeners.push(v6),
+            Err(error) => tracing::debug!(port, %error, "no IPv6 loopback listener"),
+        }
+    }
+    Ok((port, listeners))
+}
+
 /// A listener with `SO_REUSEADDR`, so that ports Zuul's executor reserved (bound, not
 /// listening, also with `SO_REUSEADDR`) can be taken over, as kubectl does.
-pub fn listen(addr: SocketAddr) -> Result<TcpListener, ExecutorError> {
+fn listen(addr: SocketAddr) -> Result<TcpListener, ExecutorError> {
     let error = |source| ExecutorError::Listen { addr: addr.to_string(), source };
     let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }.map_err(error)?;
     socket.set_reuseaddr(true).map_err(error)?;
