@@ -5,6 +5,8 @@
 #   pod_ready           benches/pod_ready.rs: a pod label's requested-to-ready vs kubectl apply + wait
 #   exec_latency        benches/exec_latency.rs: one exec with kubepool (agent, no agent) vs kubectl
 #   ansible_connection  tests/bench/ansible_connection.py: 50 small tasks, stock kubectl plugin vs ours
+#   zuul_executor_paths tests/bench/zuul_executor_paths.py: the same Zuul builds with Zuul's stock
+#                       executor path and with kubepool's (a real Zuul each)
 #   launchers           tests/bench/compare_launchers.py: kubepool vs the real Nodepool 11.0.0
 #                       launcher, same cluster, same nodepool.yaml, same request stream; results in
 #                       target/bench/
@@ -15,7 +17,7 @@ cd "$(dirname "$(readlink -f "$0")")/.."
 started=$(date +%s)
 setup_logs=$(mktemp -d)
 benches=("$@")
-[ ${#benches[@]} -gt 0 ] || benches=(pod_ready exec_latency ansible_connection launchers)
+[ ${#benches[@]} -gt 0 ] || benches=(pod_ready exec_latency ansible_connection zuul_executor_paths launchers)
 # Set-up steps run side by side: the Python packages and the release build while the test bed is
 # built and started. One release build for everything: with a Rust bench among them, the benches
 # and (with them) the kubepool binary; a separate `cargo build --release` would build the

@@ -34,7 +34,7 @@ flock 9   # concurrent callers build once
 MIRROR=${DEBIAN_MIRROR:-$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)}
 [ -n "$MIRROR" ] || MIRROR=$(awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list)
 
-# A copy of the Debian root with `packages` installed from the mirror (as build-tox-image.sh: the
+# A copy of the Debian root with `packages` installed from the mirror (as build-derived-image.sh: the
 # device nodes apt-key, pip and the JRE need, /proc, this machine's resolver).
 root_with() {
   local dir=$1; shift

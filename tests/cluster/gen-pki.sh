@@ -26,6 +26,15 @@ cert() { # name CN O extendedKeyUsage [subjectAltName]  (signed by $CA, default 
 }
 mkca ca kubepool-testbed-ca
 mkca front-proxy-ca kubepool-testbed-front-proxy-ca
+# The CA the test bed's containerd trusts for buildset registries (up.sh); the real-Zuul tests
+# give it to the buildset registry job as a Zuul secret. EC, so that its key fits one
+# PKCS#1-OAEP block of a Zuul project key.
+if [ ! -f buildset-registry-ca.crt ]; then
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out buildset-registry-ca.key
+  openssl req -x509 -new -key buildset-registry-ca.key -sha256 -days 3650 \
+    -subj "/CN=kubepool-testbed-buildset-registry-ca" -out buildset-registry-ca.crt \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+fi
 cert apiserver kube-apiserver "" serverAuth \
   "IP:127.0.0.1,IP:$SERVICE_APISERVER_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters clientAuth

@@ -73,6 +73,8 @@ write_env() {
     [ -n "$kubeconfig" ] && echo "export KUBEPOOL_TEST_IMAGE=$NODE_IMAGE"
     [ -n "$kubeconfig" ] && echo "export KUBEPOOL_TEST_NOPYTHON_IMAGE=$NOPYTHON_IMAGE"
     [ -n "$kubeconfig" ] && echo "export KUBEPOOL_TEST_KUBECTL=$KUBECTL"
+    # the CA the test bed's containerd trusts for buildset registries (gen-pki.sh)
+    [ -n "$kubeconfig" ] && echo "export KUBEPOOL_TEST_REGISTRY_CA=$PKI/buildset-registry-ca"
   } > "$ENV_FILE"
 }
 
@@ -151,7 +153,13 @@ sysctl -qw "net.ipv4.conf.$POD_BRIDGE.forwarding=1"
 for r in "-s $POD_SUBNET ! -d $POD_SUBNET" "-d $POD_SUBNET ! -s $POD_SUBNET"; do
   iptables -C FORWARD $r -j DROP 2>/dev/null || iptables -I FORWARD $r -j DROP
 done
-start containerd containerd --config "$ETC/containerd.toml"
+# Registries: the test bed pulls nothing from outside (every image is imported), but the kubelet
+# pulls what a buildset's jobs push to their buildset registry (jobs-library's
+# run-buildset-registry: zuul-registry at its Service's cluster IP, with TLS). A site makes its
+# nodes trust the CA that signs its buildset registries' certificates; here that CA is the test
+# bed's buildset-registry-ca (gen-pki.sh), added to the roots containerd trusts.
+cat /etc/ssl/certs/ca-certificates.crt "$PKI/buildset-registry-ca.crt" > "$ETC/containerd-roots.pem"
+start containerd env SSL_CERT_FILE="$ETC/containerd-roots.pem" containerd --config "$ETC/containerd.toml"
 CTR="ctr --address $CONTAINERD_SOCK -n k8s.io"
 wait_for containerd 30 $CTR version
 for pair in "$PAUSE_IMAGE=pause.tar" "$NOSHELL_IMAGE=noshell.tar" "$NOPYTHON_IMAGE=nopython.tar" "$NODE_IMAGE=node.tar"; do

@@ -20,16 +20,24 @@ import pytest
 from harness import HERE, HarnessError, Zuul, make_work_dir, start, tail, zk_client
 
 
-def node_image() -> str:
-    """The derived node image (tox, flake8), built if needed and imported into the test bed."""
+def derived_image(flavour: str) -> str:
+    """A derived node image (tox: tox and flake8; buildset: zuul-registry, buildah, skopeo),
+    built if needed and imported into the test bed."""
     done = subprocess.run(
-        ["bash", str(HERE.parent / "cluster/build-tox-image.sh"), "--import"],
+        [
+            "bash",
+            str(HERE.parent / "cluster/build-derived-image.sh"),
+            flavour,
+            "--import",
+        ],
         check=False,
         capture_output=True,
         text=True,
     )
     if done.returncode != 0:
-        raise HarnessError(f"build-tox-image.sh failed: {done.stderr.strip()}")
+        raise HarnessError(
+            f"build-derived-image.sh {flavour} failed: {done.stderr.strip()}"
+        )
     return done.stdout.strip().splitlines()[-1]
 
 
@@ -82,7 +90,7 @@ def zuul(request) -> Iterator[Zuul]:
     z = None
     ok = False
     try:
-        z = start(work, node_image())
+        z = start(work, derived_image("tox"), derived_image("buildset"))
         print(f"\n[zuul harness] up in {time.monotonic() - t0:.1f}s ({work})")
         yield z
         ok = request.session.testsfailed == 0

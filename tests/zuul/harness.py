@@ -20,6 +20,7 @@ prints its tail. Nothing under /work/shared is used.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -140,6 +141,8 @@ class Zuul:
     cut_proxy: CutProxy | None = None
     # the test bed's image without Python
     nopython_image: str = ""
+    # zuul-registry, buildah and skopeo (tests/cluster/build-derived-image.sh buildset)
+    buildset_image: str = ""
     # when each of LIVE_MARKERS first appeared in a build's job-output.txt (time.monotonic())
     first_seen: dict[str, float] = field(default_factory=dict)
 
@@ -364,6 +367,29 @@ class Zuul:
         )
         return build
 
+    def encrypt(self, project: str, plaintext: str) -> list[str]:
+        """PLAINTEXT as Zuul's `!encrypted/pkcs1-oaep` chunks for PROJECT, with the project's
+        public key from zuul-web (what `zuul-client encrypt` does)."""
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+        url = f"http://127.0.0.1:{self.web_port}/api/tenant/{TENANT}/key/{project}.pub"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            key = serialization.load_pem_public_key(r.read())
+        assert isinstance(key, rsa.RSAPublicKey)
+        oaep = padding.OAEP(
+            mgf=padding.MGF1(algorithm=hashes.SHA1()),
+            algorithm=hashes.SHA1(),
+            label=None,
+        )
+        # the largest block PKCS#1 OAEP with SHA-1 takes: key bytes - 2 * 20 - 2
+        size = key.key_size // 8 - 42
+        data = plaintext.encode()
+        return [
+            base64.b64encode(key.encrypt(data[i : i + size], oaep)).decode()
+            for i in range(0, len(data), size)
+        ]
+
     def job_dir(self, build: dict) -> Path:
         return self.work / "builds" / build["uuid"]
 
@@ -429,6 +455,7 @@ labels:
   - name: kp-tox-sidecar
   - name: kp-tox-pod-cut
   - name: kp-nopython-pod
+  - name: kp-buildset-pod
 providers:
   - name: {z.provider}
     driver: kubernetes
@@ -444,6 +471,14 @@ providers:
             python-path: /usr/bin/python3
           - name: kp-namespace
             type: namespace
+          # A child of a paused parent goes into the parent's namespace (the buildset registry's)
+          - name: kp-buildset-pod
+            type: pod
+            image: {z.buildset_image}
+            image-pull: IfNotPresent
+            python-path: /usr/bin/python3
+            annotations:
+              kubepool.io/buildset-namespace: true
           # Debian without Python: no Ansible module runs there
           - name: kp-nopython-pod
             type: pod
@@ -628,9 +663,40 @@ poll_delay=2
     return conf
 
 
-def start(work: Path, image: str) -> Zuul:
+def install_kubepool_executor(z: Zuul, bindir: Path, kubectl: str) -> None:
+    """kubepool into the executor's private BINDIR, then deploy/zuul-executor/install.sh: its
+    connection plugin as `kubectl` (every pod task runs through kubepool exec) and the
+    `kubectl` wrapper that hands Zuul's port-forward to kubepool."""
+    shutil.copy2(kubepool_binary(), bindir / "kubepool")
+    installed = subprocess.run(
+        [
+            "sh",
+            str(ROOT / "deploy/zuul-executor/install.sh"),
+            "--plugin-dir",
+            str(z.plugin_dir),
+            "--bin-dir",
+            str(bindir),
+            "--kubectl",
+            str(Path(kubectl).resolve()),
+            "--kubepool",
+            str(bindir / "kubepool"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if installed.returncode != 0:
+        raise HarnessError(f"install.sh failed: {installed.stderr.strip()}")
+
+
+def start(
+    work: Path, image: str, buildset_image: str, executor: str = "kubepool"
+) -> Zuul:
+    """Zuul, kubepool's launcher and PostgreSQL for WORK. EXECUTOR `kubepool`: the executor is
+    set up as docs/zuul-executor.md says; `stock`: as Zuul ships (Ansible's kubectl connection,
+    the real kubectl on its PATH, no kubepool), for tests/bench/zuul_executor_paths.py."""
     kubectl = required_env("KUBEPOOL_TEST_KUBECTL")
-    z = Zuul(work=work, image=image, kubectl=kubectl)
+    z = Zuul(work=work, image=image, kubectl=kubectl, buildset_image=buildset_image)
     z.nopython_image = required_env("KUBEPOOL_TEST_NOPYTHON_IMAGE")
     run_id = secrets.token_hex(4)
     z.chroot = f"/kubepool-zuul-{run_id}"
@@ -653,31 +719,14 @@ def start(work: Path, image: str) -> Zuul:
             )
         # The executor's PATH: its private bin, then the test venv (zuul-bwrap), then the system.
         # kubepool is copied there (for the library's roles and the wrapper) so that bubblewrap
-        # needs no read-only path into the build tree. deploy/zuul-executor/install.sh puts
-        # kubepool's connection plugin in as `kubectl` (every pod task runs through kubepool
-        # exec) and the `kubectl` wrapper that hands Zuul's port-forward to kubepool.
+        # needs no read-only path into the build tree.
         bindir = work / "bin"
         bindir.mkdir()
-        shutil.copy2(kubepool_binary(), bindir / "kubepool")
-        installed = subprocess.run(
-            [
-                "sh",
-                str(ROOT / "deploy/zuul-executor/install.sh"),
-                "--plugin-dir",
-                str(z.plugin_dir),
-                "--bin-dir",
-                str(bindir),
-                "--kubectl",
-                str(Path(kubectl).resolve()),
-                "--kubepool",
-                str(bindir / "kubepool"),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if installed.returncode != 0:
-            raise HarnessError(f"install.sh failed: {installed.stderr.strip()}")
+        if executor == "stock":
+            (bindir / "kubectl").symlink_to(Path(kubectl).resolve())
+            z.plugin_dir.mkdir()
+        else:
+            install_kubepool_executor(z, bindir, kubectl)
 
         z.start_postgres()
         jobs_repo_files: dict[str, str | bytes] = {}
@@ -716,7 +765,8 @@ def start(work: Path, image: str) -> Zuul:
         env["PATH"] = (
             f"{bindir}:{VENV_BIN}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
         )
-        env["ANSIBLE_CONNECTION_PLUGINS"] = str(z.plugin_dir)
+        if executor != "stock":
+            env["ANSIBLE_CONNECTION_PLUGINS"] = str(z.plugin_dir)
         env["KUBEPOOL_KUBECTL_LOG"] = str(z.kubectl_log)
         cut_kubeconfig = work / "launcher.kubeconfig"
         write_cut_kubeconfig(z, cut_kubeconfig)
@@ -798,6 +848,8 @@ DEMO_BRANCHES = (
     "cut",
     "nopython",
     "tox",
+    "pod-layers",
+    "registry",
 )
 
 TOX_INI = """\
@@ -913,6 +965,170 @@ NAMESPACE_PLAYBOOK = """\
 """
 
 
+# The buildset registry's parent (kubepool-buildset-registry, on a namespace node): a builder pod
+# in its namespace builds an image with buildah (from scratch: a static busybox and a file naming
+# this build) and pushes it to the registry the pre-run started; the job then pauses.
+REGISTRY_BUILD_PLAYBOOK = """\
+- hosts: localhost
+  gather_facts: false
+  vars:
+    k: kubectl --context {{ zuul.resources.ns.context }} -n {{ zuul.resources.ns.namespace }}
+    image: "{{ buildset_registry.host }}:{{ buildset_registry.port }}/demo/hello:{{ zuul.buildset }}"
+    certs: /etc/containers/certs.d/{{ buildset_registry.host }}:{{ buildset_registry.port }}
+  tasks:
+    - name: Read the registry this job started
+      include_vars: "{{ zuul.executor.work_root }}/buildset-registry/buildset_registry.yaml"
+      no_log: true
+    - name: Start a builder pod
+      command:
+        cmd: "{{ k }} apply -f -"
+        stdin: |
+          apiVersion: v1
+          kind: Pod
+          metadata: {name: builder}
+          spec:
+            automountServiceAccountToken: false
+            containers:
+              - name: builder
+                image: {{ builder_image }}
+                imagePullPolicy: IfNotPresent
+                command: [sleep, infinity]
+    - command: "{{ k }} wait --for=condition=Ready pod/builder --timeout=120s"
+    - name: Trust the registry's CA in the builder pod
+      command:
+        cmd: "{{ k }} exec -i builder -- sh -c 'mkdir -p $0 && cat > $0/ca.crt' {{ certs }}"
+        stdin: "{{ buildset_registry.cert }}"
+    - name: Log in to the registry from the builder pod (the password on stdin)
+      command:
+        cmd: >-
+          {{ k }} exec -i builder -- buildah login
+          --username {{ buildset_registry.username }} --password-stdin
+          {{ buildset_registry.host }}:{{ buildset_registry.port }}
+        stdin: "{{ buildset_registry.password }}"
+      no_log: true
+    - name: Build the image and push it to the buildset registry
+      command:
+        cmd: "{{ k }} exec -i builder -- sh -s"
+        stdin: |
+          set -eu
+          b() { buildah --storage-driver vfs "$@"; }
+          echo "built by build {{ zuul.build }}" > /tmp/hello.txt
+          c=$(b from scratch)
+          b copy "$c" /bin/busybox /bin/busybox
+          b copy "$c" /tmp/hello.txt /hello.txt
+          b config --entrypoint '["/bin/busybox", "sh", "-c", "cat /hello.txt; exec /bin/busybox sleep 3600"]' "$c"
+          b commit -q "$c" demo/hello
+          b push -q --digestfile /tmp/digest demo/hello "docker://{{ image }}"
+          echo "pushed $(cat /tmp/digest)"
+      register: pushed
+    - name: Record what was pushed
+      copy:
+        dest: "{{ zuul.executor.log_root }}/registry.txt"
+        content: |
+          namespace {{ zuul.resources.ns.namespace }}
+          image {{ image }}
+          digest {{ pushed.stdout_lines[-1] | replace('pushed ', '') }}
+    - name: Tell the children which image to use
+      zuul_return:
+        data:
+          demo_image: "{{ image }}"
+          demo_digest: "{{ pushed.stdout_lines[-1] | replace('pushed ', '') }}"
+"""
+
+# The child (kubepool-buildset-registry-user, on a buildset pod node): finds the parent's image
+# with skopeo (configured by use-buildset-registry), then starts a pod from it, which the
+# kubelet pulls from the registry's Service address.
+REGISTRY_CHILD_PLAYBOOK = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Find the parent's image in the buildset registry
+      command: skopeo inspect --format "{{ '{{' }} .Digest {{ '}}' }}" docker://{{ demo_image }}
+      register: inspected
+    - name: Ask which user the tools log in as
+      command: skopeo login --get-login {{ buildset_registry.host }}:{{ buildset_registry.port }}
+      register: login
+    - shell: >-
+        printf 'namespace %s\\ndigest %s\\nlogin %s\\n' {{ zuul.resources[inventory_hostname].namespace }}
+        {{ inspected.stdout | trim }} {{ login.stdout | trim }} > ~/zuul-output/logs/found.txt
+
+- hosts: localhost
+  gather_facts: false
+  vars:
+    k: >-
+      kubectl --context {{ zuul.resources.pod.context }} -n {{ zuul.resources.pod.namespace }}
+  tasks:
+    - name: Start a pod from the parent's image
+      command: "{{ k }} run hello --image={{ demo_image }} --restart=Never"
+    - command: "{{ k }} wait --for=condition=Ready pod/hello --timeout=120s"
+    - command: "{{ k }} logs hello"
+      register: hello_log
+    - command: "{{ k }} get pod hello -o jsonpath={.status.containerStatuses[0].imageID}"
+      register: image_id
+    - copy:
+        dest: "{{ zuul.executor.log_root }}/hello.txt"
+        content: |
+          log {{ hello_log.stdout | trim }}
+          image-id {{ image_id.stdout | trim }}
+"""
+
+
+def registry_branch_config(
+    ca_cert: str, encrypted_ca_key: list[str], buildset_image: str
+) -> str:
+    """What the `registry` branch adds to demo-project's .zuul.yaml: the parent and child jobs
+    and a secret with the CA the test bed's containerd trusts for buildset registries (its key
+    encrypted with the project's key, as a site would give it), passed to the parent's pre-run
+    in the job library."""
+    cert = "\n".join("        " + line for line in ca_cert.strip().splitlines())
+    chunks = "\n".join(f"          - {c}" for c in encrypted_ca_key)
+    return f"""
+- secret:
+    name: demo-registry-ca
+    data:
+      cert: |
+{cert}
+      key: !encrypted/pkcs1-oaep
+{chunks}
+
+- job:
+    name: demo-registry
+    parent: kubepool-buildset-registry
+    attempts: 1
+    secrets:
+      - name: buildset_registry_ca
+        secret: demo-registry-ca
+        pass-to-parent: true
+    nodeset:
+      nodes:
+        - name: ns
+          label: kp-namespace
+    run: playbooks/registry-build.yaml
+    vars:
+      buildset_registry_image: {buildset_image}
+      builder_image: {buildset_image}
+
+- job:
+    name: demo-registry-child
+    parent: kubepool-buildset-registry-user
+    attempts: 1
+    nodeset:
+      nodes:
+        - name: pod
+          label: kp-buildset-pod
+    run: playbooks/registry-child.yaml
+
+- project:
+    post:
+      jobs:
+        - demo-registry:
+            branches: ^registry$
+        - demo-registry-child:
+            branches: ^registry$
+            dependencies: [demo-registry]
+"""
+
+
 def demo_project_files() -> dict[str, str | bytes]:
     return {
         "tox.ini": TOX_INI,
@@ -924,6 +1140,8 @@ def demo_project_files() -> dict[str, str | bytes]:
         "playbooks/output.yaml": OUTPUT_PLAYBOOK,
         "playbooks/namespace.yaml": NAMESPACE_PLAYBOOK,
         "playbooks/nopython.yaml": NOPYTHON_PLAYBOOK,
+        "playbooks/registry-build.yaml": REGISTRY_BUILD_PLAYBOOK,
+        "playbooks/registry-child.yaml": REGISTRY_CHILD_PLAYBOOK,
         ".zuul.yaml": """\
 - job:
     name: demo-pep8
@@ -999,6 +1217,18 @@ def demo_project_files() -> dict[str, str | bytes]:
       tox_envlist: pep8
 
 - job:
+    name: demo-pod-layers
+    parent: kubepool-pod
+    attempts: 1
+    nodeset:
+      nodes:
+        - name: first
+          label: kp-tox-pod
+        - name: second
+          label: kp-tox-pod
+    run: playbooks/output.yaml
+
+- job:
     name: demo-nopython
     parent: kubepool-base
     attempts: 1
@@ -1027,6 +1257,8 @@ def demo_project_files() -> dict[str, str | bytes]:
             branches: ^nopython$
         - demo-tox:
             branches: ^tox$
+        - demo-pod-layers:
+            branches: ^pod-layers$
 """,
     }
 

@@ -9,10 +9,14 @@ log directory.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
-from harness import LIVE_MARKERS, Zuul, git
+from harness import LIVE_MARKERS, Zuul, git, registry_branch_config
 
 CHANGES = {
     "clean": ({"demo/good.py": '"""Clean."""\n\nVALUE = 1\n'}, "A clean change"),
@@ -27,7 +31,22 @@ CHANGES = {
     "cut": ({"demo/cut.py": '"""Cut."""\n'}, "Cut"),
     "nopython": ({"demo/nopython.py": '"""No Python."""\n'}, "No Python"),
     "tox": ({"demo/tox.py": '"""Tox."""\n'}, "Tox"),
+    "pod-layers": ({"demo/layers.py": '"""Layers."""\n'}, "Pod layers"),
+    # (its .zuul.yaml additions are made once Zuul is up: registry_change)
+    "registry": ({}, "Buildset registry"),
 }
+
+
+def registry_change(zuul: Zuul, clone: Path) -> dict[str, str | bytes]:
+    """The `registry` branch's change: the buildset registry jobs, with the test bed's
+    buildset-registry CA as a secret encrypted for demo-project."""
+    ca = os.environ["KUBEPOOL_TEST_REGISTRY_CA"]
+    config = registry_branch_config(
+        Path(f"{ca}.crt").read_text(),
+        zuul.encrypt("demo-project", Path(f"{ca}.key").read_text()),
+        zuul.buildset_image,
+    )
+    return {".zuul.yaml": (clone / ".zuul.yaml").read_text() + config}
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +56,8 @@ def pushed(zuul: Zuul) -> dict[str, str]:
     revs = {}
     for branch, (files, message) in CHANGES.items():
         git(clone, "checkout", "-q", "-B", branch, "origin/master")
+        if branch == "registry":
+            files = registry_change(zuul, clone)
         zuul.commit(clone, files, message)
         revs[branch] = zuul.push(clone, branch)
     return revs
@@ -90,10 +111,20 @@ def test_namespace_node_uses_zuul_resources(zuul: Zuul, pushed: dict[str, str]) 
     assert (zuul.job_dir(build) / "work/logs/ns/events.txt").exists()
 
 
-def test_fetch_output_per_host(zuul: Zuul, pushed: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("job", "branch"),
+    [
+        ("demo-output", "output"),
+        # kubepool-pod: the same pod layers under the site's own base job (tests/zuul/site)
+        ("demo-pod-layers", "pod-layers"),
+    ],
+)
+def test_fetch_output_per_host(
+    zuul: Zuul, pushed: dict[str, str], job: str, branch: str
+) -> None:
     """Must-show 4: each pod's ~/zuul-output/logs lands in the build's logs under its name."""
-    newrev = pushed["output"]
-    build = zuul.wait_build("demo-output", newrev)
+    newrev = pushed[branch]
+    build = zuul.wait_build(job, newrev)
     assert build["result"] == "SUCCESS", zuul.job_output(build)[-4000:]
     logs = zuul.job_dir(build) / "work/logs"
     for host in ("first", "second"):
@@ -182,3 +213,56 @@ def test_the_kubepool_tox_example_job(zuul: Zuul, pushed: dict[str, str]) -> Non
     assert build["result"] == "SUCCESS", out[-4000:]
     assert "Run tox -e pep8" in out, out[-4000:]
     assert "pep8: commands succeeded" in out, out[-4000:]
+
+
+def fields(path: Path) -> dict[str, str]:
+    """`key value` lines of a file a job wrote."""
+    return dict(line.split(" ", 1) for line in path.read_text().splitlines())
+
+
+def test_a_buildset_registry_serves_its_child_and_the_kubelet(
+    zuul: Zuul, pushed: dict[str, str]
+) -> None:
+    """Must-show 7: the parent (kubepool-buildset-registry, a namespace node) runs zuul-registry,
+    builds an image with buildah in a pod of its namespace, pushes it and pauses. The child, on
+    a buildset pod node, is in the same namespace: skopeo finds the image there, and a pod
+    started from it is pulled by the kubelet through the registry's Service address (the
+    registry's certificate is signed by the CA the test bed's containerd trusts, given to the
+    parent as a Zuul secret). When the buildset ends, its namespace is gone."""
+    newrev = pushed["registry"]
+    child = zuul.wait_build("demo-registry-child", newrev)
+    parent = zuul.wait_build("demo-registry", newrev)
+    child_out, parent_out = zuul.job_output(child), zuul.job_output(parent)
+    assert parent["result"] == "SUCCESS", parent_out[-4000:]
+    assert child["result"] == "SUCCESS", child_out[-4000:]
+    # the parent paused until its child was done
+    assert "Job paused" in parent_out, parent_out[-4000:]
+    assert child["end_time"] <= parent["end_time"], (child, parent)
+
+    pushed_by_parent = fields(zuul.job_dir(parent) / "work/logs/registry.txt")
+    found = fields(zuul.job_dir(child) / "work/logs/pod/found.txt")
+    namespace, digest = pushed_by_parent["namespace"], pushed_by_parent["digest"]
+    assert digest.startswith("sha256:"), pushed_by_parent
+    # the child's pod is in the parent's namespace; skopeo found the pushed image there, and
+    # use-buildset-registry gave it the registry's credentials
+    assert found == {"namespace": namespace, "digest": digest, "login": "zuul"}, found
+    # the kubelet pulled the image from the registry's Service address
+    hello = fields(zuul.job_dir(child) / "work/logs/hello.txt")
+    assert hello["log"] == f"built by build {parent['uuid']}", hello
+    image = pushed_by_parent["image"]
+    assert hello["image-id"] == f"{image.rsplit(':', 1)[0]}@{digest}", (hello, image)
+
+    # the buildset's end returned the parent's node: its namespace (registry, builder, the
+    # child's pods) goes
+    deadline = time.monotonic() + 120
+    while True:
+        got = subprocess.run(
+            [zuul.kubectl, "get", "namespace", namespace, "-o", "name"],
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        if got.returncode != 0 and "NotFound" in got.stderr:
+            break
+        assert time.monotonic() < deadline, f"namespace {namespace} still exists"
+        time.sleep(1)
