@@ -18,8 +18,11 @@
 //! bubblewrap (6), DEBUG logs (7), drift undone within 30 s (3), a tenant ConfigMap change ->
 //! smart-reconfigure -> the new project's job in zuul-web (5), a connection Secret change rolls
 //! scheduler, executor and web but not the launcher (4), executors 1 -> 2 together with a logging
-//! ConfigMap that wins over `debug` (2, 7), a provider added and removed (8), and deleting the CR
-//! leaves nothing it made (9).
+//! ConfigMap that wins over `debug` (2, 7) and with them `launcher.type: both` (issue 21's
+//! must-show 5: a ready zuul-launcher beside the kubepool launcher, schedulers and executors
+//! running), a provider added and removed (8), and deleting the CR while its launcher holds a
+//! node leaves nothing it made, that node included (9: the operator's finalizer drains the
+//! launcher first).
 //!
 //! The test bed needs the images of tests/cluster/build-zuul-images.sh (build.sh builds them,
 //! up.sh imports them; the test calls the script with `--import`, a no-op when they are there).
