@@ -510,7 +510,7 @@ async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
     assert!(sets.get_opt("z-zookeeper").await.expect("get").is_some(), "ZooKeeper stays while draining");
     assert!(deployments.get_opt("z-launcher-local").await.expect("get").is_some(), "the launchers stay");
     let selector = "app.kubernetes.io/managed-by=kubepool-operator";
-    let (_, took) = eventually("every child gone", Duration::from_secs(120), || async {
+    let (_, took) = eventually("every child gone", Duration::from_secs(180), || async {
         let sets_left = sets.list_metadata(&ListParams::default().labels(selector)).await.expect("list").items.len();
         let deployments_left =
             deployments.list_metadata(&ListParams::default().labels(selector)).await.expect("list").items.len();

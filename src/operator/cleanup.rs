@@ -32,7 +32,7 @@ pub const FINALIZER: &str = "operator.zuul-ci.org/launcher-nodes";
 pub const ZOOKEEPER_GRACE: Duration = Duration::from_secs(20);
 /// How long after the deletion a launcher with nodes and no ready pod makes the operator sweep
 /// (its draining restart takes seconds).
-pub const LAUNCHER_GRACE: Duration = Duration::from_secs(90);
+pub const LAUNCHER_GRACE: Duration = Duration::from_secs(120);
 /// The default limit of the whole drain (`--cleanup-timeout`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
