@@ -18,8 +18,11 @@
 //! bubblewrap (6), DEBUG logs (7), drift undone within 30 s (3), a tenant ConfigMap change ->
 //! smart-reconfigure -> the new project's job in zuul-web (5), a connection Secret change rolls
 //! scheduler, executor and web but not the launcher (4), executors 1 -> 2 together with a logging
-//! ConfigMap that wins over `debug` (2, 7), a provider added and removed (8), and deleting the CR
-//! leaves nothing it made (9).
+//! ConfigMap that wins over `debug` (2, 7) and with them `launcher.type: both` (issue 21's
+//! must-show 5: a ready zuul-launcher beside the kubepool launcher, schedulers and executors
+//! running), a provider added and removed (8), and deleting the CR while its launcher holds a
+//! node leaves nothing it made, that node included (9: the operator's finalizer drains the
+//! launcher first).
 //!
 //! The test bed needs the images of tests/cluster/build-zuul-images.sh (build.sh builds them,
 //! up.sh imports them; the test calls the script with `--import`, a no-op when they are there).
@@ -28,8 +31,8 @@ mod common;
 #[path = "support/operator.rs"]
 mod operator_support;
 
-use common::{NamespaceGuard, admin_client, init_logging, unique_name};
-use operator_support::{install_crd, manifest_objects, operator_client};
+use common::{admin_client, init_logging, unique_name};
+use operator_support::{ZuulNamespaceGuard, install_crd, manifest_objects, operator_client};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -212,17 +215,17 @@ fn git_server_script() -> String {
 }
 
 /// The nodepool.yaml: kubernetes providers for this cluster (no context: in-cluster): `local`
-/// (pool `pool`, label e2e-pod, `max_servers`) and, with `second`, `second` (pool `pool`-b,
+/// (pool `pool`, label e2e-pod with `min_ready`) and, with `second`, `second` (pool `pool`-b,
 /// label e2e-other, which no job uses).
-fn nodepool_yaml(pool: &str, max_servers: u32, second: bool) -> String {
+fn nodepool_yaml(pool: &str, min_ready: u32, second: bool) -> String {
     let image = common::test_image();
     let provider = |name: &str, pool: &str, label: &str, max: u32| {
         format!(
             "  - name: {name}\n    driver: kubernetes\n    pools:\n      - name: {pool}\n        max-servers: {max}\n        labels:\n          - name: {label}\n            type: pod\n            image: {image}\n            image-pull: IfNotPresent\n            python-path: /usr/bin/python3\n"
         )
     };
-    let mut text = String::from("labels:\n  - name: e2e-pod\n  - name: e2e-other\nproviders:\n");
-    text.push_str(&provider("local", pool, "e2e-pod", max_servers));
+    let mut text = format!("labels:\n  - name: e2e-pod\n    min-ready: {min_ready}\n  - name: e2e-other\nproviders:\n");
+    text.push_str(&provider("local", pool, "e2e-pod", 4));
     if second {
         text.push_str(&provider("second", &format!("{pool}-b"), "e2e-other", 2));
     }
@@ -342,7 +345,7 @@ async fn a_zuul_resource_runs_a_job_on_a_kubepool_pod_node_is_kept_and_removed()
     install_crd(&client).await;
     let ns = unique_name("kp-op-e2e");
     common::kubectl_async(&["create", "namespace", &ns], None).await.expect("create the namespace");
-    let _guard = NamespaceGuard(ns.clone());
+    let _guard = ZuulNamespaceGuard(ns.clone());
     let pool = ns.clone();
     let _pool_guard = PoolGuard(pool.clone());
     let binding = format!("kubepool-launcher-{ns}-z");
@@ -436,7 +439,7 @@ async fn a_zuul_resource_runs_a_job_on_a_kubepool_pod_node_is_kept_and_removed()
     apply(
         &ns,
         &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nodepool"},
-        "data": {"nodepool.yaml": nodepool_yaml(&pool, 4, false)}}),
+        "data": {"nodepool.yaml": nodepool_yaml(&pool, 0, false)}}),
     )
     .await;
 
@@ -589,24 +592,43 @@ async fn a_zuul_resource_runs_a_job_on_a_kubepool_pod_node_is_kept_and_removed()
     assert_eq!(pod_uids(&ns).await.get("launcher"), before.get("launcher"), "the launcher does not roll");
 
     // Must-show 2 (executors): 1 -> 2; with it, must-show 7 (the ConfigMap): a logging config
-    // wins over `debug: true` (the pods roll with `log_config` and without -d).
+    // wins over `debug: true` (the pods roll with `log_config` and without -d), and issue 21's
+    // must-show 5: `launcher.type: both` adds a zuul-launcher beside the kubepool launcher.
     apply(
         &ns,
         &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "zuul-logging"},
         "data": {"logging.conf": LOGGING_CONF}}),
     )
     .await;
-    let patch = r#"{"spec":{"executor":{"count":2},"logging":{"debug":true,"configMapName":"zuul-logging"}}}"#;
+    let patch = json!({"spec": {
+        "executor": {"count": 2},
+        "logging": {"debug": true, "configMapName": "zuul-logging"},
+        "launcher": {"type": "both", "zuulLauncher": {"image": ZUUL_IMAGE}},
+    }})
+    .to_string();
+    let patch = patch.as_str();
     common::kubectl_async(&["patch", "zuul", "z", "-n", &ns, "--type=merge", "-p", patch], None)
         .await
         .expect("scale, log config");
-    wait_for(&ns, "two running executors (and the logging config rolled out)", Duration::from_secs(300), || async {
-        let z = get_json(&ns, &["zuul", "z"]).await;
-        let settled = z["status"]["observedGeneration"] == z["metadata"]["generation"]
-            && condition(&z, "Ready").is_some_and(|c| c.0 == "True");
-        (settled && running(&web_api(&ns, "/api/components").await?, "executor") == 2).then_some(())
-    })
+    let (components, _) = wait_for(
+        &ns,
+        "two running executors and a running zuul-launcher (and the logging config rolled out)",
+        Duration::from_secs(300),
+        || async {
+            let z = get_json(&ns, &["zuul", "z"]).await;
+            let settled = z["status"]["observedGeneration"] == z["metadata"]["generation"]
+                && condition(&z, "Ready").is_some_and(|c| c.0 == "True");
+            let components = web_api(&ns, "/api/components").await?;
+            (settled && running(&components, "executor") == 2 && running(&components, "launcher") == 1)
+                .then_some(components)
+        },
+    )
     .await;
+    assert_eq!(running(&components, "scheduler"), 2, "the schedulers stay: {components}");
+    for deployment in ["z-zuul-launcher", "z-launcher-local"] {
+        let ready = get_json(&ns, &["deployment", deployment]).await["status"]["readyReplicas"].clone();
+        assert_eq!(ready, 1, "{deployment} ready");
+    }
     let log = common::kubectl_async(&["logs", "-n", &ns, "z-scheduler-0"], None).await.expect("scheduler log");
     assert!(log.lines().any(|l| l.contains(" e2e-logging INFO ")), "the logging config's format");
     assert!(!log.lines().any(|l| l.contains(" DEBUG ")), "no DEBUG line under the logging config");
@@ -616,20 +638,19 @@ async fn a_zuul_resource_runs_a_job_on_a_kubepool_pod_node_is_kept_and_removed()
     apply(
         &ns,
         &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nodepool"},
-        "data": {"nodepool.yaml": nodepool_yaml(&pool, 4, true)}}),
+        "data": {"nodepool.yaml": nodepool_yaml(&pool, 0, true)}}),
     )
     .await;
     wait_for(&ns, "a launcher for the added provider, ready", Duration::from_secs(120), || async {
         (get_json(&ns, &["deployment", "z-launcher-second"]).await["status"]["readyReplicas"] == 1).then_some(())
     })
     .await;
-    // The removal also quiesces `local` before the deletion: no new nodes (max-servers 0), and the
-    // last build's node is deleted by its launcher. (A Zuul deleted while a build holds a node
-    // leaves that node's namespace: the launcher goes with the Zuul. See docs/operator.md.)
+    // With the removal, `local` keeps a ready node (min-ready 1) besides the periodic builds'
+    // nodes: the Zuul is deleted while its launcher holds nodes (must-show 9).
     apply(
         &ns,
         &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nodepool"},
-        "data": {"nodepool.yaml": nodepool_yaml(&pool, 0, false)}}),
+        "data": {"nodepool.yaml": nodepool_yaml(&pool, 1, false)}}),
     )
     .await;
     wait_for(&ns, "the removed provider drained and its launcher deleted", Duration::from_secs(120), || async {
@@ -639,14 +660,24 @@ async fn a_zuul_resource_runs_a_job_on_a_kubepool_pod_node_is_kept_and_removed()
         (gone && drained).then_some(())
     })
     .await;
-    wait_for(&ns, "no node namespace left before the deletion", Duration::from_secs(180), || async {
-        node_namespaces(&pool).await.is_empty().then_some(())
+    let (held, _) = wait_for(&ns, "a node of `local` held before the deletion", Duration::from_secs(120), || async {
+        let held = node_namespaces(&pool).await;
+        (!held.is_empty()).then_some(held)
     })
     .await;
+    eprintln!("[e2e] node namespaces at the deletion: {held:?}");
 
-    // Must-show 9: deleting the CR leaves nothing it made.
+    // Must-show 9: deleting the CR leaves nothing it made, the nodes its launcher held included.
+    // The finalizer stops the Zuul components, the launcher drains, then the rest goes.
     common::kubectl_async(&["delete", "zuul", "z", "-n", &ns, "--wait=false"], None).await.expect("delete the Zuul");
-    wait_for(&ns, "everything the Zuul made gone", Duration::from_secs(180), || async {
+    let deleted = Instant::now();
+    let (draining, _) = wait_for(&ns, "the deleted Zuul draining (status)", Duration::from_secs(60), || async {
+        let z = get_json(&ns, &["zuul", "z"]).await;
+        condition(&z, "Progressing").filter(|c| c.1 == "Draining").map(|c| c.2)
+    })
+    .await;
+    eprintln!("[e2e] status while deleting: {draining}");
+    wait_for(&ns, "everything the Zuul made gone", Duration::from_secs(420), || async {
         let left = labelled_left(&ns).await;
         let binding_left = common::kubectl_async(&["get", "clusterrolebinding", &binding], None).await.is_ok();
         let node_namespaces = common::kubectl_async(
@@ -662,6 +693,25 @@ async fn a_zuul_resource_runs_a_job_on_a_kubepool_pod_node_is_kept_and_removed()
         Some(())
     })
     .await;
+    eprintln!("[e2e] the Zuul deleted and everything gone in {:.0} s", deleted.elapsed().as_secs_f64());
+    assert!(common::kubectl_async(&["get", "zuul", "z", "-n", &ns], None).await.is_err(), "the Zuul is gone");
+    let events = get_json(&ns, &["events"]).await;
+    let notes: Vec<(String, String)> = events["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            (text(&e["reason"]), if e["note"].is_null() { text(&e["message"]) } else { text(&e["note"]) })
+        })
+        .filter(|(reason, _)| {
+            ["Deleting", "NodesGone", "ZooKeeperUnreachable", "LaunchersGone", "CleanupTimeout", "CannotDrain"]
+                .contains(&reason.as_str())
+        })
+        .collect();
+    eprintln!("[e2e] deletion Events: {notes:?}");
+    assert!(notes.iter().any(|(r, _)| r == "NodesGone"), "the launcher deleted its nodes, no sweep: {notes:?}");
+    assert!(notes.iter().all(|(r, _)| r == "Deleting" || r == "NodesGone"), "no sweep: {notes:?}");
     let kept = common::kubectl_async(&["get", "secret", "zuul-db", "-n", &ns, "-o", "name"], None).await;
     assert!(kept.is_ok(), "the user's Secret is kept");
     let claims = common::kubectl_async(&["get", "pvc", "-n", &ns, "-o", "name"], None).await.unwrap_or_default();

@@ -21,17 +21,18 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Resource, ResourceExt};
 use kubepool::operator::Zuul;
 use kubepool::operator::controller::{Config, run};
+use operator_support::ZuulNamespaceGuard;
 use operator_support::{eventually, install_crd, operator_client};
 use serde_json::{Value, json};
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-fn nodepool_yaml(providers: &[&str]) -> String {
+fn nodepool_yaml(pool: &str, providers: &[&str]) -> String {
     let mut text = String::from("labels:\n  - name: pod\nproviders:\n");
     for name in providers {
         text.push_str(&format!(
-            "  - name: {name}\n    driver: kubernetes\n{}    pools:\n      - name: main\n        labels:\n          - name: pod\n            type: pod\n            image: debian\n",
+            "  - name: {name}\n    driver: kubernetes\n{}    pools:\n      - name: {pool}\n        labels:\n          - name: pod\n            type: pod\n            image: debian\n",
             if *name == "local" { "" } else { "    context: elsewhere\n" }
         ));
     }
@@ -48,14 +49,14 @@ where
 
 /// An admin client, the Zuul CRD installed, and a new namespace named after `prefix` (deleted
 /// when the guard drops).
-async fn operator_namespace(prefix: &str) -> (kube::Client, String, NamespaceGuard) {
+async fn operator_namespace(prefix: &str) -> (kube::Client, String, ZuulNamespaceGuard) {
     init_logging();
     let client = admin_client().await;
     install_crd(&client).await;
     let ns = unique_name(prefix);
     let namespaces: Api<Namespace> = Api::all(client.clone());
     create(&namespaces, json!({"metadata": {"name": ns}})).await;
-    let guard = NamespaceGuard(ns.clone());
+    let guard = ZuulNamespaceGuard(ns.clone());
     (client, ns, guard)
 }
 
@@ -127,7 +128,7 @@ async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
         .await;
     create(
         &config_maps,
-        json!({"metadata": {"name": "nodepool"}, "data": {"nodepool.yaml": nodepool_yaml(&["local", "remote"])}}),
+        json!({"metadata": {"name": "nodepool"}, "data": {"nodepool.yaml": nodepool_yaml(&ns, &["local", "remote"])}}),
     )
     .await;
     create(&config_maps, json!({"metadata": {"name": "site"}, "data": {"motd": "hello"}})).await;
@@ -138,6 +139,7 @@ async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
         namespace: Some(ns.clone()),
         kubepool_image: "localhost/kubepool:test".into(),
         resync: Duration::from_secs(300),
+        cleanup_timeout: Duration::from_secs(60),
     };
     let mut operator = tokio::spawn(run(operator_client.clone(), config.clone()));
 
@@ -413,7 +415,7 @@ async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
     // A provider removed from the nodepool config: its launcher drains. The managed ZooKeeper
     // cannot be asked from this host (no pod runs here), so the launcher stays, draining; the
     // whole drain is the external-ZooKeeper test's.
-    let one = json!({"data": {"nodepool.yaml": nodepool_yaml(&["local"])}});
+    let one = json!({"data": {"nodepool.yaml": nodepool_yaml(&ns, &["local"])}});
     config_maps.patch("nodepool", &PatchParams::default(), &Patch::Merge(&one)).await.expect("drop a provider");
     eventually("the removed provider's launcher draining", LIMIT, || async {
         let shard = secret_text(&secrets.get("z-launcher-remote").await.expect("get"), "nodepool.yaml");
@@ -480,11 +482,35 @@ async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
     })
     .await;
 
-    // Deleting the Zuul removes everything it made (garbage collection; the cluster-scoped binding
-    // by the operator's sweep), and nothing else.
+    // Deleting the Zuul removes everything it made, and nothing else. Its finalizer first stops the
+    // Zuul components and drains the launchers; the managed ZooKeeper cannot be asked from this
+    // host, so after the grace the operator deletes the in-cluster provider's node namespaces
+    // itself (a stand-in labelled as kubepool labels a node of provider `local` in this Zuul's
+    // pool; a node namespace of another pool stays), then garbage collection removes the rest
+    // (the cluster-scoped binding by the operator).
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let node_labels = |pool: &str| {
+        json!({"nodepool_provider_name": "local", "nodepool_pool_name": pool, "nodepool_node_id": "0000000001",
+               "app.kubernetes.io/managed-by": "kubepool"})
+    };
+    let (node, other) = (format!("{ns}-0000000001"), format!("{ns}-other"));
+    let _node_guards = (NamespaceGuard(node.clone()), NamespaceGuard(other.clone()));
+    create(&namespaces, json!({"metadata": {"name": node, "labels": node_labels(&ns)}})).await;
+    create(&namespaces, json!({"metadata": {"name": other, "labels": node_labels(&other)}})).await;
+    let finalizers = zuuls.get("z").await.expect("get").finalizers().to_vec();
+    assert_eq!(finalizers, ["operator.zuul-ci.org/launcher-nodes"]);
     zuuls.delete("z", &DeleteParams::background()).await.expect("delete the Zuul");
+    let (message, took) = eventually("the deleted Zuul draining (status)", LIMIT, || async {
+        let z = zuuls.get_opt("z").await.expect("get")?;
+        condition(&z, "Progressing").filter(|c| c.1 == "Draining").map(|c| c.2)
+    })
+    .await;
+    eprintln!("deleting, {took:?} after the deletion: {message}");
+    assert!(sets.get_opt("z-scheduler").await.expect("get").is_none(), "the scheduler stops first");
+    assert!(sets.get_opt("z-zookeeper").await.expect("get").is_some(), "ZooKeeper stays while draining");
+    assert!(deployments.get_opt("z-launcher-local").await.expect("get").is_some(), "the launchers stay");
     let selector = "app.kubernetes.io/managed-by=kubepool-operator";
-    let (_, took) = eventually("every child gone", Duration::from_secs(90), || async {
+    let (_, took) = eventually("every child gone", Duration::from_secs(180), || async {
         let sets_left = sets.list_metadata(&ListParams::default().labels(selector)).await.expect("list").items.len();
         let deployments_left =
             deployments.list_metadata(&ListParams::default().labels(selector)).await.expect("list").items.len();
@@ -496,6 +522,15 @@ async fn a_zuul_becomes_its_children_and_the_operator_keeps_them() {
     })
     .await;
     eprintln!("everything gone {took:?} after the Zuul's deletion");
+    assert!(zuuls.get_opt("z").await.expect("get").is_none(), "the Zuul is gone");
+    let gone = |n: Option<Namespace>| n.is_none_or(|n| n.metadata.deletion_timestamp.is_some());
+    assert!(gone(namespaces.get_opt(&node).await.expect("get")), "the node namespace is deleted");
+    assert!(!gone(namespaces.get_opt(&other).await.expect("get")), "another pool's node namespace stays");
+    let events = kube::Api::<k8s_openapi::api::events::v1::Event>::namespaced(client.clone(), &ns);
+    let events = events.list(&ListParams::default()).await.expect("events").items;
+    let swept = events.iter().find(|e| e.reason.as_deref() == Some("ZooKeeperUnreachable")).expect("a sweep Event");
+    eprintln!("sweep Event: {}", swept.note.as_deref().unwrap_or_default());
+    assert!(swept.note.as_deref().unwrap_or_default().contains(&node), "the Event names the node namespace");
     for name in ["zuul-db", "git-secrets"] {
         assert!(secrets.get_opt(name).await.expect("get").is_some(), "the user's Secret {name} stays");
     }
@@ -525,7 +560,7 @@ async fn an_external_zookeeper_is_used_as_given() {
         .await;
     create(
         &config_maps,
-        json!({"metadata": {"name": "nodepool"}, "data": {"nodepool.yaml": nodepool_yaml(&["remote", "gone"])}}),
+        json!({"metadata": {"name": "nodepool"}, "data": {"nodepool.yaml": nodepool_yaml(&ns, &["remote", "gone"])}}),
     )
     .await;
 
@@ -536,6 +571,7 @@ async fn an_external_zookeeper_is_used_as_given() {
             namespace: Some(ns.clone()),
             kubepool_image: "localhost/kubepool:test".into(),
             resync: Duration::from_secs(300),
+            cleanup_timeout: Duration::from_secs(60),
         },
     ));
     let zuul: Zuul = serde_json::from_value(json!({
@@ -629,7 +665,7 @@ async fn an_external_zookeeper_is_used_as_given() {
     node.provider = Some("gone".into());
     node.state = kubepool::zk::NodeState::InUse;
     let node = store.create_node(&node).await.expect("a node of provider gone");
-    let one = json!({"data": {"nodepool.yaml": nodepool_yaml(&["remote"])}});
+    let one = json!({"data": {"nodepool.yaml": nodepool_yaml(&ns, &["remote"])}});
     config_maps.patch("nodepool", &PatchParams::default(), &Patch::Merge(&one)).await.expect("drop provider gone");
     eventually("the launcher of gone draining", LIMIT, || async {
         let shard = secret_text(&secrets.get("x-launcher-gone").await.expect("get"), "nodepool.yaml");
@@ -673,7 +709,7 @@ async fn the_upstream_example_cr_reconciles() {
     .await;
     create(
         &secrets,
-        json!({"metadata": {"name": "nodepool-yaml-conf"}, "stringData": {"nodepool.yaml": nodepool_yaml(&["up"])}}),
+        json!({"metadata": {"name": "nodepool-yaml-conf"}, "stringData": {"nodepool.yaml": nodepool_yaml(&ns, &["up"])}}),
     )
     .await;
     create(
@@ -688,6 +724,7 @@ async fn the_upstream_example_cr_reconciles() {
             namespace: Some(ns.clone()),
             kubepool_image: "localhost/kubepool:test".into(),
             resync: Duration::from_secs(300),
+            cleanup_timeout: Duration::from_secs(60),
         },
     ));
     let path =

@@ -31,6 +31,10 @@ pub struct RunArgs {
     /// Seconds between full passes over every Zuul (drift the watches missed is corrected then).
     #[arg(long, env = "KUBEPOOL_OPERATOR_RESYNC", default_value_t = 300)]
     pub resync_seconds: u64,
+    /// Seconds a deleted Zuul's launchers may take to delete their nodes before the operator
+    /// deletes the node namespaces itself.
+    #[arg(long, env = "KUBEPOOL_OPERATOR_CLEANUP_TIMEOUT", default_value_t = crate::operator::cleanup::DEFAULT_TIMEOUT.as_secs())]
+    pub cleanup_timeout_seconds: u64,
 }
 
 /// Runs `kubepool operator …`.
@@ -48,6 +52,7 @@ pub async fn run(args: OperatorArgs) -> Result<(), crate::Error> {
                 namespace: args.namespace,
                 kubepool_image: args.kubepool_image,
                 resync: Duration::from_secs(args.resync_seconds.max(1)),
+                cleanup_timeout: Duration::from_secs(args.cleanup_timeout_seconds),
             };
             crate::operator::controller::run(client, config).await.map_err(|e| crate::Error::Setup(e.to_string()))
         }

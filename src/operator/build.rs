@@ -51,13 +51,6 @@ pub struct Desired {
     pub zookeeper: ZooKeeperAccess,
 }
 
-/// Whether a shard's provider talks to this cluster with the launcher's own ServiceAccount.
-fn in_cluster(shard: &Shard) -> bool {
-    let Ok(config) = serde_json::from_str::<Value>(&shard.text) else { return false };
-    let provider = &config["providers"][0];
-    provider["driver"] == "kubernetes" && provider.get("context").is_none_or(Value::is_null)
-}
-
 fn keystore_password(read: &Read) -> String {
     read.keystore_password
         .clone()
@@ -68,6 +61,8 @@ fn keystore_password(read: &Read) -> String {
 pub fn build(zuul: &Zuul, names: &Names, read: &Read, settings: &Settings) -> Result<Desired, BuildError> {
     let spec = &zuul.spec;
     let mut objects = Vec::new();
+    // Being deleted (the finalizer holds it): the Zuul components stop and every launcher drains.
+    let deleting = zuul.metadata.deletion_timestamp.is_some();
 
     let (zookeeper_hosts, client_cert, zookeeper) = match &read.external_zookeeper {
         Some((hosts, data)) => {
@@ -120,16 +115,20 @@ pub fn build(zuul: &Zuul, names: &Names, read: &Read, settings: &Settings) -> Re
             tenant_config: read.tenant.is_some(),
         },
     )?;
-    objects.extend(components::objects(&components::Inputs {
-        names,
-        spec,
-        conf: &conf,
-        secrets: &read.secrets,
-        tenant: read.tenant.as_ref(),
-        logging: read.logging.as_ref(),
-        sshkey: read.sshkey.as_ref(),
-        zk_client_cert: &client_cert,
-    }));
+    objects.extend(
+        components::objects(&components::Inputs {
+            names,
+            spec,
+            conf: &conf,
+            secrets: &read.secrets,
+            tenant: read.tenant.as_ref(),
+            logging: read.logging.as_ref(),
+            sshkey: read.sshkey.as_ref(),
+            zk_client_cert: &client_cert,
+        })
+        .into_iter()
+        .filter(|object| !(deleting && super::cleanup::stopped_first(object))),
+    );
 
     let executors = spec.executor.as_ref().and_then(|e| e.count).unwrap_or(1);
     if settings.openshift && executors > 0 {
@@ -142,10 +141,10 @@ pub fn build(zuul: &Zuul, names: &Names, read: &Read, settings: &Settings) -> Re
         objects.push(route);
     }
 
-    // `launcher.type: zuul-launcher`: no kubepool launcher (running ones drain, as for a removed
-    // provider).
+    // `launcher.type: zuul-launcher`, or the Zuul being deleted: no kubepool launcher (running
+    // ones drain, as for a removed provider).
     let shards = match &read.nodepool {
-        Some((source, text)) if LauncherSpec::runs_kubepool(spec.launcher.as_ref()) => {
+        Some((source, text)) if LauncherSpec::runs_kubepool(spec.launcher.as_ref()) && !deleting => {
             launchers::shard(source, text, &zookeeper_hosts)?
         }
         _ => Vec::new(),
@@ -169,7 +168,7 @@ pub fn build(zuul: &Zuul, names: &Names, read: &Read, settings: &Settings) -> Re
         zk_client_cert: &client_cert,
     }));
     let mut cluster = Vec::new();
-    if all.iter().any(in_cluster) {
+    if all.iter().any(|shard| launchers::in_cluster(&shard.text)) {
         let uid = zuul.metadata.uid.clone().unwrap_or_default();
         cluster.push(launchers::cluster_role_binding(names, &uid));
     }

@@ -3,11 +3,14 @@
 //!
 //! Level-triggered: every pass applies the whole desired set, so a deleted or edited child is
 //! restored by the pass its watch event triggers, and a periodic requeue catches anything else.
-//! Children are owned by their Zuul (garbage collection removes them with it); the one
-//! cluster-scoped child, the launchers' ClusterRoleBinding, is swept by [`sweep_bindings`].
+//! Children are owned by their Zuul (garbage collection removes them with it) once the
+//! finalizer has let the launchers delete their nodes ([`super::cleanup`]); the one
+//! cluster-scoped child, the launchers' ClusterRoleBinding, is deleted then and also swept by
+//! [`sweep_bindings`].
 
 use super::apply::{self, ApplyError};
 use super::build::{self, BuildError, Settings};
+use super::cleanup::{self, Decision, FINALIZER, Progress, sweep_nodes};
 use super::crd::Zuul;
 use super::drain::nodes_by_provider;
 use super::inputs::{self, InputError};
@@ -22,6 +25,7 @@ use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::api::{Api, DeleteParams, ListParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::finalizer::{self, finalizer};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
@@ -38,6 +42,11 @@ pub enum ReconcileError {
     Status(#[source] kube::Error),
     #[error("reading: {0}")]
     Input(#[from] InputError),
+    /// The finalizer waits for the launchers (not a failure: the controller asks again).
+    #[error("deleting, waiting for the launchers: {0}")]
+    Cleaning(String),
+    #[error("deleting the launchers' node namespaces: {0}")]
+    Sweep(#[source] kube::Error),
 }
 
 /// The operator failed to start.
@@ -55,12 +64,16 @@ pub struct Config {
     pub kubepool_image: String,
     /// How often a ready Zuul is reconciled anyway.
     pub resync: Duration,
+    /// How long a deleted Zuul's launchers may take to delete their nodes before the operator
+    /// deletes them itself (see [`super::cleanup`]).
+    pub cleanup_timeout: Duration,
 }
 
 struct Context {
     client: kube::Client,
     settings: Settings,
     recorder: Recorder,
+    cleanup_timeout: Duration,
 }
 
 /// The served PodDisruptionBudget version: `policy/v1` from Kubernetes 1.21, else `policy/v1beta1`.
@@ -106,21 +119,38 @@ async fn event(ctx: &Context, zuul: &Zuul, type_: EventType, reason: &str, note:
     }
 }
 
-/// One pass for one Zuul.
-#[tracing::instrument(skip_all, fields(zuul = %zuul.name_any(), namespace = zuul.namespace().unwrap_or_default()))]
-async fn reconcile(zuul: Arc<Zuul>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
-    if zuul.metadata.deletion_timestamp.is_some() {
-        // Garbage collection removes the owned children; nothing to do.
-        return Ok(Action::await_change());
-    }
+/// One pass for one Zuul, behind the finalizer: [`keep`] while it exists, [`clean_up`] once it
+/// is deleted.
+async fn reconcile(zuul: Arc<Zuul>, ctx: Arc<Context>) -> Result<Action, finalizer::Error<ReconcileError>> {
+    let api: Api<Zuul> = Api::namespaced(ctx.client.clone(), &zuul.namespace().unwrap_or_default());
+    finalizer(&api, FINALIZER, zuul, |event| async {
+        match event {
+            finalizer::Event::Apply(zuul) => keep(&zuul, &ctx).await,
+            finalizer::Event::Cleanup(zuul) => clean_up(&zuul, &ctx).await,
+        }
+    })
+    .await
+}
+
+/// What one pass did.
+enum Pass {
+    /// Applied: the workloads' rollouts and the drain of removed providers' launchers.
+    Applied { rollouts: Vec<status::Rollout>, progress: Progress },
+    /// The spec cannot be applied (reason, message); nothing was changed.
+    Invalid { reason: &'static str, message: String },
+}
+
+/// Read → build → drain → apply → delete orphans (for a Zuul being deleted, `build` leaves out
+/// the Zuul components and drains every launcher).
+async fn pass(zuul: &Zuul, ctx: &Arc<Context>) -> Result<Pass, ReconcileError> {
     let namespace = zuul.namespace().unwrap_or_default();
     let names = Names::new(&zuul.name_any(), &namespace);
-    let read = match inputs::read(&ctx.client, &zuul, &names).await {
+    let read = match inputs::read(&ctx.client, zuul, &names).await {
         Ok(read) => read,
         Err(error @ InputError::Api { .. }) => return Err(error.into()),
-        Err(error) => return invalid(&ctx, &zuul, error.reason(), error.to_string()).await,
+        Err(error) => return Ok(Pass::Invalid { reason: error.reason(), message: error.to_string() }),
     };
-    let mut desired = match build::build(&zuul, &names, &read, &ctx.settings) {
+    let mut desired = match build::build(zuul, &names, &read, &ctx.settings) {
         Ok(desired) => desired,
         Err(error) => {
             let reason = match error {
@@ -128,27 +158,20 @@ async fn reconcile(zuul: Arc<Zuul>, ctx: Arc<Context>) -> Result<Action, Reconci
                 BuildError::Conf(_) => "InvalidSpec",
                 BuildError::Tls(_) => "TlsFailed",
             };
-            return invalid(&ctx, &zuul, reason, error.to_string()).await;
+            return Ok(Pass::Invalid { reason, message: error.to_string() });
         }
     };
     let running_tenant = tenant_hash_of(&ctx.client, &names).await;
-    let owner = owner_reference(&zuul);
-    let draining = drain(&ctx, &zuul, &names, &mut desired).await;
-    let applied = match apply::apply(&ctx.client, Some(&namespace), Some(&owner), &desired.objects).await {
-        Ok(applied) => applied,
-        Err(error) => {
-            let outcome = Outcome::Failed { reason: "ApplyFailed".into(), message: error.to_string() };
-            status::write(&ctx.client, &zuul, &outcome).await.map_err(ReconcileError::Status)?;
-            return Err(error.into());
-        }
-    };
+    let owner = owner_reference(zuul);
+    let (mut progress, waiting) = drain(ctx, zuul, &names, &mut desired).await;
+    let applied = apply::apply(&ctx.client, Some(&namespace), Some(&owner), &desired.objects).await?;
     apply::apply(&ctx.client, None, None, &desired.cluster).await?;
     for replaced in &applied.replaced {
-        event(&ctx, &zuul, EventType::Normal, "Replaced", format!("{replaced}: an immutable field changed")).await;
+        event(ctx, zuul, EventType::Normal, "Replaced", format!("{replaced}: an immutable field changed")).await;
     }
     let deleted = apply::delete_orphans(&ctx.client, &names, &ctx.settings.pdb_api, &desired.objects).await?;
     for orphan in &deleted {
-        event(&ctx, &zuul, EventType::Normal, "Deleted", format!("{orphan}: no longer desired")).await;
+        event(ctx, zuul, EventType::Normal, "Deleted", format!("{orphan}: no longer desired")).await;
     }
     if desired.cluster.is_empty() {
         delete_binding(&ctx.client, &names).await;
@@ -156,14 +179,34 @@ async fn reconcile(zuul: Arc<Zuul>, ctx: Arc<Context>) -> Result<Action, Reconci
     apply::adopt_claims(&ctx.client, &names, &owner).await?;
     if let (Some(before), Some(wanted)) = (running_tenant, read.tenant.as_ref().map(|t| tenant_hash(&t.content)))
         && before != wanted
+        && zuul.metadata.deletion_timestamp.is_none()
     {
-        spawn_reconfigure(&ctx, &zuul, names.clone(), wanted);
+        spawn_reconfigure(ctx, zuul, names.clone(), wanted);
     }
     let rollouts = status::rollouts(&applied.objects);
+    progress.launchers_down =
+        rollouts.iter().filter(|r| waiting.contains(&r.name) && r.ready == 0).map(|r| r.name.clone()).collect();
+    Ok(Pass::Applied { rollouts, progress })
+}
+
+/// Keeps an existing Zuul: one [`pass`], then its status.
+#[tracing::instrument(skip_all, fields(zuul = %zuul.name_any(), namespace = zuul.namespace().unwrap_or_default()))]
+async fn keep(zuul: &Zuul, ctx: &Arc<Context>) -> Result<Action, ReconcileError> {
+    let (rollouts, progress) = match pass(zuul, ctx).await {
+        Ok(Pass::Applied { rollouts, progress }) => (rollouts, progress),
+        Ok(Pass::Invalid { reason, message }) => return invalid(ctx, zuul, reason, message).await,
+        Err(ReconcileError::Apply(error)) => {
+            let outcome = Outcome::Failed { reason: "ApplyFailed".into(), message: error.to_string() };
+            status::write(&ctx.client, zuul, &outcome).await.map_err(ReconcileError::Status)?;
+            return Err(error.into());
+        }
+        Err(error) => return Err(error),
+    };
     let ready = rollouts.iter().all(status::Rollout::done);
-    status::write(&ctx.client, &zuul, &Outcome::Applied(rollouts)).await.map_err(ReconcileError::Status)?;
-    tracing::debug!(ready, objects = desired.objects.len(), "reconciled");
-    let next = if draining {
+    let workloads = rollouts.len();
+    status::write(&ctx.client, zuul, &Outcome::Applied(rollouts)).await.map_err(ReconcileError::Status)?;
+    tracing::debug!(ready, workloads, "reconciled");
+    let next = if !progress.left.is_empty() || progress.zookeeper.is_some() {
         Duration::from_secs(10)
     } else if ready {
         Duration::from_secs(300)
@@ -173,26 +216,80 @@ async fn reconcile(zuul: Arc<Zuul>, ctx: Arc<Context>) -> Result<Action, Reconci
     Ok(Action::requeue(next))
 }
 
+/// The finalizer's work for a deleted Zuul (see [`super::cleanup`]): a [`pass`] in deleting
+/// mode, then done (the finalizer goes), waiting (an error the controller retries in 5 s, as the
+/// finalizer helper wants), or a sweep of the nodes by the operator.
+#[tracing::instrument(skip_all, fields(zuul = %zuul.name_any(), namespace = zuul.namespace().unwrap_or_default()))]
+async fn clean_up(zuul: &Zuul, ctx: &Arc<Context>) -> Result<Action, ReconcileError> {
+    let names = Names::new(&zuul.name_any(), &zuul.namespace().unwrap_or_default());
+    let since = zuul.metadata.deletion_timestamp.as_ref().map_or(0, |t| t.0.as_second());
+    let age = Duration::from_secs(u64::try_from(k8s_openapi::jiff::Timestamp::now().as_second() - since).unwrap_or(0));
+    let draining_already = zuul
+        .status
+        .as_ref()
+        .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Progressing" && c.reason == cleanup::DRAINING));
+    if !draining_already {
+        let note = format!(
+            "deleting: the Zuul components stop, and the launchers delete their nodes before the rest goes (at most {} s)",
+            ctx.cleanup_timeout.as_secs()
+        );
+        event(ctx, zuul, EventType::Normal, "Deleting", note).await;
+    }
+    let progress = match pass(zuul, ctx).await {
+        Ok(Pass::Applied { progress, .. }) => progress,
+        Ok(Pass::Invalid { message, .. }) => Progress { blocked: Some(message), ..Progress::default() },
+        Err(error) => Progress { blocked: Some(error.to_string()), ..Progress::default() },
+    };
+    match cleanup::decide(&progress, age, ctx.cleanup_timeout) {
+        Decision::Done => {
+            let note =
+                format!("no launcher holds a node ({} s after the deletion): the Zuul's children go", age.as_secs());
+            event(ctx, zuul, EventType::Normal, "NodesGone", note).await;
+        }
+        Decision::Wait(message) => {
+            tracing::info!(message, "deleting: waiting for the launchers");
+            let outcome = Outcome::Deleting { reason: cleanup::DRAINING.into(), message: message.clone() };
+            status::write(&ctx.client, zuul, &outcome).await.map_err(ReconcileError::Status)?;
+            return Err(ReconcileError::Cleaning(message));
+        }
+        Decision::Sweep { reason, message } => {
+            let shards = inputs::existing_shards(&ctx.client, &names).await?;
+            let swept = sweep_nodes(&ctx.client, &shards).await.map_err(ReconcileError::Sweep)?;
+            let mut note = format!("{message}: the operator deleted the node namespaces {:?}", swept.deleted);
+            if !swept.elsewhere.is_empty() {
+                note.push_str(&format!("; not in its reach, delete any left by hand: {}", swept.elsewhere.join(", ")));
+            }
+            tracing::warn!(reason, note, "deleting: swept the launchers' nodes");
+            event(ctx, zuul, EventType::Warning, reason, note).await;
+        }
+    }
+    delete_binding(&ctx.client, &names).await;
+    Ok(Action::await_change())
+}
+
 /// Takes the launchers of removed providers that have no node left out of `desired` (the orphan
-/// pass then deletes them); returns whether any is still draining.
-async fn drain(ctx: &Context, zuul: &Zuul, names: &Names, desired: &mut build::Desired) -> bool {
+/// pass then deletes them); returns where the drain is and the launchers still draining.
+async fn drain(ctx: &Context, zuul: &Zuul, names: &Names, desired: &mut build::Desired) -> (Progress, Vec<String>) {
+    let mut progress = Progress::default();
+    let mut waiting = Vec::new();
     if desired.draining.is_empty() {
-        return false;
+        return (progress, waiting);
     }
     let counts = match nodes_by_provider(&desired.zookeeper).await {
         Ok(counts) => counts,
         Err(error) => {
             tracing::warn!(%error, "cannot count the nodes of removed providers; their launchers stay");
-            return true;
+            progress.zookeeper = Some(error.to_string());
+            return (progress, waiting);
         }
     };
-    let mut still = false;
     for shard in &desired.draining {
         let left = counts.get(&shard.provider).copied().unwrap_or(0);
         let name = names.child(&format!("launcher-{}", shard.key));
         if left > 0 {
             tracing::info!(provider = shard.provider, left, "draining the launcher of a removed provider");
-            still = true;
+            progress.left.insert(shard.provider.clone(), left);
+            waiting.push(name);
             continue;
         }
         desired.objects.retain(|o| {
@@ -201,7 +298,7 @@ async fn drain(ctx: &Context, zuul: &Zuul, names: &Names, desired: &mut build::D
         let note = format!("provider {} has no node left: its launcher {name} goes", shard.provider);
         event(ctx, zuul, EventType::Normal, "Drained", note).await;
     }
-    still
+    (progress, waiting)
 }
 
 /// Records an invalid spec in the status and an Event; nothing is applied or deleted, so what
@@ -249,7 +346,10 @@ fn spawn_reconfigure(ctx: &Arc<Context>, zuul: &Zuul, names: Names, hash: String
     });
 }
 
-fn error_policy(zuul: Arc<Zuul>, error: &ReconcileError, _: Arc<Context>) -> Action {
+fn error_policy(zuul: Arc<Zuul>, error: &finalizer::Error<ReconcileError>, _: Arc<Context>) -> Action {
+    if let finalizer::Error::CleanupFailed(ReconcileError::Cleaning(_)) = error {
+        return Action::requeue(Duration::from_secs(5));
+    }
     tracing::warn!(zuul = %zuul.name_any(), %error, "reconcile failed; retrying in 10 s");
     Action::requeue(Duration::from_secs(10))
 }
@@ -315,7 +415,12 @@ pub async fn run(client: kube::Client, config: Config) -> Result<(), OperatorErr
         controller: MANAGER.into(),
         instance: std::env::var("POD_NAME").ok().or_else(|| gethostname::gethostname().into_string().ok()),
     };
-    let ctx = Arc::new(Context { client: client.clone(), settings, recorder: Recorder::new(client.clone(), reporter) });
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        settings,
+        recorder: Recorder::new(client.clone(), reporter),
+        cleanup_timeout: config.cleanup_timeout,
+    });
 
     let controller = Controller::new(zuuls, watcher::Config::default());
     let store = controller.store();

@@ -60,6 +60,32 @@ pub struct Read {
     pub existing_shards: Vec<(String, String)>,
 }
 
+/// The launcher shards in place now (their Secrets): (shard key, nodepool.yaml text).
+pub async fn existing_shards(client: &kube::Client, names: &Names) -> Result<Vec<(String, String)>, InputError> {
+    shards_in(&Api::namespaced(client.clone(), &names.namespace), names).await
+}
+
+async fn shards_in(secrets: &Api<Secret>, names: &Names) -> Result<Vec<(String, String)>, InputError> {
+    let launcher_shards = kube::api::ListParams::default().labels(&format!(
+        "{},{}=launcher",
+        names.selector(),
+        super::names::COMPONENT_LABEL
+    ));
+    let shards = secrets.list(&launcher_shards).await.map_err(|source| InputError::Api {
+        kind: "Secret",
+        name: "launcher shards".into(),
+        source,
+    })?;
+    Ok(shards
+        .items
+        .into_iter()
+        .filter_map(|shard| {
+            let key = shard.labels().get(super::names::PROVIDER_LABEL).cloned()?;
+            Some((key, secret_text(&shard).remove("nodepool.yaml")?))
+        })
+        .collect())
+}
+
 struct Reader {
     secrets: Api<Secret>,
     config_maps: Api<ConfigMap>,
@@ -264,22 +290,7 @@ pub async fn read(client: &kube::Client, zuul: &Zuul, names: &Names) -> Result<R
             client: client.as_ref().and_then(leaf),
         };
     }
-    let launcher_shards = kube::api::ListParams::default().labels(&format!(
-        "{},{}=launcher",
-        names.selector(),
-        super::names::COMPONENT_LABEL
-    ));
-    let shards = reader.secrets.list(&launcher_shards).await.map_err(|source| InputError::Api {
-        kind: "Secret",
-        name: "launcher shards".into(),
-        source,
-    })?;
-    for shard in shards.items {
-        let key = shard.labels().get(super::names::PROVIDER_LABEL).cloned();
-        if let (Some(key), Some(text)) = (key, secret_text(&shard).remove("nodepool.yaml")) {
-            read.existing_shards.push((key, text));
-        }
-    }
+    read.existing_shards = shards_in(&reader.secrets, names).await?;
     read.keystore_password =
         reader.secret(&names.child("keystore")).await?.and_then(|data| data.get("password").cloned());
     Ok(read)

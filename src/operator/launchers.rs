@@ -235,6 +235,14 @@ pub fn objects(inputs: &Inputs<'_>) -> Vec<Value> {
     objects
 }
 
+/// Whether a shard's provider talks to this cluster with the launcher's own ServiceAccount (a
+/// kubernetes provider without `context`).
+pub fn in_cluster(shard_text: &str) -> bool {
+    let Ok(config) = serde_json::from_str::<Value>(shard_text) else { return false };
+    let provider = &config["providers"][0];
+    provider["driver"] == "kubernetes" && provider.get("context").is_none_or(Value::is_null)
+}
+
 /// The ClusterRoleBinding that gives the launchers' ServiceAccount [`LAUNCHER_CLUSTER_ROLE`].
 /// Cluster-scoped, so it cannot be owned by the namespaced Zuul: the operator deletes it when
 /// its Zuul is gone (see `controller::sweep_bindings`).

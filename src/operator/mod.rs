@@ -4,12 +4,13 @@
 //! One pass of [`controller`] goes [`inputs`] (read what the Zuul references) → [`build`] (the
 //! desired children: [`zookeeper`] with [`tls`], [`components`] with [`zuulconf`], and
 //! [`launchers`]) → [`apply`] (server-side apply, replace on immutable fields, delete orphans) →
-//! [`status`]; a removed provider's launcher is drained by [`drain`]; a changed tenant config is loaded by [`reconfigure`]. [`crd`] holds the resource's types (the CRD schema is generated from them),
+//! [`status`]; a removed provider's launcher is drained by [`drain`], and a deleted Zuul's launchers by the finalizer of [`cleanup`]; a changed tenant config is loaded by [`reconfigure`]. [`crd`] holds the resource's types (the CRD schema is generated from them),
 //! [`names`] the names and labels of the children, and [`manifest`] prints objects as YAML for
 //! `deploy/operator/`.
 
 pub mod apply;
 pub mod build;
+pub mod cleanup;
 pub mod components;
 pub mod controller;
 pub mod crd;

@@ -42,6 +42,28 @@ where
     }
 }
 
+/// Deletes a test's namespace when dropped (also when the test fails), after taking the
+/// operator's finalizer off its Zuuls: the operator may be gone by then, and a Zuul it still
+/// holds would keep the namespace Terminating.
+pub struct ZuulNamespaceGuard(pub String);
+
+impl Drop for ZuulNamespaceGuard {
+    fn drop(&mut self) {
+        let kubectl = |args: &[&str]| {
+            std::process::Command::new(super::common::kubectl())
+                .args(args)
+                .stderr(std::process::Stdio::null())
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+        };
+        for zuul in kubectl(&["get", "zuuls", "-n", &self.0, "-o", "name"]).split_whitespace() {
+            kubectl(&["patch", zuul, "-n", &self.0, "--type=merge", "-p", r#"{"metadata":{"finalizers":null}}"#]);
+        }
+        kubectl(&["delete", "namespace", &self.0, "--wait=false"]);
+    }
+}
+
 /// Deletes the cluster-scoped RBAC objects [`operator_client`] made, when dropped.
 pub struct ClusterRbacGuard(pub String);
 
