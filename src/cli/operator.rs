@@ -15,6 +15,8 @@ pub struct OperatorArgs {
 pub enum OperatorCommand {
     /// Print the `Zuul` CustomResourceDefinition (YAML) for `kubectl apply -f -`.
     Crd,
+    /// Print the OLM bundle's ClusterServiceVersion (YAML), made from deploy/operator/.
+    Csv,
     /// Run the operator: keep every `Zuul` (in --namespace, or in all namespaces) running.
     Run(RunArgs),
 }
@@ -42,6 +44,11 @@ pub async fn run(args: OperatorArgs) -> Result<(), crate::Error> {
     match args.command {
         OperatorCommand::Crd => {
             print!("{}", crate::operator::crd_yaml());
+            Ok(())
+        }
+        OperatorCommand::Csv => {
+            let text = crate::operator::olm::csv_yaml().map_err(|e| crate::Error::Setup(e.to_string()))?;
+            print!("{text}");
             Ok(())
         }
         OperatorCommand::Run(args) => {

@@ -20,6 +20,7 @@ pub mod launchers;
 pub mod manifest;
 pub mod names;
 mod objects;
+pub mod olm;
 pub mod reconfigure;
 pub mod route;
 pub mod scc;
