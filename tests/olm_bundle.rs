@@ -355,3 +355,173 @@ async fn the_api_server_accepts_the_bundle_and_its_examples() {
     assert!(zuuls.list(&Default::default()).await.expect("list").items.is_empty(), "dry runs stored nothing");
     assert!(csvs.list(&Default::default()).await.expect("list").items.is_empty(), "dry runs stored nothing");
 }
+
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or_default()
+}
+
+/// Deletes the cluster-scoped objects the by-hand install made, when dropped.
+struct ClusterObjectsGuard(String);
+
+impl Drop for ClusterObjectsGuard {
+    fn drop(&mut self) {
+        for kind in ["clusterrolebinding", "clusterrole"] {
+            let _ = std::process::Command::new(common::kubectl())
+                .args(["delete", kind, &self.0, "--ignore-not-found", "--wait=false"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
+async fn apply(namespace: &str, object: &Value) {
+    common::kubectl_async(&["apply", "-n", namespace, "-f", "-"], Some(&object.to_string()))
+        .await
+        .unwrap_or_else(|e| panic!("apply {}: {e}", object["kind"]));
+}
+
+async fn get_json(namespace: &str, args: &[&str]) -> Value {
+    let mut all = vec!["get", "-n", namespace, "-o", "json"];
+    all.extend_from_slice(args);
+    common::kubectl_async(&all, None).await.ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null)
+}
+
+/// The "no OLM" path: what OLM would create from the CSV (a ServiceAccount, a ClusterRole with
+/// the CSV's clusterPermissions and its binding, the CSV's Deployment), made by hand in a fresh
+/// namespace, runs the operator, and it reconciles the CSV's own alm-example. Two changes to
+/// the CSV's Deployment, both named: the image is the kubepool image of the binary under test
+/// (the CSV names `localhost/kubepool:latest`, which the test bed does not have), and
+/// KUBEPOOL_OPERATOR_NAMESPACE confines it to the test's namespace (AllNamespaces would reconcile
+/// the Zuuls of other sessions on the shared test bed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bundle_installed_by_hand_runs_the_operator_and_it_reconciles_the_example() {
+    let started = std::time::Instant::now();
+    let image = {
+        let out = std::process::Command::new(repo_path("tests/cluster/build-kubepool-image.sh"))
+            .arg(env!("CARGO_BIN_EXE_kubepool"))
+            .output()
+            .expect("run build-kubepool-image.sh");
+        assert!(out.status.success(), "build-kubepool-image.sh: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    eprintln!("[olm] kubepool image {image}: {:.1} s", started.elapsed().as_secs_f64());
+    let client = admin_client().await;
+    operator_support::install_crd(&client).await;
+    let ns = unique_name("kp-olm-hand");
+    common::kubectl_async(&["create", "namespace", &ns], None).await.expect("create the namespace");
+    let _guard = operator_support::ZuulNamespaceGuard(ns.clone());
+    let role_name = format!("kubepool-operator-{ns}");
+    let _cluster = ClusterObjectsGuard(role_name.clone());
+
+    let csv = the_csv();
+    let install = &csv["spec"]["install"]["spec"];
+    let permissions = &install["clusterPermissions"][0];
+    let account = permissions["serviceAccountName"].as_str().expect("serviceAccountName");
+    apply(&ns, &json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account}})).await;
+    apply(
+        &ns,
+        &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                "metadata": {"name": role_name}, "rules": permissions["rules"]}),
+    )
+    .await;
+    apply(
+        &ns,
+        &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                "metadata": {"name": role_name},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
+                "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": ns}]}),
+    )
+    .await;
+    let spec = &install["deployments"][0];
+    let mut deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": spec["name"], "labels": spec["label"]}, "spec": spec["spec"]});
+    let container = &mut deployment["spec"]["template"]["spec"]["containers"][0];
+    container["image"] = json!(image);
+    container["imagePullPolicy"] = json!("IfNotPresent");
+    let env = container["env"].as_array_mut().expect("env");
+    for var in env.iter_mut() {
+        if var["name"] == "KUBEPOOL_OPERATOR_KUBEPOOL_IMAGE" {
+            var["value"] = json!(image);
+        }
+    }
+    env.push(json!({"name": "KUBEPOOL_OPERATOR_NAMESPACE", "value": ns}));
+    apply(&ns, &deployment).await;
+    let deployed = std::time::Instant::now();
+
+    // The example's inputs, then the example itself.
+    apply(
+        &ns,
+        &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "zuul-db"},
+        "stringData": {"dburi": format!("postgresql://zuul:pw@postgres.{ns}.svc/zuul")}}),
+    )
+    .await;
+    apply(
+        &ns,
+        &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "executor-ssh-key"},
+        "stringData": {"sshkey": "not a key: no executor starts in this test\n"}}),
+    )
+    .await;
+    apply(
+        &ns,
+        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "zuul-tenant-config"},
+        "data": {"main.yaml": "- tenant:\n    name: example\n"}}),
+    )
+    .await;
+    apply(
+        &ns,
+        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nodepool"},
+        "data": {"nodepool.yaml": "labels: []\nproviders: []\n"}}),
+    )
+    .await;
+    let example = alm_examples(&csv).remove(0);
+    let zuul_name = example["metadata"]["name"].as_str().expect("name").to_string();
+    apply(&ns, &example).await;
+
+    // The operator pod Ready, and the Zuul reconciled: conditions at the Zuul's generation and
+    // children it owns.
+    let (_, _) =
+        operator_support::eventually("the operator pod from the bundle Ready", Duration::from_secs(120), || async {
+            let pods = get_json(&ns, &["pods", "-l", "app.kubernetes.io/name=kubepool-operator"]).await;
+            pods["items"]
+                .as_array()?
+                .iter()
+                .any(|p| {
+                    p["status"]["conditions"]
+                        .as_array()
+                        .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+                })
+                .then_some(())
+        })
+        .await;
+    eprintln!("[olm] operator pod Ready {:.1} s after the Deployment was applied", deployed.elapsed().as_secs_f64());
+    let selector = format!("operator.zuul-ci.org/zuul={zuul_name}");
+    let ((conditions, children), reconciled_after) =
+        operator_support::eventually("the example Zuul reconciled", Duration::from_secs(120), || async {
+            let zuul = get_json(&ns, &["zuul", &zuul_name]).await;
+            let uid = zuul["metadata"]["uid"].clone();
+            let generation = &zuul["metadata"]["generation"];
+            let conditions: Vec<String> = zuul["status"]["conditions"]
+                .as_array()?
+                .iter()
+                .filter(|c| &c["observedGeneration"] == generation)
+                .map(|c| format!("{}={} ({})", text(&c["type"]), text(&c["status"]), text(&c["reason"])))
+                .collect();
+            let owned = get_json(&ns, &["statefulsets,deployments", "-l", &selector]).await;
+            let children: Vec<String> = owned["items"]
+                .as_array()?
+                .iter()
+                .filter(|o| {
+                    o["metadata"]["ownerReferences"].as_array().is_some_and(|r| r.iter().any(|r| r["uid"] == uid))
+                })
+                .map(|o| format!("{}/{}", text(&o["kind"]), text(&o["metadata"]["name"])))
+                .collect();
+            (!conditions.is_empty() && children.iter().any(|c| c.starts_with("StatefulSet/")))
+                .then_some((conditions, children))
+        })
+        .await;
+    eprintln!(
+        "[olm] Zuul reconciled {:.1} s after the pod was Ready: {conditions:?}; children {children:?}",
+        reconciled_after.as_secs_f64()
+    );
+}
