@@ -8,8 +8,7 @@ mod common;
 #[path = "support/operator.rs"]
 mod operator_support;
 
-use common::{NamespaceGuard, admin_client, unique_name};
-use k8s_openapi::api::core::v1::Namespace;
+use common::{admin_client, unique_name};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -23,6 +22,7 @@ use std::time::Duration;
 const BUNDLE: &str = "deploy/olm";
 const CSV_FILE: &str = "deploy/olm/manifests/kubepool-operator.clusterserviceversion.yaml";
 const CRD_FILE: &str = "deploy/olm/manifests/zuuls.operator.zuul-ci.org.crd.yaml";
+const ROLE_FILE: &str = "deploy/olm/manifests/kubepool-launcher.clusterrole.yaml";
 const OLM_CSV_CRD: &str = "clusterserviceversions.operators.coreos.com";
 
 fn repo_path(relative: &str) -> PathBuf {
@@ -91,6 +91,10 @@ fn rule_set(rules: &Value) -> BTreeSet<String> {
 fn the_committed_bundle_is_what_the_install_manifests_generate() {
     let generated = olm::csv_yaml().expect("the CSV is made from deploy/operator/");
     assert!(repo_file(CSV_FILE) == generated, "{CSV_FILE} is stale: run `cargo run -- operator csv > {CSV_FILE}`");
+    assert!(
+        repo_file(ROLE_FILE) == olm::launcher_cluster_role_yaml().expect("the role is in rbac.yaml"),
+        "{ROLE_FILE} is stale: run `cargo run -- operator launcher-role > {ROLE_FILE}`"
+    );
     assert!(
         repo_file(CRD_FILE) == repo_file("deploy/operator/crd.yaml"),
         "{CRD_FILE} differs from deploy/operator/crd.yaml: run `cargo run -- operator crd > {CRD_FILE}`"
@@ -163,8 +167,26 @@ fn the_bundle_passes_the_registry_and_csv_checks() {
     assert_eq!(bundle_crds.len(), owned.len(), "no CRD in manifests/ that the CSV does not own");
     for (name, doc) in manifests() {
         let kind = doc["kind"].as_str().unwrap_or_default();
-        assert!(matches!(kind, "ClusterServiceVersion" | "CustomResourceDefinition"), "manifests/{name}: {kind}");
+        assert!(
+            matches!(kind, "ClusterServiceVersion" | "CustomResourceDefinition" | "ClusterRole"),
+            "manifests/{name}: {kind} (not a kind this bundle ships)"
+        );
     }
+    // The one ClusterRole: the launchers' role, as rbac.yaml has it (the operator may bind only it).
+    let rbac_roles = documents("deploy/operator/rbac.yaml");
+    let launcher = rbac_roles
+        .iter()
+        .find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == olm::LAUNCHER_ROLE)
+        .expect("rbac.yaml's kubepool-launcher");
+    let roles: Vec<Value> =
+        manifests().into_iter().filter(|(_, d)| d["kind"] == "ClusterRole").map(|(_, d)| d).collect();
+    assert_eq!(roles.len(), 1, "one ClusterRole in manifests/");
+    assert_eq!(roles[0]["metadata"]["name"], olm::LAUNCHER_ROLE);
+    assert_eq!(
+        rule_set(&roles[0]["rules"]),
+        rule_set(&launcher["rules"]),
+        "the bundle's kubepool-launcher is rbac.yaml's"
+    );
 
     // Required CRDs: not owned, not shipped, and each an olm.gvk dependency.
     let required = spec["customresourcedefinitions"]["required"].as_array().expect("required CRDs");
@@ -282,13 +304,8 @@ async fn the_api_server_accepts_the_bundle_and_its_examples() {
     let client = admin_client().await;
     install_olm_csv_crd(&client).await;
     operator_support::install_crd(&client).await;
-    let namespace = unique_name("kp-olm");
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    namespaces
-        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": namespace}})).expect("ns"))
-        .await
-        .expect("create namespace");
-    let _guard = NamespaceGuard(namespace.clone());
+    let guard = common::test_namespace(&client, "kp-olm").await;
+    let namespace = guard.0.clone();
     let dry_run = PostParams { dry_run: true, ..PostParams::default() };
 
     // The CSV against OLM's own schema (v1alpha1, as OLM's catalog would create it).
@@ -335,6 +352,14 @@ async fn the_api_server_accepts_the_bundle_and_its_examples() {
     let name = crd["metadata"]["name"].as_str().expect("name").to_string();
     let params = PatchParams { dry_run: true, ..PatchParams::apply(&unique_name("kp-olm-test")).force() };
     crds.patch(&name, &params, &Patch::Apply(&crd)).await.expect("the API server accepts the bundle's CRD");
+
+    // The launchers' ClusterRole: a server-side apply, dry run (operator tests apply the same role).
+    let role = manifests().into_iter().find(|(_, d)| d["kind"] == "ClusterRole").expect("the ClusterRole").1;
+    let roles: Api<k8s_openapi::api::rbac::v1::ClusterRole> = Api::all(client.clone());
+    roles
+        .patch(olm::LAUNCHER_ROLE, &params, &Patch::Apply(&role))
+        .await
+        .expect("the API server accepts the ClusterRole");
 
     // The examples against the served Zuul schema, and a broken one refused (the check is real).
     let zuul_gvk = GroupVersionKind::gvk("operator.zuul-ci.org", "v1alpha2", "Zuul");
@@ -474,7 +499,10 @@ async fn the_bundle_installed_by_hand_runs_the_operator_and_it_reconciles_the_ex
         "data": {"nodepool.yaml": "labels: []\nproviders: []\n"}}),
     )
     .await;
-    let example = alm_examples(&csv).remove(0);
+    // One change to the example: the executor's termination grace (default 6 h) would keep the
+    // test's namespace Terminating that long (the namespace controller waits out the grace).
+    let mut example = alm_examples(&csv).remove(0);
+    example["spec"]["executor"]["terminationGracePeriodSeconds"] = json!(1);
     let zuul_name = example["metadata"]["name"].as_str().expect("name").to_string();
     apply(&ns, &example).await;
 

@@ -7,8 +7,7 @@ mod common;
 #[path = "support/operator.rs"]
 mod operator_support;
 
-use common::{NamespaceGuard, admin_client, kubectl, unique_name};
-use k8s_openapi::api::core::v1::Namespace;
+use common::{admin_client, kubectl};
 use kube::api::{Api, DynamicObject, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kubepool::operator::{Zuul, crd_yaml};
@@ -72,13 +71,8 @@ async fn rejection(zuuls: &Api<DynamicObject>, name: &str, spec: Value) -> Strin
 async fn the_api_server_accepts_upstream_and_kubepool_crs_and_rejects_invalid_ones() {
     let client = admin_client().await;
     operator_support::install_crd(&client).await;
-    let namespace = unique_name("kp-op-crd");
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    namespaces
-        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": namespace}})).expect("ns"))
-        .await
-        .expect("create namespace");
-    let _guard = NamespaceGuard(namespace.clone());
+    let guard = common::test_namespace(&client, "kp-op-crd").await;
+    let namespace = guard.0.clone();
 
     // The upstream operator's example: accepted, kept whole, typed by our structs.
     let upstream =

@@ -17,6 +17,8 @@ pub enum OperatorCommand {
     Crd,
     /// Print the OLM bundle's ClusterServiceVersion (YAML), made from deploy/operator/.
     Csv,
+    /// Print the `kubepool-launcher` ClusterRole of the OLM bundle (YAML), from deploy/operator/.
+    LauncherRole,
     /// Run the operator: keep every `Zuul` (in --namespace, or in all namespaces) running.
     Run(RunArgs),
 }
@@ -48,6 +50,12 @@ pub async fn run(args: OperatorArgs) -> Result<(), crate::Error> {
         }
         OperatorCommand::Csv => {
             let text = crate::operator::olm::csv_yaml().map_err(|e| crate::Error::Setup(e.to_string()))?;
+            print!("{text}");
+            Ok(())
+        }
+        OperatorCommand::LauncherRole => {
+            let text =
+                crate::operator::olm::launcher_cluster_role_yaml().map_err(|e| crate::Error::Setup(e.to_string()))?;
             print!("{text}");
             Ok(())
         }

@@ -125,6 +125,18 @@ pub async fn delete_pool_namespaces(pool: &str) {
 /// Deletes a test's namespace when dropped (also when the test fails), without waiting.
 pub struct NamespaceGuard(pub String);
 
+/// Creates a namespace named `prefix-<unique>`; it is deleted when the guard drops.
+pub async fn test_namespace(client: &kube::Client, prefix: &str) -> NamespaceGuard {
+    let name = unique_name(prefix);
+    let namespace: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).expect("a namespace");
+    kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+        .create(&kube::api::PostParams::default(), &namespace)
+        .await
+        .expect("create namespace");
+    NamespaceGuard(name)
+}
+
 impl Drop for NamespaceGuard {
     fn drop(&mut self) {
         let _ = std::process::Command::new(kubectl())
