@@ -418,7 +418,7 @@ async fn get_json(namespace: &str, args: &[&str]) -> Value {
 /// the CSV's Deployment, both named: the image is the kubepool image of the binary under test
 /// (the CSV names `localhost/kubepool:latest`, which the test bed does not have), and
 /// KUBEPOOL_OPERATOR_NAMESPACE confines it to the test's namespace (AllNamespaces would reconcile
-/// the Zuuls of other sessions on the shared test bed).
+/// the Zuuls of other sessions on the shared test bed). The example's executor gets a 1 s grace.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bundle_installed_by_hand_runs_the_operator_and_it_reconciles_the_example() {
     let started = std::time::Instant::now();
