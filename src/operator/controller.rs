@@ -9,6 +9,7 @@
 use super::apply::{self, ApplyError};
 use super::build::{self, BuildError, Settings};
 use super::crd::Zuul;
+use super::database::{self, DatabaseError, Managed};
 use super::drain::nodes_by_provider;
 use super::inputs::{self, InputError};
 use super::launchers::{NAMESPACE_LABEL, UID_ANNOTATION};
@@ -38,6 +39,8 @@ pub enum ReconcileError {
     Status(#[source] kube::Error),
     #[error("reading: {0}")]
     Input(#[from] InputError),
+    #[error("managed database: {0}")]
+    Database(#[from] DatabaseError),
 }
 
 /// The operator failed to start.
@@ -115,11 +118,31 @@ async fn reconcile(zuul: Arc<Zuul>, ctx: Arc<Context>) -> Result<Action, Reconci
     }
     let namespace = zuul.namespace().unwrap_or_default();
     let names = Names::new(&zuul.name_any(), &namespace);
-    let read = match inputs::read(&ctx.client, &zuul, &names).await {
+    let owner = owner_reference(&zuul);
+    let managed_db = if database::managed(&zuul) {
+        match database::ensure(&ctx.client, &zuul, &names, &owner).await? {
+            Managed::Ready { dburi, secret } => Some((dburi, secret)),
+            Managed::OperatorMissing(message) => {
+                return database_pending(&ctx, &zuul, database::OPERATOR_MISSING, message, true).await;
+            }
+            Managed::Failed(message) => {
+                return database_pending(&ctx, &zuul, "DatabaseSetupFailed", message, true).await;
+            }
+            Managed::Waiting(message) => {
+                return database_pending(&ctx, &zuul, "WaitingForDatabase", message, false).await;
+            }
+        }
+    } else {
+        None
+    };
+    let mut read = match inputs::read(&ctx.client, &zuul, &names).await {
         Ok(read) => read,
         Err(error @ InputError::Api { .. }) => return Err(error.into()),
         Err(error) => return invalid(&ctx, &zuul, error.reason(), error.to_string()).await,
     };
+    if let Some((dburi, _)) = &managed_db {
+        read.dburi = dburi.clone();
+    }
     let mut desired = match build::build(&zuul, &names, &read, &ctx.settings) {
         Ok(desired) => desired,
         Err(error) => {
@@ -131,8 +154,10 @@ async fn reconcile(zuul: Arc<Zuul>, ctx: Arc<Context>) -> Result<Action, Reconci
             return invalid(&ctx, &zuul, reason, error.to_string()).await;
         }
     };
+    if let Some((_, secret)) = &managed_db {
+        desired.objects.push(secret.clone());
+    }
     let running_tenant = tenant_hash_of(&ctx.client, &names).await;
-    let owner = owner_reference(&zuul);
     let draining = drain(&ctx, &zuul, &names, &mut desired).await;
     let applied = match apply::apply(&ctx.client, Some(&namespace), Some(&owner), &desired.objects).await {
         Ok(applied) => applied,
@@ -217,6 +242,33 @@ async fn invalid(ctx: &Context, zuul: &Zuul, reason: &str, message: String) -> R
     let outcome = Outcome::Failed { reason: reason.into(), message };
     status::write(&ctx.client, zuul, &outcome).await.map_err(ReconcileError::Status)?;
     Ok(Action::requeue(Duration::from_secs(60)))
+}
+
+/// The managed database is not ready: the status says why (`degraded`: Degraded, with a Warning
+/// Event when the message is new; else Progressing) and the pass comes back soon, so installing
+/// the Percona operator or its cluster becoming ready is noticed without a watch on its CRD
+/// (which may not exist) or a restart.
+async fn database_pending(
+    ctx: &Context,
+    zuul: &Zuul,
+    reason: &str,
+    message: String,
+    degraded: bool,
+) -> Result<Action, ReconcileError> {
+    tracing::info!(reason, message, "the managed database is not ready");
+    let outcome = if degraded {
+        let was = zuul.status.as_ref().is_some_and(|s| {
+            s.conditions.iter().any(|c| c.type_ == "Degraded" && c.status == "True" && c.message == message)
+        });
+        if !was {
+            event(ctx, zuul, EventType::Warning, reason, message.clone()).await;
+        }
+        Outcome::Failed { reason: reason.into(), message }
+    } else {
+        Outcome::Waiting { reason: reason.into(), message }
+    };
+    status::write(&ctx.client, zuul, &outcome).await.map_err(ReconcileError::Status)?;
+    Ok(Action::requeue(Duration::from_secs(if degraded { 15 } else { 5 })))
 }
 
 /// The tenant-config hash the scheduler StatefulSet carries now (None: no scheduler yet).

@@ -13,6 +13,7 @@ pub mod build;
 pub mod components;
 pub mod controller;
 pub mod crd;
+pub mod database;
 pub mod drain;
 pub mod inputs;
 pub mod launchers;

@@ -59,6 +59,8 @@ pub enum Outcome {
     Applied(Vec<Rollout>),
     /// Not applied: the spec or the API failed (reason, message).
     Failed { reason: String, message: String },
+    /// Not applied yet: waiting for something the Zuul needs, not a fault (reason, message).
+    Waiting { reason: String, message: String },
 }
 
 fn condition(
@@ -104,6 +106,11 @@ pub fn conditions(outcome: &Outcome, generation: i64) -> Vec<(String, String, St
                 ]
             }
         }
+        Outcome::Waiting { reason, message } => vec![
+            condition("Ready", false, reason, message.clone(), generation),
+            condition("Progressing", true, reason, message.clone(), generation),
+            condition("Degraded", false, "AsExpected", "nothing is wrong: waiting".into(), generation),
+        ],
         Outcome::Failed { reason, message } => vec![
             condition("Ready", false, reason, message.clone(), generation),
             condition("Progressing", false, reason, "not applied: see Degraded".into(), generation),
