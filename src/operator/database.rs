@@ -114,10 +114,30 @@ pub fn cluster(names: &Names, db: &DbNames, spec: Option<&DatabaseSpec>) -> Valu
     let image = spec.and_then(|s| s.image.clone()).unwrap_or_else(|| DEFAULT_PXC_IMAGE.into());
     let storage = spec.and_then(|s| s.storage_size.clone()).unwrap_or_else(|| "6G".into());
     let size = if small { 1 } else { 3 };
-    let requests = |memory: &str, cpu: &str| json!({"requests": {"memory": memory, "cpu": cpu}});
-    // Upstream leaves the requests out of a small cluster.
-    let resources = |memory: &str, cpu: &str| if small { json!({}) } else { requests(memory, cpu) };
-    let mut body = json!({
+    // One kind of pods (PXC, HAProxy): `extra` merged into what both have. Upstream leaves the
+    // resource requests out of a small cluster.
+    let pods = |image: &str, grace: i64, extra: Value| {
+        let mut pods = json!({
+            "size": size,
+            "image": image,
+            "affinity": {"antiAffinityTopologyKey": if small { "none" } else { "kubernetes.io/hostname" }},
+            "podDisruptionBudget": {"maxUnavailable": 1},
+            "gracePeriod": grace,
+        });
+        if !small {
+            pods["resources"] = json!({"requests": {"memory": "1G", "cpu": "600m"}});
+        }
+        if let (Some(pods), Value::Object(extra)) = (pods.as_object_mut(), extra) {
+            pods.extend(extra);
+        }
+        pods
+    };
+    let mut logcollector = json!({"enabled": true, "image": LOGCOLLECTOR_IMAGE});
+    if !small {
+        logcollector["resources"] = json!({"requests": {"memory": "100M", "cpu": "200m"}});
+    }
+    let volume = json!({"persistentVolumeClaim": {"resources": {"requests": {"storage": storage}}}});
+    let body = json!({
         "spec": {
             "crVersion": PXC_CR_VERSION,
             "secretsName": db.secrets,
@@ -126,39 +146,15 @@ pub fn cluster(names: &Names, db: &DbNames, spec: Option<&DatabaseSpec>) -> Valu
             "updateStrategy": "SmartUpdate",
             "upgradeOptions": {"versionServiceEndpoint": "https://check.percona.com", "apply": "disabled",
                                "schedule": "0 4 * * *"},
-            "pxc": {
-                "size": size,
-                "image": image,
-                "autoRecovery": true,
-                "resources": resources("1G", "600m"),
-                "affinity": {"antiAffinityTopologyKey": if small { "none" } else { "kubernetes.io/hostname" }},
-                "podDisruptionBudget": {"maxUnavailable": 1},
-                "volumeSpec": {"persistentVolumeClaim": {"resources": {"requests": {"storage": storage}}}},
-                "gracePeriod": 600,
-            },
-            "haproxy": {
-                "enabled": true,
-                "size": size,
-                "image": HAPROXY_IMAGE,
-                "resources": resources("1G", "600m"),
-                "affinity": {"antiAffinityTopologyKey": if small { "none" } else { "kubernetes.io/hostname" }},
-                "podDisruptionBudget": {"maxUnavailable": 1},
-                "gracePeriod": 30,
-            },
+            "pxc": pods(&image, 600, json!({"autoRecovery": true, "volumeSpec": volume})),
+            "haproxy": pods(HAPROXY_IMAGE, 30, json!({"enabled": true})),
             "proxysql": {"enabled": false, "size": size, "image": PROXYSQL_IMAGE},
-            "logcollector": {"enabled": true, "image": LOGCOLLECTOR_IMAGE, "resources": resources("100M", "200m")},
+            "logcollector": logcollector,
             "pmm": {"enabled": false, "image": PMM_IMAGE, "serverHost": "monitoring-service"},
             "backup": {"image": BACKUP_IMAGE, "pitr": {"enabled": false}, "storages": {}},
         }
     });
-    for part in ["pxc", "haproxy", "logcollector"] {
-        if body["spec"][part]["resources"] == json!({})
-            && let Some(section) = body["spec"][part].as_object_mut()
-        {
-            section.remove("resources");
-        }
-    }
-    object(names, PXC_API_VERSION, "PerconaXtraDBCluster", &db.cluster, "database", body.take())
+    object(names, PXC_API_VERSION, "PerconaXtraDBCluster", &db.cluster, "database", body)
 }
 
 /// The cluster's readiness from its own status, or what it waits for.

@@ -165,8 +165,9 @@ build_mariadb() {
   cat > $R/usr/local/bin/kubepool-mariadb <<'SH'
 #!/bin/sh
 # kubepool-mariadb: on first start a data directory in $DATADIR whose root (localhost and any
-# host) has the password $MYSQL_ROOT_PASSWORD and no anonymous user, as the Percona image's; then
-# the server on port 3306. Runs as any uid that can write $DATADIR (an emptyDir).
+# host; no other root, no anonymous user) has the password $MYSQL_ROOT_PASSWORD, as the
+# Percona image's; then the server on port 3306. Runs as any uid that can write $DATADIR (an
+# emptyDir).
 set -eu
 : "${DATADIR:=/var/lib/mysql/data}"
 OPTS="--datadir=$DATADIR --pid-file=/tmp/mariadbd.pid --socket=/tmp/mariadbd.sock"
@@ -181,7 +182,7 @@ if [ ! -d "$DATADIR/mysql" ]; then
 CREATE USER 'root'@'%' IDENTIFIED BY '$MYSQL_ROOT_PASSWORD';
 GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;
 ALTER USER 'root'@'localhost' IDENTIFIED BY '$MYSQL_ROOT_PASSWORD';
-DELETE FROM mysql.global_priv WHERE User='';
+DELETE FROM mysql.global_priv WHERE User='' OR (User='root' AND Host NOT IN ('localhost', '%'));
 FLUSH PRIVILEGES;
 SQL
   kill "$pid"; wait "$pid" || true
@@ -190,6 +191,9 @@ fi
 exec mariadbd $OPTS --bind-address=0.0.0.0 --port=3306
 SH
   chmod 0755 $R/usr/local/bin/kubepool-mariadb
+  # the server's socket and pid file where any uid can write them; clients find the socket
+  printf '[client]\nsocket=/tmp/mariadbd.sock\n[mysqld]\nsocket=/tmp/mariadbd.sock\npid-file=/tmp/mariadbd.pid\n' \
+    > $R/etc/mysql/mariadb.conf.d/99-kubepool.cnf
   local uid; uid=$(chroot $R id -u mysql)
   pack $R "$MARIADB_IMAGE" "$1" --config.user "$uid:0" --config.workingdir /tmp \
     --config.env PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --config.env LANG=C.UTF-8 --config.cmd kubepool-mariadb

@@ -6,9 +6,9 @@
 //!   * the users Secret `spec.secretsName` (and its copy `internal-<name>`): missing keys of
 //!     `root`, `xtrabackup`, `monitor`, `proxyadmin`, `operator`, `replication` filled with random
 //!     passwords, present ones kept;
-//!   * a StatefulSet `<name>-pxc` of `spec.pxc.size` pods running `spec.pxc.image` (the test gives
-//!     Debian's MariaDB, localhost/kubepool-mariadb:10.11) with root's password from that Secret,
-//!     labelled as PXC's pods are;
+//!   * a StatefulSet `<name>-pxc` of `spec.pxc.size` pods running Debian's MariaDB (the image
+//!     given to [`start`], localhost/kubepool-mariadb:10.11, whatever `spec.pxc.image` says: that
+//!     is Percona's image) with root's password from that Secret, labelled as PXC's pods are;
 //!   * Services `<name>-pxc` (headless) and `<name>-haproxy` (port 3306, straight to the database
 //!     pods: there is no HAProxy);
 //!   * the status: `pxc` and `haproxy` `{size, ready, status}`, `size` and `ready` their sums,
@@ -47,11 +47,12 @@ impl Drop for StandIn {
     }
 }
 
-pub fn start(client: kube::Client, namespace: &str) -> StandIn {
+pub fn start(client: kube::Client, namespace: &str, image: &str) -> StandIn {
     let namespace = namespace.to_string();
+    let image = image.to_string();
     StandIn(tokio::spawn(async move {
         loop {
-            if let Err(error) = pass(&client, &namespace).await {
+            if let Err(error) = pass(&client, &namespace, &image).await {
                 eprintln!("[pxc-standin] {error}");
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -67,7 +68,7 @@ fn password() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-async fn pass(client: &kube::Client, ns: &str) -> Result<(), kube::Error> {
+async fn pass(client: &kube::Client, ns: &str, image: &str) -> Result<(), kube::Error> {
     let clusters: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &resource());
     let list = match clusters.list(&Default::default()).await {
         Ok(list) => list,
@@ -77,13 +78,13 @@ async fn pass(client: &kube::Client, ns: &str) -> Result<(), kube::Error> {
     };
     for cluster in list.items {
         if cluster.metadata.deletion_timestamp.is_none() {
-            serve(client, ns, &cluster).await?;
+            serve(client, ns, &cluster, image).await?;
         }
     }
     Ok(())
 }
 
-async fn serve(client: &kube::Client, ns: &str, cluster: &DynamicObject) -> Result<(), kube::Error> {
+async fn serve(client: &kube::Client, ns: &str, cluster: &DynamicObject, image: &str) -> Result<(), kube::Error> {
     let name = cluster.metadata.name.clone().unwrap_or_default();
     let spec = &cluster.data["spec"];
     let generation = cluster.metadata.generation.unwrap_or(0);
@@ -93,7 +94,6 @@ async fn serve(client: &kube::Client, ns: &str, cluster: &DynamicObject) -> Resu
     let pxc_size = spec["pxc"]["size"].as_i64().unwrap_or(3);
     let haproxy = spec["haproxy"]["enabled"].as_bool().unwrap_or(false);
     let haproxy_size = if haproxy { spec["haproxy"]["size"].as_i64().unwrap_or(3) } else { 0 };
-    let image = spec["pxc"]["image"].as_str().unwrap_or_default().to_string();
 
     // The users Secret: missing keys filled, present ones kept (secrets.go).
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
