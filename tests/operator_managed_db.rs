@@ -16,6 +16,7 @@
 //!    creates the `zuul` database and user, the dburi Secret appears, and Zuul's scheduler and
 //!    web become Ready on it: Zuul's tables are in MariaDB, made by Zuul through PyMySQL, and a
 //!    job (on the executor, no node) runs and its SUCCESS build is recorded there.
+//! 3. The CRD removed again: Degraded again, naming it; Zuul's workloads stay.
 
 mod common;
 #[path = "support/operator.rs"]
@@ -300,6 +301,20 @@ async fn pxc_standin_a_zuul_without_database_is_degraded_until_the_percona_crd_t
         .map(|t| serde_json::from_str::<Value>(&t).unwrap_or_default())
         .expect("the setup Job");
     assert_eq!(job["status"]["succeeded"], 1);
+
+    // Must-show 2 again, on a running Zuul: the CRD removed (its clusters go with it) gives the
+    // Degraded condition naming it; nothing of Zuul is deleted by the operator.
+    pxc_standin::remove_crd(&client).await;
+    let removed = Instant::now();
+    let degraded = wait_for("Degraded after the Percona CRD's removal", Duration::from_secs(60), || async {
+        let z = zuuls.get("z").await.ok()?;
+        condition(&z, "Degraded").filter(|c| c.0 == "True" && c.1 == "DatabaseOperatorMissing")
+    })
+    .await;
+    eprintln!("[managed-db] CRD removed -> Degraded: {:.1} s", removed.elapsed().as_secs_f64());
+    assert!(degraded.2.contains("perconaxtradbclusters.pxc.percona.com"), "{}", degraded.2);
+    let sets = common::kubectl_async(&["get", "statefulsets", "-n", &ns, "-o", "name"], None).await.expect("list");
+    assert!(sets.contains("z-scheduler") && sets.contains("z-executor"), "{sets}");
     assert!(!operator.is_finished());
     operator.abort();
     eprintln!("[managed-db] total {:.0} s", started.elapsed().as_secs_f64());
