@@ -12,6 +12,7 @@ use super::apply::{self, ApplyError};
 use super::build::{self, BuildError, Settings};
 use super::cleanup::{self, Decision, FINALIZER, Progress, sweep_nodes};
 use super::crd::Zuul;
+use super::database::{self, DatabaseError, Managed};
 use super::drain::nodes_by_provider;
 use super::inputs::{self, InputError};
 use super::launchers::{NAMESPACE_LABEL, UID_ANNOTATION};
@@ -47,6 +48,8 @@ pub enum ReconcileError {
     Cleaning(String),
     #[error("deleting the launchers' node namespaces: {0}")]
     Sweep(#[source] kube::Error),
+    #[error("managed database: {0}")]
+    Database(#[from] DatabaseError),
 }
 
 /// The operator failed to start.
@@ -138,6 +141,9 @@ enum Pass {
     Applied { rollouts: Vec<status::Rollout>, progress: Progress },
     /// The spec cannot be applied (reason, message); nothing was changed.
     Invalid { reason: &'static str, message: String },
+    /// The managed database is not ready (reason, message, whether that is a fault); nothing
+    /// was changed.
+    Database { reason: &'static str, message: String, degraded: bool },
 }
 
 /// Read → build → drain → apply → delete orphans (for a Zuul being deleted, `build` leaves out
@@ -145,11 +151,32 @@ enum Pass {
 async fn pass(zuul: &Zuul, ctx: &Arc<Context>) -> Result<Pass, ReconcileError> {
     let namespace = zuul.namespace().unwrap_or_default();
     let names = Names::new(&zuul.name_any(), &namespace);
-    let read = match inputs::read(&ctx.client, zuul, &names).await {
+    let owner = owner_reference(zuul);
+    // (a Zuul being deleted runs no component: its database is not waited for)
+    let managed_db = if database::managed(zuul) && zuul.metadata.deletion_timestamp.is_none() {
+        match database::ensure(&ctx.client, zuul, &names, &owner).await? {
+            Managed::Ready { dburi, secret } => Some((dburi, secret)),
+            Managed::OperatorMissing(message) => {
+                return Ok(Pass::Database { reason: database::OPERATOR_MISSING, message, degraded: true });
+            }
+            Managed::Failed(message) => {
+                return Ok(Pass::Database { reason: "DatabaseSetupFailed", message, degraded: true });
+            }
+            Managed::Waiting(message) => {
+                return Ok(Pass::Database { reason: "WaitingForDatabase", message, degraded: false });
+            }
+        }
+    } else {
+        None
+    };
+    let mut read = match inputs::read(&ctx.client, zuul, &names).await {
         Ok(read) => read,
         Err(error @ InputError::Api { .. }) => return Err(error.into()),
         Err(error) => return Ok(Pass::Invalid { reason: error.reason(), message: error.to_string() }),
     };
+    if let Some((dburi, _)) = &managed_db {
+        read.dburi = dburi.clone();
+    }
     let mut desired = match build::build(zuul, &names, &read, &ctx.settings) {
         Ok(desired) => desired,
         Err(error) => {
@@ -161,8 +188,10 @@ async fn pass(zuul: &Zuul, ctx: &Arc<Context>) -> Result<Pass, ReconcileError> {
             return Ok(Pass::Invalid { reason, message: error.to_string() });
         }
     };
+    if let Some((_, secret)) = &managed_db {
+        desired.objects.push(secret.clone());
+    }
     let running_tenant = tenant_hash_of(&ctx.client, &names).await;
-    let owner = owner_reference(zuul);
     let (mut progress, waiting) = drain(ctx, zuul, &names, &mut desired).await;
     let applied = apply::apply(&ctx.client, Some(&namespace), Some(&owner), &desired.objects).await?;
     apply::apply(&ctx.client, None, None, &desired.cluster).await?;
@@ -195,6 +224,9 @@ async fn keep(zuul: &Zuul, ctx: &Arc<Context>) -> Result<Action, ReconcileError>
     let (rollouts, progress) = match pass(zuul, ctx).await {
         Ok(Pass::Applied { rollouts, progress }) => (rollouts, progress),
         Ok(Pass::Invalid { reason, message }) => return invalid(ctx, zuul, reason, message).await,
+        Ok(Pass::Database { reason, message, degraded }) => {
+            return database_pending(ctx, zuul, reason, message, degraded).await;
+        }
         Err(ReconcileError::Apply(error)) => {
             let outcome = Outcome::Failed { reason: "ApplyFailed".into(), message: error.to_string() };
             status::write(&ctx.client, zuul, &outcome).await.map_err(ReconcileError::Status)?;
@@ -237,7 +269,9 @@ async fn clean_up(zuul: &Zuul, ctx: &Arc<Context>) -> Result<Action, ReconcileEr
     }
     let progress = match pass(zuul, ctx).await {
         Ok(Pass::Applied { progress, .. }) => progress,
-        Ok(Pass::Invalid { message, .. }) => Progress { blocked: Some(message), ..Progress::default() },
+        Ok(Pass::Invalid { message, .. } | Pass::Database { message, .. }) => {
+            Progress { blocked: Some(message), ..Progress::default() }
+        }
         Err(error) => Progress { blocked: Some(error.to_string()), ..Progress::default() },
     };
     match cleanup::decide(&progress, age, ctx.cleanup_timeout) {
@@ -314,6 +348,33 @@ async fn invalid(ctx: &Context, zuul: &Zuul, reason: &str, message: String) -> R
     let outcome = Outcome::Failed { reason: reason.into(), message };
     status::write(&ctx.client, zuul, &outcome).await.map_err(ReconcileError::Status)?;
     Ok(Action::requeue(Duration::from_secs(60)))
+}
+
+/// The managed database is not ready: the status says why (`degraded`: Degraded, with a Warning
+/// Event when the message is new; else Progressing) and the pass comes back soon, so installing
+/// the Percona operator or its cluster becoming ready is noticed without a watch on its CRD
+/// (which may not exist) or a restart.
+async fn database_pending(
+    ctx: &Context,
+    zuul: &Zuul,
+    reason: &str,
+    message: String,
+    degraded: bool,
+) -> Result<Action, ReconcileError> {
+    tracing::info!(reason, message, "the managed database is not ready");
+    let outcome = if degraded {
+        let was = zuul.status.as_ref().is_some_and(|s| {
+            s.conditions.iter().any(|c| c.type_ == "Degraded" && c.status == "True" && c.message == message)
+        });
+        if !was {
+            event(ctx, zuul, EventType::Warning, reason, message.clone()).await;
+        }
+        Outcome::Failed { reason: reason.into(), message }
+    } else {
+        Outcome::Waiting { reason: reason.into(), message }
+    };
+    status::write(&ctx.client, zuul, &outcome).await.map_err(ReconcileError::Status)?;
+    Ok(Action::requeue(Duration::from_secs(if degraded { 15 } else { 5 })))
 }
 
 /// The tenant-config hash the scheduler StatefulSet carries now (None: no scheduler yet).

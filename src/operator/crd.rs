@@ -156,9 +156,18 @@ pub struct DatabaseSpec {
     /// Key of the dburi in that Secret (default `dburi`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    /// Managed database on fewer than three nodes (upstream).
+    /// Managed database on fewer than three nodes (upstream): a one-node
+    /// PerconaXtraDBCluster with one HAProxy, without TLS (the Percona operator's `unsafeFlags`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_unsafe_config: Option<bool>,
+    /// Managed database: the Percona XtraDB Cluster image (`spec.pxc.image` of the
+    /// PerconaXtraDBCluster); the Job that creates the `zuul` database and user runs its `mysql`
+    /// client. Default `percona/percona-xtradb-cluster:8.4.7-7.1` (Percona operator 1.19.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Managed database: volume size of each database server (default `6G`, upstream's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_size: Option<String>,
 }
 
 /// ZooKeeper: external (`hosts` and a TLS Secret with `ca.crt`, `tls.crt`, `tls.key`), or managed.

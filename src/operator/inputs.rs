@@ -199,15 +199,13 @@ pub async fn read(client: &kube::Client, zuul: &Zuul, names: &Names) -> Result<R
         }
     }
 
+    // Without a secretName the database is managed (super::database) and the controller sets
+    // the dburi.
     let database = spec.database.as_ref();
-    let Some(db_secret) = database.and_then(|d| d.secret_name.as_deref()) else {
-        return Err(InputError::Invalid {
-            field: "spec.database.secretName".into(),
-            message: "required: this operator does not manage a database yet".into(),
-        });
-    };
-    let db_key = database.and_then(|d| d.key.as_deref()).unwrap_or("dburi");
-    read.dburi = reader.file("spec.database", true, db_secret, db_key).await?.content;
+    if let Some(db_secret) = database.and_then(|d| d.secret_name.as_deref()) {
+        let db_key = database.and_then(|d| d.key.as_deref()).unwrap_or("dburi");
+        read.dburi = reader.file("spec.database", true, db_secret, db_key).await?.content;
+    }
 
     read.tenant = reader
         .config_source("spec.scheduler.config", spec.scheduler.as_ref().and_then(|s| s.config.as_ref()), "main.yaml")

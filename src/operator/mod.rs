@@ -14,6 +14,7 @@ pub mod cleanup;
 pub mod components;
 pub mod controller;
 pub mod crd;
+pub mod database;
 pub mod drain;
 pub mod inputs;
 pub mod launchers;

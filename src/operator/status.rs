@@ -61,6 +61,8 @@ pub enum Outcome {
     Failed { reason: String, message: String },
     /// Being deleted, and waiting (reason, message): the finalizer holds the Zuul.
     Deleting { reason: String, message: String },
+    /// Not applied yet: waiting for something the Zuul needs, not a fault (reason, message).
+    Waiting { reason: String, message: String },
 }
 
 fn condition(
@@ -110,6 +112,11 @@ pub fn conditions(outcome: &Outcome, generation: i64) -> Vec<(String, String, St
             condition("Ready", false, reason, message.clone(), generation),
             condition("Progressing", true, reason, message.clone(), generation),
             condition("Degraded", false, "AsExpected", "being deleted".into(), generation),
+        ],
+        Outcome::Waiting { reason, message } => vec![
+            condition("Ready", false, reason, message.clone(), generation),
+            condition("Progressing", true, reason, message.clone(), generation),
+            condition("Degraded", false, "AsExpected", "nothing is wrong: waiting".into(), generation),
         ],
         Outcome::Failed { reason, message } => vec![
             condition("Ready", false, reason, message.clone(), generation),

@@ -9,8 +9,10 @@ kubepool's, measured in one run on the same test bed.
   console served by the executor), `kubepool exec` in the roles.
 
 Each mode starts its own Zuul (tests/zuul/harness.py: scheduler, executor, web, PostgreSQL,
-kubepool's launcher) and runs BENCH_ROUNDS (default 2) rounds of the jobs below, each round a
-push to every job's branch, the builds side by side. The jobs are kubepool-base jobs that work
+kubepool's launcher); both run at once and get BENCH_ROUNDS (default 3) rounds of the jobs
+below, each round a push to every job's branch of both, all builds side by side, so that both
+paths see the same load. demo-namespace uses no pod (only kubectl on the executor): it shows the
+noise between the two Zuuls. The jobs are kubepool-base jobs that work
 with both paths (kubepool-project's start-in-the-project-directory needs kubepool's plugin, and
 the image without Python needs it too). Prints each build's duration (Zuul's own figure), the
 median per job and mode, and the ratio stock / kubepool.
@@ -42,47 +44,57 @@ JOBS = {
 MODES = ("stock", "kubepool")
 
 
-def run_rounds(z: Zuul, rounds: int) -> dict[str, list[float]]:
-    durations: dict[str, list[float]] = {job: [] for job in JOBS.values()}
-    clone = z.demo
-    for n in range(rounds):
-        revs = {}
-        for branch in JOBS:
-            git(clone, "checkout", "-q", "-B", branch, f"origin/{branch}")
-            z.commit(clone, {f"bench/round-{n}.txt": f"round {n}\n"}, f"round {n}")
-            revs[branch] = z.push(clone, branch)
-        for branch, rev in revs.items():
-            job = JOBS[branch]
-            build = z.wait_build(job, rev, timeout=600)
-            if build["result"] != "SUCCESS":
-                raise RuntimeError(
-                    f"{job} round {n}: {build['result']}\n{z.job_output(build)[-3000:]}"
-                )
-            durations[job].append(float(build["duration"]))
-    return durations
+def push_round(z: Zuul, n: int) -> dict[str, str]:
+    """A commit on each job's branch; returns branch -> new revision."""
+    revs = {}
+    for branch in JOBS:
+        git(z.demo, "checkout", "-q", "-B", branch, f"origin/{branch}")
+        z.commit(z.demo, {f"bench/{branch}-{n}.txt": f"round {n}\n"}, f"round {n}")
+        revs[branch] = z.push(z.demo, branch)
+    return revs
 
 
-def run_mode(mode: str, images: tuple[str, str], rounds: int) -> dict[str, list[float]]:
-    work = make_work_dir()
-    z = None
-    t0 = time.monotonic()
+def stop(z: Zuul) -> None:
+    wait_nodes_deleted(z)
+    z.stop_zuul()
+    z.stop()
+    zk_client(lambda zk: zk.delete(z.chroot, recursive=True))
+    shutil.rmtree(z.work, ignore_errors=True)
+
+
+def measure(rounds: int) -> dict[str, dict[str, list[float]]]:
+    """Both Zuuls run at once, and each round's builds of both run side by side, so that both
+    paths see the same load on this machine."""
+    images = (derived_image("tox"), derived_image("buildset"))
+    zuuls: dict[str, Zuul] = {}
     try:
-        z = start(work, *images, executor=mode)
-        print(f"[bench] {mode}: Zuul up in {time.monotonic() - t0:.0f} s", flush=True)
-        return run_rounds(z, rounds)
+        for mode in MODES:
+            t0 = time.monotonic()
+            zuuls[mode] = start(make_work_dir(), *images, executor=mode)
+            print(
+                f"[bench] {mode}: Zuul up in {time.monotonic() - t0:.0f} s", flush=True
+            )
+        results = {mode: {job: [] for job in JOBS.values()} for mode in MODES}
+        for n in range(rounds):
+            revs = {mode: push_round(z, n) for mode, z in zuuls.items()}
+            for mode, z in zuuls.items():
+                for branch, rev in revs[mode].items():
+                    build = z.wait_build(JOBS[branch], rev, timeout=600)
+                    if build["result"] != "SUCCESS":
+                        raise RuntimeError(
+                            f"{mode} {JOBS[branch]} round {n}: {build['result']}\n"
+                            f"{z.job_output(build)[-3000:]}"
+                        )
+                    results[mode][JOBS[branch]].append(float(build["duration"]))
+        return results
     finally:
-        if z is not None:
-            wait_nodes_deleted(z)
-            z.stop_zuul()
-            z.stop()
-            zk_client(lambda zk: zk.delete(z.chroot, recursive=True))
-        shutil.rmtree(work, ignore_errors=True)
+        for z in zuuls.values():
+            stop(z)
 
 
 def main() -> int:
-    rounds = int(os.environ.get("BENCH_ROUNDS", "2"))
-    images = (derived_image("tox"), derived_image("buildset"))
-    results = {mode: run_mode(mode, images, rounds) for mode in MODES}
+    rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
+    results = measure(rounds)
     print(f"\nZuul build durations (s), {rounds} round(s) per job, builds side by side")
     print(f"{'job':<16} {'stock':>22} {'kubepool':>22} {'stock/kubepool':>15}")
     totals = {mode: 0.0 for mode in MODES}

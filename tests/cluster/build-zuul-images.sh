@@ -12,6 +12,10 @@
 #   localhost/kubepool-postgres:15   - Debian's PostgreSQL 15: `kubepool-postgres` makes a
 #                                      database $POSTGRES_DB owned by $POSTGRES_USER (password
 #                                      $POSTGRES_PASSWORD) on first start, then serves it
+#   localhost/kubepool-mariadb:10.11 - Debian's MariaDB 10.11 (server and `mysql` client): the
+#                                      Percona stand-in's database (tests/support/pxc_standin.rs);
+#                                      `kubepool-mariadb` sets root's password $MYSQL_ROOT_PASSWORD
+#                                      (from anywhere) on first start, then serves port 3306
 # Each tarball is kept while its own recipe (its build function and the helpers, with the
 # versions) is unchanged: a hash of that text is in its name, so a change to one image rebuilds
 # that image only. The Debian root is reused from build-images.sh's debootstrap (rootfs-bookworm).
@@ -25,6 +29,7 @@ ZUUL_IMAGE=localhost/zuul:$ZUUL_VERSION
 EXECUTOR_IMAGE=localhost/zuul-executor:$ZUUL_VERSION
 ZOOKEEPER_IMAGE=localhost/kubepool-zookeeper:3.8
 POSTGRES_IMAGE=localhost/kubepool-postgres:15
+MARIADB_IMAGE=localhost/kubepool-mariadb:10.11
 IMPORT=0
 [ "${1:-}" = --import ] && IMPORT=1
 mkdir -p "$IMAGES"; cd "$IMAGES"
@@ -153,6 +158,48 @@ SH
   rm -rf $R
 }
 
+build_mariadb() {
+  local R=rootfs-mariadb
+  log "building $MARIADB_IMAGE"
+  root_with $R mariadb-server mariadb-client
+  cat > $R/usr/local/bin/kubepool-mariadb <<'SH'
+#!/bin/sh
+# kubepool-mariadb: on first start a data directory in $DATADIR whose root (localhost and any
+# host; no other root, no anonymous user) has the password $MYSQL_ROOT_PASSWORD, as the
+# Percona image's; then the server on port 3306. Runs as any uid that can write $DATADIR (an
+# emptyDir).
+set -eu
+: "${DATADIR:=/var/lib/mysql/data}"
+OPTS="--datadir=$DATADIR --pid-file=/tmp/mariadbd.pid --socket=/tmp/mariadbd.sock"
+if [ ! -d "$DATADIR/mysql" ]; then
+  mkdir -p "$DATADIR"
+  mariadb-install-db --datadir="$DATADIR" --auth-root-authentication-method=normal >/dev/null
+  mariadbd $OPTS --skip-networking &
+  pid=$!
+  i=0; until mariadb-admin --socket=/tmp/mariadbd.sock -uroot ping >/dev/null 2>&1; do
+    i=$((i+1)); [ $i -lt 120 ] || { echo "mariadbd did not start" >&2; exit 1; }; sleep 0.5; done
+  mariadb --socket=/tmp/mariadbd.sock -uroot <<SQL
+CREATE USER 'root'@'%' IDENTIFIED BY '$MYSQL_ROOT_PASSWORD';
+GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;
+ALTER USER 'root'@'localhost' IDENTIFIED BY '$MYSQL_ROOT_PASSWORD';
+DELETE FROM mysql.global_priv WHERE User='' OR (User='root' AND Host NOT IN ('localhost', '%'));
+FLUSH PRIVILEGES;
+SQL
+  kill "$pid"; wait "$pid" || true
+  echo "kubepool-mariadb: initialised $DATADIR"
+fi
+exec mariadbd $OPTS --bind-address=0.0.0.0 --port=3306
+SH
+  chmod 0755 $R/usr/local/bin/kubepool-mariadb
+  # the server's socket and pid file where any uid can write them; clients find the socket
+  printf '[client]\nsocket=/tmp/mariadbd.sock\n[mysqld]\nsocket=/tmp/mariadbd.sock\npid-file=/tmp/mariadbd.pid\n' \
+    > $R/etc/mysql/mariadb.conf.d/99-kubepool.cnf
+  local uid; uid=$(chroot $R id -u mysql)
+  pack $R "$MARIADB_IMAGE" "$1" --config.user "$uid:0" --config.workingdir /tmp \
+    --config.env PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --config.env LANG=C.UTF-8 --config.cmd kubepool-mariadb
+  rm -rf $R
+}
+
 # The recipe hash of an image: the helpers, the build function and the versions.
 recipe() {
   { declare -f root_with mount_root unmount_proc pack pip_env "$1"
@@ -161,9 +208,11 @@ recipe() {
 ZUUL_KEY=$(recipe build_zuul)
 ZOOKEEPER_KEY=$(recipe build_zookeeper)
 POSTGRES_KEY=$(recipe build_postgres)
+MARIADB_KEY=$(recipe build_mariadb)
 WANTED="zuul-$ZUUL_KEY.tar zuul-executor-$ZUUL_KEY.tar zookeeper-$ZOOKEEPER_KEY.tar postgres-$POSTGRES_KEY.tar"
+WANTED="$WANTED mariadb-$MARIADB_KEY.tar"
 # Tarballs of an earlier recipe go (up.sh imports every one it finds).
-for f in zuul-*.tar zookeeper-*.tar postgres-*.tar; do
+for f in zuul-*.tar zookeeper-*.tar postgres-*.tar mariadb-*.tar; do
   [ -f "$f" ] || continue
   case " $WANTED " in *" $f "*) ;; *) log "removing the outdated $f"; rm -f "$f" ;; esac
 done
@@ -180,12 +229,14 @@ timed() {  # timed NAME FUNCTION TARBALL...: builds unless every tarball is ther
 timed ZUUL-IMAGES build_zuul "zuul-$ZUUL_KEY.tar" "zuul-executor-$ZUUL_KEY.tar"
 timed ZOOKEEPER-IMAGE build_zookeeper "zookeeper-$ZOOKEEPER_KEY.tar"
 timed POSTGRES-IMAGE build_postgres "postgres-$POSTGRES_KEY.tar"
+timed MARIADB-IMAGE build_mariadb "mariadb-$MARIADB_KEY.tar"
 
 if [ $IMPORT = 1 ] && [ -S "$CONTAINERD_SOCK" ]; then
   CTR="ctr --address $CONTAINERD_SOCK -n k8s.io"
   present=$($CTR images ls -q)
   for pair in "$ZUUL_IMAGE=zuul-$ZUUL_KEY.tar" "$EXECUTOR_IMAGE=zuul-executor-$ZUUL_KEY.tar" \
-              "$ZOOKEEPER_IMAGE=zookeeper-$ZOOKEEPER_KEY.tar" "$POSTGRES_IMAGE=postgres-$POSTGRES_KEY.tar"; do
+              "$ZOOKEEPER_IMAGE=zookeeper-$ZOOKEEPER_KEY.tar" "$POSTGRES_IMAGE=postgres-$POSTGRES_KEY.tar" \
+              "$MARIADB_IMAGE=mariadb-$MARIADB_KEY.tar"; do
     img=${pair%=*}; tar=${pair#*=}
     # (a rebuilt recipe keeps the name: compare the tarball's stamp with the import's)
     if ! grep -x "$img" <<<"$present" >/dev/null || [ "$(cat "$IMAGES/.imported-${tar%-*}" 2>/dev/null)" != "$tar" ]; then
@@ -195,4 +246,4 @@ if [ $IMPORT = 1 ] && [ -S "$CONTAINERD_SOCK" ]; then
     fi
   done
 fi
-ls -la "$IMAGES"/zuul-*.tar "$IMAGES"/zookeeper-*.tar "$IMAGES"/postgres-*.tar >&2
+ls -la "$IMAGES"/zuul-*.tar "$IMAGES"/zookeeper-*.tar "$IMAGES"/postgres-*.tar "$IMAGES"/mariadb-*.tar >&2

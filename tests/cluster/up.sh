@@ -170,7 +170,7 @@ for pair in "$PAUSE_IMAGE=pause.tar" "$NOSHELL_IMAGE=noshell.tar" "$NOPYTHON_IMA
   fi
 done
 # The Zuul Operator e2e's images (tests/cluster/build-zuul-images.sh, run by build.sh).
-for tar in "$IMAGES"/zuul-*.tar "$IMAGES"/zookeeper-*.tar "$IMAGES"/postgres-*.tar; do
+for tar in "$IMAGES"/zuul-*.tar "$IMAGES"/zookeeper-*.tar "$IMAGES"/postgres-*.tar "$IMAGES"/mariadb-*.tar; do
   [ -f "$tar" ] || continue
   log "importing $(basename "$tar")"
   $CTR images import "$tar" >/dev/null
