@@ -190,7 +190,12 @@ fn the_bundle_passes_the_registry_and_csv_checks() {
 
     // Required CRDs: not owned, not shipped, and each an olm.gvk dependency.
     let required = spec["customresourcedefinitions"]["required"].as_array().expect("required CRDs");
-    assert!(required.iter().any(|r| r["name"] == olm::PXC_CRD), "the managed database's CRD is required");
+    let pxc = required.iter().find(|r| r["name"] == olm::PXC_CRD).expect("the managed database's CRD is required");
+    assert_eq!(
+        format!("pxc.percona.com/{}", text(&pxc["version"])),
+        olm::PXC_API_VERSION,
+        "the version the operator uses"
+    );
     let dependencies = single("deploy/olm/metadata/dependencies.yaml");
     let gvks: Vec<&Value> = dependencies["dependencies"]
         .as_array()

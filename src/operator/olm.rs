@@ -14,8 +14,9 @@ pub const PACKAGE: &str = "kubepool-operator";
 pub const CHANNEL: &str = "alpha";
 /// The ClusterRole the operator binds in-cluster launchers to.
 pub const LAUNCHER_ROLE: &str = "kubepool-launcher";
-/// The CRD the managed database needs (owned by the Percona XtraDB Cluster operator).
-pub const PXC_CRD: &str = "perconaxtradbclusters.pxc.percona.com";
+/// The CRD the managed database needs (owned by the Percona XtraDB Cluster operator): the
+/// name and API version the operator uses, so the CSV's `required` cannot drift from them.
+pub use super::database::{PXC_API_VERSION, PXC_CRD};
 
 const OPERATOR_YAML: (&str, &str) =
     ("deploy/operator/operator.yaml", include_str!("../../deploy/operator/operator.yaml"));
@@ -175,7 +176,7 @@ pub fn csv() -> Result<Value, OlmError> {
                 "owned": owned,
                 "required": [{
                     "name": PXC_CRD,
-                    "version": "v1",
+                    "version": PXC_API_VERSION.rsplit_once('/').map_or(PXC_API_VERSION, |(_, v)| v),
                     "kind": "PerconaXtraDBCluster",
                     "displayName": "Percona XtraDB Cluster",
                     "description": "The managed database of a Zuul without spec.database.",
