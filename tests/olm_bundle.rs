@@ -391,20 +391,6 @@ fn text(value: &Value) -> &str {
 }
 
 /// Deletes the cluster-scoped objects the by-hand install made, when dropped.
-struct ClusterObjectsGuard(String);
-
-impl Drop for ClusterObjectsGuard {
-    fn drop(&mut self) {
-        for kind in ["clusterrolebinding", "clusterrole"] {
-            let _ = std::process::Command::new(common::kubectl())
-                .args(["delete", kind, &self.0, "--ignore-not-found", "--wait=false"])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status();
-        }
-    }
-}
-
 async fn apply(namespace: &str, object: &Value) {
     common::kubectl_async(&["apply", "-n", namespace, "-f", "-"], Some(&object.to_string()))
         .await
@@ -441,42 +427,8 @@ async fn the_bundle_installed_by_hand_runs_the_operator_and_it_reconciles_the_ex
     let ns = unique_name("kp-olm-hand");
     common::kubectl_async(&["create", "namespace", &ns], None).await.expect("create the namespace");
     let _guard = operator_support::ZuulNamespaceGuard(ns.clone());
-    let role_name = format!("kubepool-operator-{ns}");
-    let _cluster = ClusterObjectsGuard(role_name.clone());
-
     let csv = the_csv();
-    let install = &csv["spec"]["install"]["spec"];
-    let permissions = &install["clusterPermissions"][0];
-    let account = permissions["serviceAccountName"].as_str().expect("serviceAccountName");
-    apply(&ns, &json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account}})).await;
-    apply(
-        &ns,
-        &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-                "metadata": {"name": role_name}, "rules": permissions["rules"]}),
-    )
-    .await;
-    apply(
-        &ns,
-        &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-                "metadata": {"name": role_name},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
-                "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": ns}]}),
-    )
-    .await;
-    let spec = &install["deployments"][0];
-    let mut deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": spec["name"], "labels": spec["label"]}, "spec": spec["spec"]});
-    let container = &mut deployment["spec"]["template"]["spec"]["containers"][0];
-    container["image"] = json!(image);
-    container["imagePullPolicy"] = json!("IfNotPresent");
-    let env = container["env"].as_array_mut().expect("env");
-    for var in env.iter_mut() {
-        if var["name"] == "KUBEPOOL_OPERATOR_KUBEPOOL_IMAGE" {
-            var["value"] = json!(image);
-        }
-    }
-    env.push(json!({"name": "KUBEPOOL_OPERATOR_NAMESPACE", "value": ns}));
-    apply(&ns, &deployment).await;
+    let (_, _cluster) = operator_support::install_from_bundle(&ns, &image, |_| {}).await;
     let deployed = std::time::Instant::now();
 
     // The example's inputs, then the example itself.

@@ -1,7 +1,9 @@
 //! The Zuul Operator end to end (issue 20's must-shows): the operator runs in the test cluster
 //! from the kubepool image (tests/cluster/build-kubepool-image.sh, from the binary under test)
-//! as a ServiceAccount with exactly the shipped RBAC (`deploy/operator/rbac.yaml`) and the
-//! shipped Deployment (`deploy/operator/operator.yaml`), watching the test's namespace. One
+//! installed by hand from the OLM bundle (deploy/olm/: its CSV's ServiceAccount, clusterPermissions
+//! and Deployment, which tests/olm_bundle.rs holds equal to deploy/operator/{rbac,operator}.yaml),
+//! watching the test's namespace (issue 21 must-show 3: the bundle's manifests applied by hand
+//! make a working operator and a Ready Zuul). One
 //! `Zuul` CR there, with
 //!   * an external PostgreSQL given by Secret (a pod of localhost/kubepool-postgres:15),
 //!   * a managed ZooKeeper (localhost/kubepool-zookeeper:3.8),
@@ -32,7 +34,7 @@ mod common;
 mod operator_support;
 
 use common::{admin_client, init_logging, unique_name};
-use operator_support::{ZuulNamespaceGuard, install_crd, manifest_objects, operator_client};
+use operator_support::{ZuulNamespaceGuard, install_crd, install_from_bundle};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -350,23 +352,13 @@ async fn a_zuul_resource_runs_a_job_on_a_kubepool_pod_node_is_kept_and_removed()
     let _pool_guard = PoolGuard(pool.clone());
     let binding = format!("kubepool-launcher-{ns}-z");
 
-    // The operator: the shipped RBAC (a copy of its ClusterRole named for this test) and the
-    // shipped Deployment, moved into the test's namespace and watching only it.
-    let (_operator_client, _rbac) = operator_client(&client, &ns).await;
-    let mut deployment = manifest_objects("deploy/operator/operator.yaml")
-        .into_iter()
-        .find(|o| o["kind"] == "Deployment")
-        .expect("deploy/operator/operator.yaml has the operator Deployment");
-    deployment["metadata"]["namespace"] = json!(ns);
-    let container = &mut deployment["spec"]["template"]["spec"]["containers"][0];
-    container["image"] = json!(kubepool_image);
-    container["command"] = json!(["kubepool", "operator", "run", "--namespace", ns, "--resync-seconds", "60"]);
-    for env in container["env"].as_array_mut().expect("env") {
-        if env["name"] == "KUBEPOOL_OPERATOR_KUBEPOOL_IMAGE" {
-            env["value"] = json!(kubepool_image);
-        }
-    }
-    apply(&ns, &deployment).await;
+    // The operator: the OLM bundle installed by hand, as a site without OLM does (its CSV's
+    // permissions and Deployment, which tests/olm_bundle.rs holds equal to deploy/operator/),
+    // watching only the test's namespace and resyncing every minute.
+    let (_, _rbac) = install_from_bundle(&ns, &kubepool_image, |container| {
+        container["command"] = json!(["kubepool", "operator", "run", "--namespace", ns, "--resync-seconds", "60"]);
+    })
+    .await;
 
     // Fixtures: PostgreSQL, the git server, the executor's SSH key, the configs.
     apply(

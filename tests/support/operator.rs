@@ -168,3 +168,62 @@ pub async fn operator_client(admin: &kube::Client, namespace: &str) -> (kube::Cl
             .client;
     (client, guard)
 }
+
+/// The "no OLM" install of the bundle (deploy/olm/): what OLM would create from its
+/// ClusterServiceVersion, made by hand in `namespace` with kubectl: the CSV's ServiceAccount, a
+/// ClusterRole with the CSV's clusterPermissions (named for the test) and its binding, the
+/// bundle's `kubepool-launcher` ClusterRole, and the CSV's Deployment with the image `image`
+/// (the CSV names `localhost/kubepool:latest`, which the test bed does not have) and
+/// KUBEPOOL_OPERATOR_NAMESPACE confining it to `namespace` (AllNamespaces would reconcile the
+/// Zuuls of other sessions on the shared test bed); `settings` edits its container further.
+/// Returns the Deployment as applied, and a guard deleting the cluster-scoped objects.
+pub async fn install_from_bundle(
+    namespace: &str,
+    image: &str,
+    settings: impl FnOnce(&mut serde_json::Value),
+) -> (serde_json::Value, ClusterRbacGuard) {
+    use serde_json::json;
+
+    let apply = |object: serde_json::Value| async move {
+        super::common::kubectl_async(&["apply", "-n", namespace, "-f", "-"], Some(&object.to_string()))
+            .await
+            .unwrap_or_else(|e| panic!("apply {}: {e}", object["kind"]));
+    };
+    let csv = manifest_objects("deploy/olm/manifests/kubepool-operator.clusterserviceversion.yaml")
+        .into_iter()
+        .next()
+        .expect("the bundle's ClusterServiceVersion");
+    let install = &csv["spec"]["install"]["spec"];
+    let permissions = &install["clusterPermissions"][0];
+    let account = permissions["serviceAccountName"].as_str().expect("serviceAccountName");
+    let role = format!("kubepool-operator-{namespace}");
+    let guard = ClusterRbacGuard(role.clone());
+    for launcher_role in manifest_objects("deploy/olm/manifests/kubepool-launcher.clusterrole.yaml") {
+        apply(launcher_role).await;
+    }
+    apply(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account}})).await;
+    apply(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": role}, "rules": permissions["rules"]}))
+    .await;
+    apply(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": role},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}]}))
+    .await;
+    let spec = &install["deployments"][0];
+    let mut deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": spec["name"], "labels": spec["label"]}, "spec": spec["spec"]});
+    let container = &mut deployment["spec"]["template"]["spec"]["containers"][0];
+    container["image"] = json!(image);
+    container["imagePullPolicy"] = json!("IfNotPresent");
+    let env = container["env"].as_array_mut().expect("env");
+    for var in env.iter_mut() {
+        if var["name"] == "KUBEPOOL_OPERATOR_KUBEPOOL_IMAGE" {
+            var["value"] = json!(image);
+        }
+    }
+    env.push(json!({"name": "KUBEPOOL_OPERATOR_NAMESPACE", "value": namespace}));
+    settings(container);
+    apply(deployment.clone()).await;
+    (deployment, guard)
+}
