@@ -240,9 +240,11 @@ async fn keep(zuul: &Zuul, ctx: &Arc<Context>) -> Result<Action, ReconcileError>
     tracing::debug!(ready, workloads, "reconciled");
     let next = if !progress.left.is_empty() || progress.zookeeper.is_some() {
         Duration::from_secs(10)
-    } else if ready {
+    } else if ready && !database::managed(zuul) {
         Duration::from_secs(300)
     } else {
+        // (a managed database's operator can go, its CRD removed, without an event reaching
+        // this controller, which cannot watch a kind that may not be served: look every 30 s)
         Duration::from_secs(30)
     };
     Ok(Action::requeue(next))
