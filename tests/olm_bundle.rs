@@ -14,6 +14,7 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::wait::{await_condition, conditions};
 use kubepool::operator::olm;
+use operator_support::{apply, get_json};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -390,19 +391,6 @@ fn text(value: &Value) -> &str {
     value.as_str().unwrap_or_default()
 }
 
-/// Deletes the cluster-scoped objects the by-hand install made, when dropped.
-async fn apply(namespace: &str, object: &Value) {
-    common::kubectl_async(&["apply", "-n", namespace, "-f", "-"], Some(&object.to_string()))
-        .await
-        .unwrap_or_else(|e| panic!("apply {}: {e}", object["kind"]));
-}
-
-async fn get_json(namespace: &str, args: &[&str]) -> Value {
-    let mut all = vec!["get", "-n", namespace, "-o", "json"];
-    all.extend_from_slice(args);
-    common::kubectl_async(&all, None).await.ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null)
-}
-
 /// The "no OLM" path: what OLM would create from the CSV (a ServiceAccount, a ClusterRole with
 /// the CSV's clusterPermissions and its binding, the CSV's Deployment), made by hand in a fresh
 /// namespace, runs the operator, and it reconciles the CSV's own alm-example. Two changes to
@@ -432,30 +420,18 @@ async fn the_bundle_installed_by_hand_runs_the_operator_and_it_reconciles_the_ex
     let deployed = std::time::Instant::now();
 
     // The example's inputs, then the example itself.
-    apply(
-        &ns,
-        &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "zuul-db"},
-        "stringData": {"dburi": format!("postgresql://zuul:pw@postgres.{ns}.svc/zuul")}}),
-    )
-    .await;
-    apply(
-        &ns,
-        &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "executor-ssh-key"},
-        "stringData": {"sshkey": "not a key: no executor starts in this test\n"}}),
-    )
-    .await;
-    apply(
-        &ns,
-        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "zuul-tenant-config"},
-        "data": {"main.yaml": "- tenant:\n    name: example\n"}}),
-    )
-    .await;
-    apply(
-        &ns,
-        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nodepool"},
-        "data": {"nodepool.yaml": "labels: []\nproviders: []\n"}}),
-    )
-    .await;
+    for input in [
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "zuul-db"},
+            "stringData": {"dburi": format!("postgresql://zuul:pw@postgres.{ns}.svc/zuul")}}),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "executor-ssh-key"},
+            "stringData": {"sshkey": "not a key: no executor starts in this test\n"}}),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "zuul-tenant-config"},
+            "data": {"main.yaml": "- tenant:\n    name: example\n"}}),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nodepool"},
+            "data": {"nodepool.yaml": "labels: []\nproviders: []\n"}}),
+    ] {
+        apply(&ns, &input).await;
+    }
     // One change to the example: the executor's termination grace (default 6 h) would keep the
     // test's namespace Terminating that long (the namespace controller waits out the grace).
     let mut example = alm_examples(&csv).remove(0);

@@ -34,7 +34,7 @@ mod common;
 mod operator_support;
 
 use common::{admin_client, init_logging, unique_name};
-use operator_support::{ZuulNamespaceGuard, install_crd, install_from_bundle};
+use operator_support::{ZuulNamespaceGuard, apply, get_json, install_crd, install_from_bundle};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -50,16 +50,6 @@ const DRIFT_LIMIT: Duration = Duration::from_secs(30);
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-async fn apply(ns: &str, object: &Value) {
-    common::kubectl_async(&["apply", "-n", ns, "-f", "-"], Some(&object.to_string())).await.expect("kubectl apply");
-}
-
-async fn get_json(ns: &str, args: &[&str]) -> Value {
-    let mut all = vec!["get", "-n", ns, "-o", "json"];
-    all.extend_from_slice(args);
-    common::kubectl_async(&all, None).await.ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null)
 }
 
 /// Polls `probe` every second until it returns `Some`, for at most `limit`; on timeout, prints

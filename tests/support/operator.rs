@@ -169,6 +169,24 @@ pub async fn operator_client(admin: &kube::Client, namespace: &str) -> (kube::Cl
     (client, guard)
 }
 
+/// `kubectl apply` of one object in `namespace`; panics naming its kind.
+pub async fn apply(namespace: &str, object: &serde_json::Value) {
+    super::common::kubectl_async(&["apply", "-n", namespace, "-f", "-"], Some(&object.to_string()))
+        .await
+        .unwrap_or_else(|e| panic!("apply {}: {e}", object["kind"]));
+}
+
+/// `kubectl get -o json` in `namespace`; `Null` when it fails or is not JSON.
+pub async fn get_json(namespace: &str, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["get", "-n", namespace, "-o", "json"];
+    all.extend_from_slice(args);
+    super::common::kubectl_async(&all, None)
+        .await
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
 /// The "no OLM" install of the bundle (deploy/olm/): what OLM would create from its
 /// ClusterServiceVersion, made by hand in `namespace` with kubectl: the CSV's ServiceAccount, a
 /// ClusterRole with the CSV's clusterPermissions (named for the test) and its binding, the
@@ -184,11 +202,6 @@ pub async fn install_from_bundle(
 ) -> (serde_json::Value, ClusterRbacGuard) {
     use serde_json::json;
 
-    let apply = |object: serde_json::Value| async move {
-        super::common::kubectl_async(&["apply", "-n", namespace, "-f", "-"], Some(&object.to_string()))
-            .await
-            .unwrap_or_else(|e| panic!("apply {}: {e}", object["kind"]));
-    };
     let csv = manifest_objects("deploy/olm/manifests/kubepool-operator.clusterserviceversion.yaml")
         .into_iter()
         .next()
@@ -199,16 +212,22 @@ pub async fn install_from_bundle(
     let role = format!("kubepool-operator-{namespace}");
     let guard = ClusterRbacGuard(role.clone());
     for launcher_role in manifest_objects("deploy/olm/manifests/kubepool-launcher.clusterrole.yaml") {
-        apply(launcher_role).await;
+        apply(namespace, &launcher_role).await;
     }
-    apply(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account}})).await;
-    apply(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-        "metadata": {"name": role}, "rules": permissions["rules"]}))
+    apply(namespace, &json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account}})).await;
+    apply(
+        namespace,
+        &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": role}, "rules": permissions["rules"]}),
+    )
     .await;
-    apply(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+    apply(
+        namespace,
+        &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
         "metadata": {"name": role},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}]}))
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}]}),
+    )
     .await;
     let spec = &install["deployments"][0];
     let mut deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
@@ -224,6 +243,6 @@ pub async fn install_from_bundle(
     }
     env.push(json!({"name": "KUBEPOOL_OPERATOR_NAMESPACE", "value": namespace}));
     settings(container);
-    apply(deployment.clone()).await;
+    apply(namespace, &deployment).await;
     (deployment, guard)
 }
