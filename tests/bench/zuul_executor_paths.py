@@ -32,8 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests/zuul"))
 
-from conftest import derived_image, wait_nodes_deleted
-from harness import Zuul, git, make_work_dir, start, zk_client
+from conftest import derived_image
+from harness import Zuul, git, make_work_dir, shut_down, start
 
 # branch -> job (demo-project's .zuul.yaml in tests/zuul/harness.py)
 JOBS = {
@@ -52,14 +52,6 @@ def push_round(z: Zuul, n: int) -> dict[str, str]:
         z.commit(z.demo, {f"bench/{branch}-{n}.txt": f"round {n}\n"}, f"round {n}")
         revs[branch] = z.push(z.demo, branch)
     return revs
-
-
-def stop(z: Zuul) -> None:
-    wait_nodes_deleted(z)
-    z.stop_zuul()
-    z.stop()
-    zk_client(lambda zk: zk.delete(z.chroot, recursive=True))
-    shutil.rmtree(z.work, ignore_errors=True)
 
 
 def measure(rounds: int) -> dict[str, dict[str, list[float]]]:
@@ -89,7 +81,8 @@ def measure(rounds: int) -> dict[str, dict[str, list[float]]]:
         return results
     finally:
         for z in zuuls.values():
-            stop(z)
+            shut_down(z)
+            shutil.rmtree(z.work, ignore_errors=True)
 
 
 def main() -> int:

@@ -7,7 +7,6 @@ after a passing session and kept after a failure (its path is printed).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -17,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import HERE, HarnessError, Zuul, make_work_dir, start, tail, zk_client
+from harness import HERE, HarnessError, Zuul, make_work_dir, shut_down, start, tail
 
 
 def derived_image(flavour: str) -> str:
@@ -39,41 +38,6 @@ def derived_image(flavour: str) -> str:
             f"build-derived-image.sh {flavour} failed: {done.stderr.strip()}"
         )
     return done.stdout.strip().splitlines()[-1]
-
-
-def wait_nodes_deleted(z: Zuul, timeout: float = 120) -> list[str]:
-    """Namespaces of this run's provider still active (not being deleted) after TIMEOUT.
-
-    Zuul returns a build's nodes when the build ends and kubepool then deletes their
-    namespaces; a namespace may stay `Terminating` a while (its pods' grace period).
-    """
-    end = time.monotonic() + timeout
-    active: list[str] = []
-    while time.monotonic() < end:
-        listed = subprocess.run(
-            [
-                z.kubectl,
-                "get",
-                "namespaces",
-                "-o",
-                "json",
-                "-l",
-                # both providers of the run (the second reaches the API through the cut proxy)
-                f"nodepool_provider_name in ({z.provider},{z.provider}-cut)",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        active = [
-            ns["metadata"]["name"]
-            for ns in json.loads(listed)["items"]
-            if ns.get("status", {}).get("phase") != "Terminating"
-        ]
-        if not active:
-            break
-        time.sleep(1)
-    return active
 
 
 def _interrupt(signum: int, _frame: object) -> None:
@@ -98,17 +62,7 @@ def zuul(request) -> Iterator[Zuul]:
         left: list[str] = []
         t_down = time.monotonic()
         if z is not None:
-            left = wait_nodes_deleted(z)
-            z.stop_zuul()
-            z.stop()
-            if left:
-                subprocess.run(
-                    [z.kubectl, "delete", "namespace", "--wait=false", *left],
-                    check=False,
-                    capture_output=True,
-                )
-            if z.chroot:
-                zk_client(lambda zk: zk.delete(z.chroot, recursive=True))
+            left = shut_down(z)
         now = time.monotonic()
         print(
             f"[zuul harness] teardown {now - t_down:.1f}s; session took {now - t0:.1f}s"

@@ -1263,6 +1263,59 @@ def demo_project_files() -> dict[str, str | bytes]:
     }
 
 
+def wait_nodes_deleted(z: Zuul, timeout: float = 120) -> list[str]:
+    """Namespaces of this run's provider still active (not being deleted) after TIMEOUT.
+
+    Zuul returns a build's nodes when the build ends and kubepool then deletes their
+    namespaces; a namespace may stay `Terminating` a while (its pods' grace period).
+    """
+    end = time.monotonic() + timeout
+    active: list[str] = []
+    while time.monotonic() < end:
+        listed = subprocess.run(
+            [
+                z.kubectl,
+                "get",
+                "namespaces",
+                "-o",
+                "json",
+                "-l",
+                # both providers of the run (the second reaches the API through the cut proxy)
+                f"nodepool_provider_name in ({z.provider},{z.provider}-cut)",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        active = [
+            ns["metadata"]["name"]
+            for ns in json.loads(listed)["items"]
+            if ns.get("status", {}).get("phase") != "Terminating"
+        ]
+        if not active:
+            break
+        time.sleep(1)
+    return active
+
+
+def shut_down(z: Zuul) -> list[str]:
+    """Waits for kubepool to delete the run's namespaces, stops Zuul, the launcher and
+    PostgreSQL, deletes the ZooKeeper chroot; returns the namespaces kubepool left (asked to
+    go here, without waiting)."""
+    left = wait_nodes_deleted(z)
+    z.stop_zuul()
+    z.stop()
+    if left:
+        subprocess.run(
+            [z.kubectl, "delete", "namespace", "--wait=false", *left],
+            check=False,
+            capture_output=True,
+        )
+    if z.chroot:
+        zk_client(lambda zk: zk.delete(z.chroot, recursive=True))
+    return left
+
+
 def make_work_dir() -> Path:
     base = Path(os.environ.get("KUBEPOOL_ZUUL_WORK", tempfile.gettempdir()))
     return Path(tempfile.mkdtemp(prefix="kubepool-zuul-", dir=base))
