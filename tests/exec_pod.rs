@@ -4,6 +4,9 @@
 //! * the command's own exit status, stdout and stderr, directly and through the agent;
 //! * stdin binary-safe with its end delivered (`cat` of 8 MB of random bytes);
 //! * a container without `/bin/sh` is an error (255), never success;
+//! * the persistent channel: one exec stream runs command after command (one server in the
+//!   pod), stdin of a known length goes with its command; a channel whose server was killed
+//!   while idle costs the next command nothing (it starts once, on a fresh stream);
 //! * an API connection cut twice (by a TCP proxy) while a 60 s command runs: kubepool still
 //!   reports the command's exit status and all of its output; `kubectl exec` through the same
 //!   proxy is run alongside, and what happens to it is printed.
@@ -279,4 +282,129 @@ async fn a_cut_api_connection_during_a_60_s_command_loses_neither_output_nor_exi
     assert_eq!(numbered(&kubepool.stderr, "err "), expected, "stderr: every line once, in order");
     assert!(text(&kubepool.stderr).contains("re-attaching"), "the cut was noticed: {}", text(&kubepool.stderr));
     assert!(proxy.refused() > 0, "the proxy refused connections while cut");
+}
+
+/// Output captured in memory.
+#[derive(Clone, Default)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Capture {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("capture")).into_owned()
+    }
+}
+
+impl tokio::io::AsyncWrite for Capture {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.0.lock().expect("capture").extend_from_slice(data);
+        std::task::Poll::Ready(Ok(data.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// Runs `command` (with `stdin`, its length announced) on `channel`: exit code, stdout,
+/// stderr, and the channel if it can take the next command.
+async fn on_channel(
+    client: &kube::Client,
+    target: &kubepool::pod_exec::Target,
+    channel: kubepool::pod_exec::channel::Channel,
+    stdin: Option<&[u8]>,
+    command: &[&str],
+) -> (i32, String, String, Option<kubepool::pod_exec::channel::Channel>) {
+    use kubepool::pod_exec::session::{ChannelAfter, ExecRequest, run_on_channel};
+    let request = ExecRequest {
+        target: target.clone(),
+        command: command.iter().map(|s| s.to_string()).collect(),
+        stdin: stdin.is_some(),
+        resume_seconds: 30,
+        stdin_bytes: stdin.map(|data| data.len() as u64),
+    };
+    let feed = stdin.map(|data| {
+        let (sender, receiver) = tokio::sync::mpsc::channel(4);
+        let data = bytes::Bytes::copy_from_slice(data);
+        tokio::spawn(async move { sender.send(Ok(data)).await });
+        receiver
+    });
+    let (out, err) = (Capture::default(), Capture::default());
+    let mut sinks = kubepool::pod_exec::Sinks { stdout: Box::new(out.clone()), stderr: Box::new(err.clone()) };
+    let (result, after) = run_on_channel(client, &request, feed, &mut sinks, &[], channel).await;
+    let code = result.expect("the command's exit code").code;
+    let channel = match after {
+        ChannelAfter::Ready(channel) => Some(channel),
+        ChannelAfter::Gone => None,
+    };
+    (code, out.text(), err.text(), channel)
+}
+
+#[tokio::test]
+async fn one_persistent_channel_runs_command_after_command_and_a_dead_one_costs_nothing() {
+    let fixture = Fixture::start(&common::test_image()).await;
+    let client = common::admin_client().await;
+    let target = kubepool::pod_exec::Target {
+        namespace: fixture.namespace.clone(),
+        pod: "node".into(),
+        container: Some("main".into()),
+    };
+    // (exec'd processes have no parent in the pod; subshells of a server share its arguments)
+    let servers = "ps -eo ppid=,args= | grep -c '^ *0 /bin/sh -c .*kubepool-exe[c] channel$' || true";
+    let mut channel = kubepool::pod_exec::channel::open(&client, &target).await.expect("open a channel");
+    let data: Vec<u8> = (0..3 * 1024 * 1024).map(|_| rand::random::<u8>()).collect();
+    for round in 0..3 {
+        let (code, out, err, next) = on_channel(
+            &client,
+            &target,
+            channel,
+            None,
+            &["sh", "-c", "printf out; printf err >&2; exit \"$0\"", &round.to_string()],
+        )
+        .await;
+        assert_eq!((code, out.as_str(), err.as_str()), (round, "out", "err"));
+        let (code, out, _, next) =
+            on_channel(&client, &target, next.expect("the channel goes on"), Some(&data), &["od", "-An", "-tx1", "-v"])
+                .await;
+        let sent: String = data.iter().map(|b| format!(" {b:02x}")).collect();
+        assert_eq!(code, 0);
+        assert!(out.split_whitespace().eq(sent.split_whitespace()), "stdin reached the command byte for byte");
+        // Only this channel's server (the command itself runs under its own supervisor).
+        let (code, out, _, next) =
+            on_channel(&client, &target, next.expect("the channel goes on"), None, &["sh", "-c", servers]).await;
+        assert_eq!((code, out.trim()), (0, "1"), "one channel server in the pod, round {round}");
+        channel = next.expect("the channel goes on");
+    }
+    // Its server killed while idle: the channel says it is closed, and a command sent on it
+    // anyway runs once, on a fresh stream, with its own exit code.
+    let kill = kubepool::pod_exec::ExecRequest {
+        target: target.clone(),
+        command: vec!["sh".into(), "-c".into(), "pkill -9 -f 'kubepool-exe[c] channel'".into()],
+        stdin: false,
+        resume_seconds: 30,
+        stdin_bytes: None,
+    };
+    let mut sinks =
+        kubepool::pod_exec::Sinks { stdout: Box::new(tokio::io::sink()), stderr: Box::new(tokio::io::sink()) };
+    kubepool::pod_exec::run(&client, &kill, None, &mut sinks).await.expect("pkill");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !channel.closed() {
+        assert!(Instant::now() < deadline, "the killed channel still looks open");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (code, out, _, next) =
+        on_channel(&client, &target, channel, None, &["sh", "-c", "echo ran >>/tmp/once; cat /tmp/once; exit 4"]).await;
+    assert_eq!((code, out.as_str()), (4, "ran\n"), "ran exactly once");
+    assert!(next.is_none(), "a dead channel is not given back");
 }

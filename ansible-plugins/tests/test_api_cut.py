@@ -1,5 +1,6 @@
 """A proxy between Ansible and the API server cuts every connection twice (and refuses new ones
-for 3 s each time) while a 60 s command task runs. With kubepool's connection plugin the task
+for 3 s each time) while a 60 s command task runs (with kubepool's plugin, on the pod's
+persistent channel). With kubepool's connection plugin the task
 reports the command's real exit status (7) and its full output; the stock
 kubernetes.core.kubectl runs the same playbook through the same proxy at the same time, and what
 it reports is printed, not asserted (measured: rc 0, no output, "MODULE FAILURE: No start of json
@@ -77,6 +78,7 @@ def test_a_cut_api_connection_during_a_60_s_task(
                 "long.yml",
                 tmp,
                 collections_path,
+                extra_env={"RUST_LOG": "kubepool::pod_exec=debug"},
             )
         started = time.monotonic()
         for at in (15, 35):
@@ -106,6 +108,11 @@ def test_a_cut_api_connection_during_a_60_s_task(
         f"unreachable={stock_result.get('unreachable')} {len(stock_lines)} of 60 lines, "
         f"msg={str(stock_result.get('msg'))[:200]!r}"
     )
+    agent_log = (tmp_path / "kubepool" / "agent" / "agent.log").read_text()
+    # The warm-up took an exec stream of its own, the long task the persistent channel; that
+    # was lost in the cuts and the run re-attached on fresh streams.
+    assert agent_log.count("agent: exec on a persistent channel") == 1, agent_log
+    assert "re-attaching to run" in agent_log, agent_log
     assert proxy.refused > 0, "connections were refused while cut"
     assert long.get("rc") == 7 and long.get("failed") is True, long
     assert lines == [f"line {i}" for i in range(1, 61)], lines

@@ -30,6 +30,11 @@ pub struct ExecArgs {
     /// Seconds to keep re-attaching to the command after the API connection was lost.
     #[arg(long, default_value_t = 600)]
     pub resume_seconds: u64,
+    /// stdin is exactly this many bytes: the agent may then send it, whole, over the
+    /// container's persistent channel before the command starts (without it, stdin streams
+    /// to the command on an exec stream of its own).
+    #[arg(long, requires = "stdin")]
+    pub stdin_bytes: Option<u64>,
     /// `pod/<name>` or `<name>`.
     pub pod: String,
     /// The command and its arguments: after `--`, or right after the pod as `kubectl exec` and
@@ -61,6 +66,7 @@ async fn exec(args: ExecArgs) -> Result<i32, ExecError> {
         command: args.command.clone(),
         stdin: args.stdin,
         resume_seconds: args.resume_seconds,
+        stdin_bytes: args.stdin_bytes,
     };
     let stdin = args.stdin.then(tokio::io::stdin);
     if args.no_agent {

@@ -9,12 +9,15 @@
 //!   stdout/stderr out as they come, and how the stream ended.
 //! * [`session`]: start, and re-attach after a drop until the command's exit code is known.
 //! * [`spare`]: exec streams opened ahead of their command (the agent keeps one per container).
+//! * [`channel`]: the persistent channel: one exec stream per container that runs one command
+//!   after another (the agent keeps one per container and prefers it).
 //! * [`client`]: the API client of an exec (kubeconfig and context, no retry layer).
 //! * [`container`]: the container a command runs in when none is named (kubectl's choice).
 //! * [`console`]: a zuul_console-compatible server for the console logs copied out of pods.
 //! * [`agent`]: the per-user local agent that keeps API clients warm, and its wire format.
 
 pub mod agent;
+pub mod channel;
 pub mod client;
 pub mod console;
 pub mod container;

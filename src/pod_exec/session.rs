@@ -3,6 +3,7 @@
 //! command's exit code is known (or `resume_for` has passed). A stream that ends without a
 //! status is never reported as success.
 
+use super::channel::{Channel, RunEnd};
 use super::spare::Spare;
 use super::status::Outcome;
 use super::stream::{self, Ended, Progress, StdinFeed};
@@ -24,6 +25,10 @@ pub struct ExecRequest {
     pub stdin: bool,
     /// Seconds to keep re-attaching after the stream was lost.
     pub resume_seconds: u64,
+    /// stdin is exactly this many bytes (lets the agent send it, whole, over a container's
+    /// persistent channel).
+    #[serde(default)]
+    pub stdin_bytes: Option<u64>,
 }
 
 /// Largest stdin chunk sent in one message.
@@ -84,10 +89,22 @@ pub async fn run_after(
     received: &[String],
     spare: Option<Spare>,
 ) -> Result<Completed, ExecError> {
+    run_as(client, request, if request.stdin { stdin } else { None }, sinks, received, spare, new_run_id()).await
+}
+
+/// [`run_after`] with the run id `id`: a second start of the same id fails in the pod (its
+/// directory exists), so a run whose first start is in doubt can be started again safely.
+async fn run_as(
+    client: &kube::Client,
+    request: &ExecRequest,
+    mut feed: Option<StdinFeed>,
+    sinks: &mut Sinks,
+    received: &[String],
+    spare: Option<Spare>,
+    id: String,
+) -> Result<Completed, ExecError> {
     let target = &request.target;
-    let id = new_run_id();
     let mut progress = Progress::default();
-    let mut feed = if request.stdin { stdin } else { None };
     let argv = start_argv(&id, received, feed.is_some(), &request.command);
 
     if let Some(spare) = spare {
@@ -154,6 +171,81 @@ pub async fn run_after(
     }
     let code = resume(client, target, &id, request.resume_seconds, sinks, &mut progress, reason).await?;
     Ok(Completed { code, run_id: id })
+}
+
+/// What became of the channel after a run on it.
+pub enum ChannelAfter {
+    /// It can take the next request.
+    Ready(Channel),
+    /// It cannot.
+    Gone,
+}
+
+/// [`run_after`] over a container's persistent `channel` ([`super::channel`]); `request` has
+/// no stdin or `stdin_bytes` of it. A run lost after it started is re-attached on a fresh
+/// stream as any other; one that did not start (the channel was gone) starts on a fresh stream
+/// under the same id, unless its stdin was already taken.
+pub async fn run_on_channel(
+    client: &kube::Client,
+    request: &ExecRequest,
+    stdin: Option<StdinFeed>,
+    sinks: &mut Sinks,
+    received: &[String],
+    mut channel: Channel,
+) -> (Result<Completed, ExecError>, ChannelAfter) {
+    let target = &request.target;
+    let id = new_run_id();
+    let mut progress = Progress::default();
+    let mut feed = if request.stdin { stdin } else { None };
+    let size = feed.as_ref().map(|_| request.stdin_bytes.unwrap_or(0));
+    let argv = start_argv(&id, received, false, &request.command);
+    let ended = channel.run(&argv, size.zip(feed.as_mut()), sinks, &mut progress).await;
+    let end = match ended {
+        Ok(end) => end,
+        Err(error) => return (Err(error), ChannelAfter::Gone),
+    };
+    tracing::debug!(pod = %target.pod, "run {id} on the channel: {end:?}");
+    let (reason, started, server_exit) = match end {
+        RunEnd::Exited(code) => return (Ok(Completed { code, run_id: id }), ChannelAfter::Ready(channel)),
+        RunEnd::NotStarted => {
+            let error = ExecError::NoSupervisor { pod: target.pod.clone(), status: Some(super::EXIT_UNKNOWN) };
+            return (Err(error), ChannelAfter::Ready(channel));
+        }
+        RunEnd::NoExitCode => {
+            let message = format!("the command of run {id} ended without an exit code");
+            return (Err(ExecError::Remote { pod: target.pod.clone(), message }), ChannelAfter::Ready(channel));
+        }
+        RunEnd::Broken { reason, started, server_exit, .. } => (reason, started, server_exit),
+    };
+    drop(channel);
+    let result = async {
+        let started = started || started_in_pod(client, target, &id).await?;
+        if let Some(outcome) = server_exit
+            && started
+        {
+            let status = match outcome {
+                super::status::Outcome::Exited(code) => format!("exit status {code}"),
+                super::status::Outcome::Failed(message) => message,
+            };
+            return Err(ExecError::Remote {
+                pod: target.pod.clone(),
+                message: format!(
+                    "kubepool's supervisor of run {id} (the channel's server) ended with {status} (killed?) before the command's exit status was recorded"
+                ),
+            });
+        }
+        if started {
+            let code = resume(client, target, &id, request.resume_seconds, sinks, &mut progress, reason).await?;
+            return Ok(Completed { code, run_id: id.clone() });
+        }
+        if size.is_some_and(|size| size > 0) {
+            return Err(ExecError::Lost { when: "while sending stdin to the command", reason });
+        }
+        tracing::debug!("run {id} did not start on its channel ({reason}); starting it on a fresh stream");
+        run_as(client, request, None, sinks, received, None, id.clone()).await
+    }
+    .await;
+    (result, ChannelAfter::Gone)
 }
 
 async fn resume(

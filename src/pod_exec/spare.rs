@@ -5,12 +5,10 @@
 //! The command then runs under the same supervisor, with the same exit status, files and
 //! re-attachment as one started on a fresh stream.
 
-use super::stream::{self, STATUS, STDOUT, WsStream};
+use super::stream::{self, WsStream};
 use super::supervisor::{SPARE_BANNER, spare_argv};
 use super::{ExecError, Target};
-use futures::StreamExt;
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::Message;
 
 /// How long a spare is trusted to still be there (API servers and proxies close idle streams).
 pub const MAX_AGE: Duration = Duration::from_secs(120);
@@ -42,27 +40,6 @@ pub async fn open(client: &kube::Client, target: &Target) -> Result<Spare, ExecE
     let connection = stream::connect(client, target, spare_argv(), true).await?;
     let protocol_v5 = connection.supports_stream_close();
     let mut websocket = connection.into_stream();
-    let not_ready =
-        |reason: String| ExecError::Remote { pod: target.pod.clone(), message: format!("spare exec: {reason}") };
-    let mut seen = Vec::new();
-    let ready = async {
-        while seen.len() < SPARE_BANNER.len() {
-            match websocket.next().await {
-                Some(Ok(Message::Binary(data))) => match data.split_first() {
-                    Some((&STDOUT, payload)) => seen.extend_from_slice(payload),
-                    Some((&STATUS, _)) => return Err(not_ready("the supervisor ended before it was ready".into())),
-                    _ => {}
-                },
-                Some(Ok(_)) => {}
-                Some(Err(error)) => return Err(not_ready(error.to_string())),
-                None => return Err(not_ready("the stream ended".into())),
-            }
-        }
-        if seen != SPARE_BANNER {
-            return Err(not_ready(format!("unexpected output {:?}", String::from_utf8_lossy(&seen))));
-        }
-        Ok(())
-    };
-    tokio::time::timeout(READY_WAIT, ready).await.map_err(|_| not_ready("not ready in time".into()))??;
+    stream::await_banner(&mut websocket, SPARE_BANNER, READY_WAIT, &target.pod, "spare exec").await?;
     Ok(Spare { websocket, protocol_v5, opened: Instant::now() })
 }

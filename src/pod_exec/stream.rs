@@ -292,7 +292,42 @@ impl BannerCheck {
     }
 }
 
-async fn write(sink: &mut (dyn AsyncWrite + Unpin + Send), data: &[u8]) -> Result<(), ExecError> {
+/// Waits (up to `wait`) until `banner` came first on stdout: an in-pod side started ahead of
+/// its work (a spare supervisor, a channel server) says it is ready. `what` names it in errors.
+pub(super) async fn await_banner<S>(
+    stream: &mut S,
+    banner: &[u8],
+    wait: Duration,
+    pod: &str,
+    what: &str,
+) -> Result<(), ExecError>
+where
+    S: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let not_ready = |reason: String| ExecError::Remote { pod: pod.to_string(), message: format!("{what}: {reason}") };
+    let mut seen = Vec::new();
+    let ready = async {
+        while seen.len() < banner.len() {
+            match stream.next().await {
+                Some(Ok(Message::Binary(data))) => match data.split_first() {
+                    Some((&STDOUT, payload)) => seen.extend_from_slice(payload),
+                    Some((&STATUS, _)) => return Err(not_ready("it ended before it was ready".into())),
+                    _ => {}
+                },
+                Some(Ok(_)) => {}
+                Some(Err(error)) => return Err(not_ready(error.to_string())),
+                None => return Err(not_ready("the stream ended".into())),
+            }
+        }
+        if seen != banner {
+            return Err(not_ready(format!("unexpected output {:?}", String::from_utf8_lossy(&seen))));
+        }
+        Ok(())
+    };
+    tokio::time::timeout(wait, ready).await.map_err(|_| not_ready("not ready in time".into()))?
+}
+
+pub(super) async fn write(sink: &mut (dyn AsyncWrite + Unpin + Send), data: &[u8]) -> Result<(), ExecError> {
     sink.write_all(data).await.map_err(ExecError::Output)?;
     sink.flush().await.map_err(ExecError::Output)
 }

@@ -87,8 +87,36 @@ pub fn spare_argv() -> Vec<String> {
 
 /// What a spare supervisor reads on stdin to run as `start_argv` would: `<len>\n<sh words>`.
 pub fn spare_command_line(start_argv: &[String]) -> Vec<u8> {
-    let words: Vec<String> = start_argv.iter().skip(4).map(|word| sh_quote(word)).collect();
-    let line = words.join(" ");
+    words_line(start_argv.iter().skip(4).map(String::as_str))
+}
+
+/// The first bytes on stdout of a channel server ([`super::channel`]).
+pub const CHANNEL_BANNER: &[u8] = b"KUBEPOOL-CHANNEL-1\n";
+
+/// The argv of a channel server.
+pub fn channel_argv() -> Vec<String> {
+    let mut argv = base_argv("channel", "-", 0, 0);
+    argv.truncate(5);
+    argv
+}
+
+/// A channel request for the run `start_argv` describes: `<len>\n<sh words>` of the end marker,
+/// the stdin byte count and the run's arguments (mode `start-file` when stdin bytes follow).
+pub fn channel_request(marker: &str, stdin_bytes: u64, start_argv: &[String]) -> Vec<u8> {
+    let count = stdin_bytes.to_string();
+    let mut words: Vec<&str> = vec![marker, &count];
+    for (index, word) in start_argv.iter().skip(4).enumerate() {
+        words.push(match (index, word.as_str()) {
+            (0, _) if stdin_bytes > 0 => "start-file",
+            (0, _) => "start",
+            (_, word) => word,
+        });
+    }
+    words_line(words.into_iter())
+}
+
+fn words_line<'a>(words: impl Iterator<Item = &'a str>) -> Vec<u8> {
+    let line = words.map(sh_quote).collect::<Vec<_>>().join(" ");
     let mut out = format!("{}\n", line.len()).into_bytes();
     out.extend_from_slice(line.as_bytes());
     out
@@ -248,6 +276,34 @@ mod tests {
         // Not needed: the stream ends before a command line comes.
         let out = run_script(&tmp, &spare_argv(), b"");
         assert_eq!((out.status.code(), out.stdout.as_slice()), (Some(0), SPARE_BANNER));
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+
+    #[test]
+    fn a_channel_runs_one_request_after_another_each_with_its_end_marker() {
+        let tmp = temp_dir();
+        let strings = |words: &[&str]| words.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let first = strings(&["sh", "-c", "printf '%s|' \"$@\"; cat; printf err >&2; exit 5", "x", "it's", "$HOME"]);
+        let second = strings(&["sh", "-c", "printf 'no newline'; cat"]);
+        let mut stdin = channel_request("M1", 4, &start_argv("c1", &[], true, &first));
+        stdin.extend_from_slice(b"\0in\n");
+        // The second run removes the first's files and reads no stdin (none is sent).
+        stdin.extend_from_slice(&channel_request("M2", 0, &start_argv("c2", &["c1".into()], false, &second)));
+        let out = run_script(&tmp, &channel_argv(), &stdin);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.stdout,
+            [CHANNEL_BANNER, BANNER, b"it's|$HOME|\0in\nM1 5\n", BANNER, b"no newlineM2 0\n"].concat()
+        );
+        assert_eq!(out.stderr, b"errM1\nM2\n");
+        let runs = tmp.join(".kubepool-exec");
+        assert!(!runs.join("c1").exists() && runs.join("c2/rc").exists());
+        // A stream that ends inside a request's stdin runs nothing.
+        let mut stdin = channel_request("M3", 10, &start_argv("c3", &[], true, &second));
+        stdin.extend_from_slice(b"short");
+        let out = run_script(&tmp, &channel_argv(), &stdin);
+        assert_eq!((out.status.code(), out.stdout.as_slice()), (Some(255), CHANNEL_BANNER));
+        assert!(!runs.join("c3").exists() && !runs.join(".in-c3").exists());
         let _ = std::fs::remove_dir_all(&tmp);
     }
 }

@@ -12,6 +12,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import threading
@@ -255,7 +256,9 @@ class Connection(ConnectionBase):
                 )
         return " ".join(f"'{arg}'" if " " in arg or not arg else arg for arg in argv)
 
-    def _argv(self, command: list[str], stdin: bool) -> list[str]:
+    def _argv(
+        self, command: list[str], stdin: bool, stdin_bytes: int | None = None
+    ) -> list[str]:
         argv = [self._binary(), "exec"]
         kubeconfig = self._kubeconfig()
         if kubeconfig:
@@ -270,6 +273,9 @@ class Connection(ConnectionBase):
                 argv += [flag, value]
         if stdin:
             argv.append("-i")
+            if stdin_bytes is not None:
+                # A known length lets the agent send it over the pod's persistent channel.
+                argv += ["--stdin-bytes", str(stdin_bytes)]
         argv += [self._pod(), "--"]
         return argv + command
 
@@ -289,10 +295,12 @@ class Connection(ConnectionBase):
         feed: Callable[[IO[bytes]], None] | None,
         stdout_sink: Callable[[bytes], None] | None = None,
         console: IO[bytes] | None = None,
+        stdin_bytes: int | None = None,
     ) -> tuple[int, bytes, bytes]:
-        """Runs ``command`` in the pod; ``feed`` writes its stdin. Output is read as it comes
-        (to ``stdout_sink`` when given, else kept), and copied line by line to ``console``."""
-        argv = self._argv(command, stdin=feed is not None)
+        """Runs ``command`` in the pod; ``feed`` writes its stdin (exactly ``stdin_bytes``
+        when given). Output is read as it comes (to ``stdout_sink`` when given, else kept), and
+        copied line by line to ``console``."""
+        argv = self._argv(command, stdin=feed is not None, stdin_bytes=stdin_bytes)
         display.vvv(
             f"EXEC {argv[:-1]!r} <command>", host=self._play_context.remote_addr
         )
@@ -362,8 +370,10 @@ class Connection(ConnectionBase):
             self._in_workdir(_reads_all_without_interpreter(cmd, in_data)),
         ]
         feed = None
+        size = None
         if in_data is not None:
             data = to_bytes(in_data)
+            size = len(data)
 
             def feed(pipe: IO[bytes]) -> None:
                 pipe.write(data)
@@ -371,7 +381,7 @@ class Connection(ConnectionBase):
         follower = self._console_follower(in_data)
         native: NativeCommand | None = None
         try:
-            code, stdout, stderr = self._run(command, feed)
+            code, stdout, stderr = self._run(command, feed, stdin_bytes=size)
             task = native_command_task(in_data) if code == 127 else None
             if task is None or not task.interpreter_missing(stderr):
                 return code, stdout, stderr
@@ -423,6 +433,7 @@ class Connection(ConnectionBase):
                 [self._play_context.executable, "-c", self._in_workdir(shell_cmd)],
                 feed,
                 stdout_sink=output.write,
+                stdin_bytes=len(script),
             )
         finally:
             output.flush()
@@ -453,6 +464,7 @@ class Connection(ConnectionBase):
                 self._in_workdir(task.shell_command(cmd)),
             ],
             lambda pipe: pipe.write(script),
+            stdin_bytes=len(script),
         )
         if code != 0:
             raise AnsibleError(
@@ -552,23 +564,39 @@ class Connection(ConnectionBase):
         if not os.path.exists(local):
             raise AnsibleFileNotFound(f"file or module does not exist: {in_path}")
         directory, name = os.path.split(out_path)
+        # One tar member, written here so that its length is known up front: the agent then
+        # sends it over the pod's persistent channel.
+        source = open(local, "rb")  # noqa: SIM115 - closed below
+        try:
+            info = tarfile.TarInfo(name)
+            info.size = os.fstat(source.fileno()).st_size
+            info.mtime = int(os.fstat(source.fileno()).st_mtime)
+            # As dd (the stock plugin) and sftp create files: 0666 less the umask.
+            info.mode = 0o666
+            header = info.tobuf(
+                tarfile.PAX_FORMAT, sys.getfilesystemencoding(), "surrogateescape"
+            )
+            trailer = b"\0" * (-info.size % tarfile.BLOCKSIZE + 2 * tarfile.BLOCKSIZE)
 
-        def feed(pipe: IO[bytes]) -> None:
-            with tarfile.open(
-                fileobj=pipe, mode="w|", format=tarfile.PAX_FORMAT
-            ) as archive:
-                info = archive.gettarinfo(local, arcname=name)
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                # As dd (the stock plugin) and sftp create files: 0666 less the umask.
-                info.mode = 0o666
-                with open(local, "rb") as source:
-                    archive.addfile(info, source)
+            def feed(pipe: IO[bytes]) -> None:
+                pipe.write(header)
+                left = info.size
+                while left > 0:
+                    chunk = source.read(min(left, 1024 * 1024))
+                    if not chunk:
+                        raise AnsibleError(f"{in_path} shrank while it was sent")
+                    pipe.write(chunk)
+                    left -= len(chunk)
+                pipe.write(trailer)
 
-        script = f"exec tar -x -f - --no-same-owner --no-same-permissions -C {shlex.quote(directory)}"
-        code, stdout, stderr = self._run(
-            [self._play_context.executable, "-c", script], feed
-        )
+            script = f"exec tar -x -f - --no-same-owner --no-same-permissions -C {shlex.quote(directory)}"
+            code, stdout, stderr = self._run(
+                [self._play_context.executable, "-c", script],
+                feed,
+                stdin_bytes=len(header) + info.size + len(trailer),
+            )
+        finally:
+            source.close()
         if code != 0:
             raise AnsibleError(
                 f"failed to transfer file {in_path} to {out_path}:\n{to_text(stdout)}\n{to_text(stderr)}"

@@ -5,9 +5,10 @@
 //! no request or when its socket file is removed; a lock file makes sure one agent serves one
 //! socket.
 
+use super::super::channel::{self, Channel};
 use super::super::client::{ClientSpec, connect};
 use super::super::container;
-use super::super::session::{self, Sinks};
+use super::super::session::{self, ChannelAfter, Sinks};
 use super::super::spare::{self, Spare};
 use super::super::{ExecError, Target};
 use super::socket::ensure_private_dir;
@@ -39,6 +40,14 @@ struct State {
     spares: std::sync::Mutex<HashMap<ContainerKey, Spare>>,
     /// Containers whose next spare is being opened.
     opening: std::sync::Mutex<HashSet<ContainerKey>>,
+    /// Per container: idle persistent channels ([`channel`]), the most recently used last.
+    channels: std::sync::Mutex<HashMap<ContainerKey, Vec<Channel>>>,
+    /// Containers whose next channel is being opened.
+    channel_opening: std::sync::Mutex<HashSet<ContainerKey>>,
+    /// Containers where a channel could not be opened, and when (not tried again for a while).
+    channel_refused: std::sync::Mutex<HashMap<ContainerKey, Instant>>,
+    /// Channels are off (`KUBEPOOL_AGENT_CHANNELS=0`).
+    no_channels: bool,
     /// Per pod: the container a command that names none runs in (read from the pod once; forgotten
     /// when an exec there fails, in case the pod was replaced).
     default_containers: std::sync::Mutex<HashMap<PodKey, String>>,
@@ -75,6 +84,63 @@ impl State {
                 Err(error) => tracing::debug!(%error, pod = %key.1.pod, "agent: no spare exec stream"),
             }
             if let Ok(mut opening) = state.opening.lock() {
+                opening.remove(&key);
+            }
+        });
+    }
+
+    /// An idle channel of the container that still looks open.
+    fn take_channel(&self, key: &ContainerKey) -> Option<Channel> {
+        let mut channels = self.channels.lock().ok()?;
+        let idle = channels.get_mut(key)?;
+        while let Some(mut channel) = idle.pop() {
+            if channel.fresh() && !channel.closed() {
+                return Some(channel);
+            }
+        }
+        None
+    }
+
+    /// Keeps `channel` for the container's next request (up to [`CHANNELS_PER_CONTAINER`]).
+    fn put_channel(&self, key: ContainerKey, channel: Channel) {
+        if let Ok(mut channels) = self.channels.lock() {
+            let idle = channels.entry(key).or_default();
+            if idle.len() < CHANNELS_PER_CONTAINER {
+                idle.push(channel);
+            }
+        }
+    }
+
+    /// Opens another channel to the container in the background (unless one is being opened,
+    /// or the container refused one lately).
+    fn open_channel(self: &Arc<Self>, client: &kube::Client, key: &ContainerKey) {
+        if self.no_channels {
+            return;
+        }
+        let refused = self
+            .channel_refused
+            .lock()
+            .map(|refused| refused.get(key).is_some_and(|at| at.elapsed() < CHANNEL_RETRY))
+            .unwrap_or(true);
+        let claimed =
+            !refused && self.channel_opening.lock().map(|mut opening| opening.insert(key.clone())).unwrap_or(false);
+        if !claimed {
+            return;
+        }
+        let (state, client, key) = (self.clone(), client.clone(), key.clone());
+        tokio::spawn(async move {
+            match channel::open(&client, &key.1).await {
+                Ok(channel) => state.put_channel(key.clone(), channel),
+                Err(error) => {
+                    // (a container without /bin/sh or a writable $TMPDIR: commands take exec
+                    // streams of their own, as before)
+                    tracing::debug!(%error, pod = %key.1.pod, "agent: no persistent channel");
+                    if let Ok(mut refused) = state.channel_refused.lock() {
+                        refused.insert(key.clone(), Instant::now());
+                    }
+                }
+            }
+            if let Ok(mut opening) = state.channel_opening.lock() {
                 opening.remove(&key);
             }
         });
@@ -148,7 +214,8 @@ pub async fn serve(socket: &Path, idle: Duration) -> Result<(), ExecError> {
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600)).map_err(io(socket))?;
     tracing::info!(socket = %socket.display(), idle_seconds = idle.as_secs(), "kubepool agent listening");
     let no_spares = std::env::var("KUBEPOOL_AGENT_SPARES").is_ok_and(|v| v == "0");
-    let state = Arc::new(State { no_spares, ..State::default() });
+    let no_channels = std::env::var("KUBEPOOL_AGENT_CHANNELS").is_ok_and(|v| v == "0");
+    let state = Arc::new(State { no_spares, no_channels, ..State::default() });
     state.touch();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
@@ -271,12 +338,29 @@ async fn run_one(
     let stdin = wants_stdin.then_some(feed);
     let key = (hello.client.clone(), request.target.clone());
     let received = state.received.lock().ok().and_then(|mut r| r.remove(&key)).unwrap_or_default();
-    let spare = state.take_spare(&key);
-    tracing::debug!(pod = %key.1.pod, spare = spare.is_some(), "agent: exec");
-    state.refill(&client, &key);
-    let result = tokio::select! {
-        result = session::run_after(&client, &request, stdin, &mut sinks, &received, spare) => result,
-        _ = gone.recv() => Err(ExecError::Agent("the client went away".into())),
+    // A channel takes a command whose stdin, if any, has a known length (sent whole before it
+    // starts); a streaming stdin (rsync, git) gets an exec stream of its own.
+    let channel = if !wants_stdin || request.stdin_bytes.is_some() { state.take_channel(&key) } else { None };
+    let result = if let Some(channel) = channel {
+        tracing::debug!(pod = %key.1.pod, "agent: exec on a persistent channel");
+        tokio::select! {
+            (result, after) = session::run_on_channel(&client, &request, stdin, &mut sinks, &received, channel) => {
+                if let ChannelAfter::Ready(channel) = after {
+                    state.put_channel(key.clone(), channel);
+                }
+                result
+            }
+            _ = gone.recv() => Err(ExecError::Agent("the client went away".into())),
+        }
+    } else {
+        let spare = state.take_spare(&key);
+        tracing::debug!(pod = %key.1.pod, spare = spare.is_some(), "agent: exec");
+        state.refill(&client, &key);
+        state.open_channel(&client, &key);
+        tokio::select! {
+            result = session::run_after(&client, &request, stdin, &mut sinks, &received, spare) => result,
+            _ = gone.recv() => Err(ExecError::Agent("the client went away".into())),
+        }
     };
     keepalive.abort();
     reader_task.abort();
@@ -325,6 +409,12 @@ async fn send(writer: &Mutex<OwnedWriteHalf>, kind: Kind, payload: &[u8]) -> std
     let mut writer = writer.lock().await;
     wire::write_frame(&mut *writer, kind, payload).await
 }
+
+/// Idle channels kept per container (a task's command and its console follower run at once).
+const CHANNELS_PER_CONTAINER: usize = 4;
+
+/// How long a container that refused a channel is not asked again.
+const CHANNEL_RETRY: Duration = Duration::from_secs(300);
 
 /// How often the agent checks that a client is still there.
 const KEEPALIVE: Duration = Duration::from_secs(2);

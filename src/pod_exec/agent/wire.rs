@@ -123,6 +123,7 @@ mod tests {
                 command: vec!["echo".into(), "x y".into()],
                 stdin: true,
                 resume_seconds: 5,
+                stdin_bytes: Some(9),
             },
         };
         write_hello(&mut a, &hello).await.expect("hello");
