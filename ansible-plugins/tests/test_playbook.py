@@ -1,6 +1,7 @@
 """A real ansible-playbook with kubepool's connection plugin against a pod of the test image:
-command, shell, copy of a 50 MB binary file, fetch, template, file and a failing task; then the
-same playbook with the stock kubernetes.core.kubectl gives the same results."""
+command, shell, copy of a 50 MB binary file, fetch, template, file, a failing task and a 5 MB
+stdout (over the pod's persistent channel once the agent has opened it); then the same playbook with the
+stock kubernetes.core.kubectl gives the same results."""
 
 from __future__ import annotations
 
@@ -109,6 +110,9 @@ def test_kubepool_plugin_runs_every_task(
     failing = run.result("failing")
     assert failing["failed"] is True and failing["rc"] == 3
     assert (failing["stdout"], failing["stderr"]) == ("failing", "to stderr")
+    big = run.result("big stdout")["stdout"]
+    assert len(big) == 5 * 1024 * 1024 - 1  # (Ansible strips the last newline)
+    assert big.split("\n") == [f"{i:063d}" for i in range(1, 81921)]
 
 
 def test_stock_kubectl_plugin_gives_the_same_results(
