@@ -3,7 +3,7 @@
 //! no runtime `exec` (the API server, kubelet and container runtime are done with once per
 //! channel). Each run is the supervisor's ordinary run: the same files, banner, exit code file
 //! and re-attachment; a run's stdin, when it has one, is sent whole ahead of it with its byte
-//! count. A run ends with an end marker (random per run) on stdout, with the exit code the
+//! count (and an end line: a stream that ends inside it runs nothing). A run ends with an end marker (random per run) on stdout, with the exit code the
 //! supervisor recorded, and on stderr.
 //!
 //! One run at a time: the agent keeps an idle channel per container and sends a request over
@@ -12,7 +12,7 @@
 
 use super::status::Outcome;
 use super::stream::{self, Progress, STATUS, STDERR, STDIN, STDOUT, Sinks, StdinFeed, WsStream};
-use super::supervisor::{BANNER, CHANNEL_BANNER, channel_argv, channel_request, new_run_id};
+use super::supervisor::{BANNER, CHANNEL_BANNER, CHANNEL_STDIN_END, channel_argv, channel_request, new_run_id};
 use super::{ExecError, Target};
 use bytes::Bytes;
 use futures::stream::{SplitSink, SplitStream};
@@ -143,6 +143,10 @@ impl Channel {
                 std::io::ErrorKind::UnexpectedEof,
                 format!("stdin ended after {sent} of the {size} bytes announced"),
             )));
+        }
+        let end = [&[STDIN][..], CHANNEL_STDIN_END].concat();
+        if let Err(error) = self.sink.send(Message::binary(end)).await {
+            return Ok(Some(broken(error.to_string(), false, true, None)));
         }
         Ok(None)
     }

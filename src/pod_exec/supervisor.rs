@@ -100,8 +100,9 @@ pub fn channel_argv() -> Vec<String> {
     argv
 }
 
-/// A channel request for the run `start_argv` describes: `<len>\n<sh words>` of the end marker,
-/// the stdin byte count and the run's arguments (mode `start-file` when stdin bytes follow).
+/// A channel request for the run `start_argv` describes: one line of sh words, the end marker,
+/// the stdin byte count and the run's arguments (mode `start-file` when stdin bytes follow,
+/// then [`CHANNEL_STDIN_END`]).
 pub fn channel_request(marker: &str, stdin_bytes: u64, start_argv: &[String]) -> Vec<u8> {
     let count = stdin_bytes.to_string();
     let mut words: Vec<&str> = vec![marker, &count];
@@ -112,8 +113,18 @@ pub fn channel_request(marker: &str, stdin_bytes: u64, start_argv: &[String]) ->
             (_, word) => word,
         });
     }
-    words_line(words.into_iter())
+    let mut line = words
+        .into_iter()
+        .map(|word| sh_quote(word).replace('\n', "'\"$nl\"'"))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .into_bytes();
+    line.push(b'\n');
+    line
 }
+
+/// What follows a channel request's stdin bytes (the server runs nothing without it).
+pub const CHANNEL_STDIN_END: &[u8] = b"end\n";
 
 fn words_line<'a>(words: impl Iterator<Item = &'a str>) -> Vec<u8> {
     let line = words.map(sh_quote).collect::<Vec<_>>().join(" ");
@@ -283,17 +294,19 @@ mod tests {
     fn a_channel_runs_one_request_after_another_each_with_its_end_marker() {
         let tmp = temp_dir();
         let strings = |words: &[&str]| words.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let first = strings(&["sh", "-c", "printf '%s|' \"$@\"; cat; printf err >&2; exit 5", "x", "it's", "$HOME"]);
+        let first =
+            strings(&["sh", "-c", "printf '%s|' \"$@\"; cat; printf err >&2; exit 5", "x", "it's", "$HOME", "a\nb"]);
         let second = strings(&["sh", "-c", "printf 'no newline'; cat"]);
         let mut stdin = channel_request("M1", 4, &start_argv("c1", &[], true, &first));
         stdin.extend_from_slice(b"\0in\n");
+        stdin.extend_from_slice(CHANNEL_STDIN_END);
         // The second run removes the first's files and reads no stdin (none is sent).
         stdin.extend_from_slice(&channel_request("M2", 0, &start_argv("c2", &["c1".into()], false, &second)));
         let out = run_script(&tmp, &channel_argv(), &stdin);
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(
             out.stdout,
-            [CHANNEL_BANNER, BANNER, b"it's|$HOME|\0in\nM1 5\n", BANNER, b"no newlineM2 0\n"].concat()
+            [CHANNEL_BANNER, BANNER, b"it's|$HOME|a\nb|\0in\nM1 5\n", BANNER, b"no newlineM2 0\n"].concat()
         );
         assert_eq!(out.stderr, b"errM1\nM2\n");
         let runs = tmp.join(".kubepool-exec");
@@ -303,7 +316,16 @@ mod tests {
         stdin.extend_from_slice(b"short");
         let out = run_script(&tmp, &channel_argv(), &stdin);
         assert_eq!((out.status.code(), out.stdout.as_slice()), (Some(255), CHANNEL_BANNER));
-        assert!(!runs.join("c3").exists() && !runs.join(".in-c3").exists());
+        assert!(!runs.join("c3").exists());
+        // A run whose directory cannot be made is not started; the channel goes on.
+        let mut stdin = channel_request("M4", 2, &start_argv("c2", &[], true, &second));
+        stdin.extend_from_slice(b"xx");
+        stdin.extend_from_slice(CHANNEL_STDIN_END);
+        stdin.extend_from_slice(&channel_request("M5", 0, &start_argv("c5", &[], false, &second)));
+        let out = run_script(&tmp, &channel_argv(), &stdin);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.stdout, [CHANNEL_BANNER, b"M4 -\n", BANNER, b"no newlineM5 0\n"].concat());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot create"), "{:?}", out.stderr);
         let _ = std::fs::remove_dir_all(&tmp);
     }
 }

@@ -10,10 +10,11 @@
 # KUBEPOOL-SPARE-1 on stdout, then reads "<len>\n<sh words>" on stdin: the arguments above.
 # A stream that ends first (the spare was not needed) ends it quietly.
 # channel: the persistent channel's server: one exec stream, one run after another. Says
-# KUBEPOOL-CHANNEL-1 on stdout, then reads requests "<len>\n<sh words>": an end marker, the byte
-# count of the command's stdin, then the arguments above with mode start or start-file. With a
-# count above 0 exactly that many bytes follow (the command's whole stdin, kept in the run's
-# directory: mode start-file). Each run prints its own KUBEPOOL-EXEC-1 and output as above, then
+# KUBEPOOL-CHANNEL-1 on stdout, then reads requests, one line of sh words each (a newline in a
+# word is written '"$nl"'): an end marker, the byte count of the command's stdin, then the
+# arguments above with mode start or start-file. With a count above 0 exactly that many bytes
+# follow, then the line "end" (the command's whole stdin, kept in the run's directory: mode
+# start-file). Each run prints its own KUBEPOOL-EXEC-1 and output as above, then
 # "<marker> <exit code or ->\n" on stdout and "<marker>\n" on stderr. The end of its stdin (the
 # stream closed) ends the server.
 set -u
@@ -24,10 +25,12 @@ supervise() {
   d=$base/$id
   if [ "$mode" = start ] || [ "$mode" = start-stdin ] || [ "$mode" = start-file ]; then
     # The command gets the container's umask; the supervisor's files are private.
-    um=$(umask)
+    [ -n "${um:-}" ] || um=$(umask)
     umask 077
-    mkdir -p "$base" && mkdir "$d" || { echo "kubepool exec: cannot create $d" >&2; exit 255; }
-    [ "$mode" != start-file ] || mv "$base/.in-$id" "$d/stdin" || exit 255
+    # (start-file: the channel made the run's directory)
+    if [ "$mode" != start-file ]; then
+      { [ -d "$base" ] || mkdir -p "$base"; } && mkdir "$d" || { echo "kubepool exec: cannot create $d" >&2; exit 255; }
+    fi
     # (shell builtins where they do: every process started here is time a short command waits)
     IFS=,
     for old in $received; do
@@ -72,7 +75,8 @@ supervise() {
         P) "$@" <"$d/stdin"; rc=$? ;;
         *) "$@" </dev/null; rc=$? ;;
       esac
-      echo "$rc" >"$d/rc.tmp" && mv "$d/rc.tmp" "$d/rc"
+      # (one write: a reader that finds the file empty waits for it)
+      echo "$rc" >"$d/rc"
     }
     # An asynchronous command's stdin is /dev/null unless redirected explicitly.
     exec 3<&0
@@ -83,7 +87,7 @@ supervise() {
     [ -d "$d" ] || { echo "kubepool exec: run $id is unknown in this container" >&2; exit 255; }
     # The runner may be a zombie nobody reaps (PID 1 of many containers does not): follow the
     # exit code file instead of its process.
-    ( while [ ! -f "$d/rc" ]; do sleep 0.2; done ) &
+    ( while [ ! -s "$d/rc" ]; do sleep 0.2; done ) &
     watch=$!
   fi
   # The followers end with this supervisor if it is killed (util-linux setpriv, when there):
@@ -108,24 +112,34 @@ supervise() {
 }
 if [ "$1" = channel ]; then
   base=${TMPDIR:-/tmp}/.kubepool-exec
-  (umask 077 && mkdir -p "$base") || exit 255
+  um=$(umask)
+  umask 077
+  { [ -d "$base" ] || mkdir -p "$base"; } || exit 255
+  # (a newline, for request words that hold one: the request is one line)
+  nl=$(printf '\nx')
+  nl=${nl%x}
   printf 'KUBEPOOL-CHANNEL-1\n'
-  while IFS= read -r n; do
-    case $n in '' | *[!0-9]*) exit 255 ;; esac
-    a=$(head -c "$n") || exit 255
+  while IFS= read -r a; do
     eval "set -- $a"
     marker=$1 size=$2
     shift 2
     case $size in '' | *[!0-9]*) exit 255 ;; esac
     d=$base/$2
+    started=y
     if [ "$size" -gt 0 ]; then
-      (umask 077 && head -c "$size" >"$base/.in-$2") || exit 255
-      # a stream that ended inside the stdin: the request is incomplete, nothing runs
-      [ "$(wc -c <"$base/.in-$2")" -eq "$size" ] || { rm -f "$base/.in-$2"; exit 255; }
+      if mkdir "$d"; then
+        head -c "$size" >"$d/stdin" || exit 255
+      else
+        echo "kubepool exec: cannot create $d" >&2
+        head -c "$size" >/dev/null || exit 255
+        started=
+      fi
+      # the stdin is whole only if the end line follows it; else nothing runs
+      IFS= read -r t && [ "$t" = end ] || { [ -z "$started" ] || rm -rf "$d"; exit 255; }
     fi
-    (supervise "$@") </dev/null
+    [ -z "$started" ] || (supervise "$@") </dev/null
     rc=-
-    [ ! -f "$d/rc" ] || IFS= read -r rc <"$d/rc"
+    [ -z "$started" ] || [ ! -f "$d/rc" ] || IFS= read -r rc <"$d/rc"
     printf '%s %s\n' "$marker" "$rc"
     printf '%s\n' "$marker" >&2
     swept=1
