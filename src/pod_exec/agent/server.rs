@@ -341,6 +341,7 @@ async fn run_one(
     // A channel takes a command whose stdin, if any, has a known length (sent whole before it
     // starts); a streaming stdin (rsync, git) gets an exec stream of its own.
     let channel = if !wants_stdin || request.stdin_bytes.is_some() { state.take_channel(&key) } else { None };
+    let on_channel = channel.is_some();
     let result = if let Some(channel) = channel {
         tracing::debug!(pod = %key.1.pod, "agent: exec on a persistent channel");
         tokio::select! {
@@ -376,7 +377,10 @@ async fn run_one(
         }
         completed.code
     });
-    warm(&client);
+    if !on_channel {
+        // (a command on a channel took no pooled connection)
+        warm(&client);
+    }
     drop(sinks);
     let _ = stdout_relay.await;
     let _ = stderr_relay.await;
