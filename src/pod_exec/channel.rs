@@ -57,7 +57,7 @@ pub enum RunEnd {
     /// The channel ended in the middle of the run. `started`: the run's banner came, so the
     /// command runs (or ran) in the pod and can be re-attached. `server_exit`: the in-pod side
     /// itself ended (killed?), with this status; `None`: the stream was lost.
-    Broken { reason: String, started: bool, request_sent: bool, server_exit: Option<Outcome> },
+    Broken { reason: String, started: bool, server_exit: Option<Outcome> },
 }
 
 /// Opens a channel in `target` and waits until its server says it is ready.
@@ -97,58 +97,57 @@ impl Channel {
     ) -> Result<RunEnd, ExecError> {
         let marker = format!("KUBEPOOL-END-{}", new_run_id());
         let size = stdin.as_ref().map_or(0, |(size, _)| *size);
-        let mut request = vec![STDIN];
-        request.extend_from_slice(&channel_request(&marker, size, start_argv));
-        if let Err(error) = self.sink.send(Message::binary(request)).await {
-            return Ok(broken(error.to_string(), false, false, None));
-        }
-        if let Some((size, feed)) = stdin
-            && size > 0
-            && let Some(end) = self.send_stdin(size, feed).await?
-        {
-            return Ok(end);
+        let mut message = vec![STDIN];
+        message.extend_from_slice(&channel_request(&marker, size, start_argv));
+        if let Err(error) = self.send_with_stdin(message, stdin).await? {
+            return Ok(broken(error.to_string(), false, None));
         }
         let result = self.receive(marker.as_bytes(), sinks, progress).await;
         self.last_used = Instant::now();
         result
     }
 
-    /// Sends exactly `size` bytes of `feed`; `Some` when the channel broke meanwhile.
-    async fn send_stdin(&mut self, size: u64, feed: &mut StdinFeed) -> Result<Option<RunEnd>, ExecError> {
-        let mut sent = 0u64;
-        while sent < size {
-            let data = match feed.recv().await {
-                Some(Ok(data)) => data,
-                Some(Err(error)) => return Err(ExecError::Stdin(error)),
-                None => break,
-            };
-            if sent + data.len() as u64 > size {
-                return Err(ExecError::Stdin(std::io::Error::other(format!(
-                    "stdin is longer than the {size} bytes announced"
-                ))));
-            }
-            for chunk in data.chunks(CHUNK) {
-                let mut message = Vec::with_capacity(chunk.len() + 1);
-                message.push(STDIN);
-                message.extend_from_slice(chunk);
-                if let Err(error) = self.sink.send(Message::binary(message)).await {
-                    return Ok(Some(broken(error.to_string(), false, true, None)));
+    /// Sends the request `message`, then exactly the announced bytes of the feed and the end
+    /// line, in as few messages as [`CHUNK`] allows: one for a module's payload (small writes
+    /// one after another would each wait for the peer's delayed acknowledgement, about 40 ms,
+    /// on a connection without TCP_NODELAY). The inner `Err`: the channel broke meanwhile.
+    async fn send_with_stdin(
+        &mut self,
+        mut message: Vec<u8>,
+        stdin: Option<(u64, &mut StdinFeed)>,
+    ) -> Result<Result<(), tokio_tungstenite::tungstenite::Error>, ExecError> {
+        if let Some((size, feed)) = stdin.filter(|(size, _)| *size > 0) {
+            let mut sent = 0u64;
+            while sent < size {
+                let data = match feed.recv().await {
+                    Some(Ok(data)) => data,
+                    Some(Err(error)) => return Err(ExecError::Stdin(error)),
+                    None => break,
+                };
+                if sent + data.len() as u64 > size {
+                    return Err(ExecError::Stdin(std::io::Error::other(format!(
+                        "stdin is longer than the {size} bytes announced"
+                    ))));
+                }
+                sent += data.len() as u64;
+                message.extend_from_slice(&data);
+                if message.len() >= CHUNK
+                    && let Err(error) =
+                        self.sink.send(Message::binary(std::mem::replace(&mut message, vec![STDIN]))).await
+                {
+                    return Ok(Err(error));
                 }
             }
-            sent += data.len() as u64;
+            if sent < size {
+                // The server waits for bytes that will not come: this channel cannot go on.
+                return Err(ExecError::Stdin(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("stdin ended after {sent} of the {size} bytes announced"),
+                )));
+            }
+            message.extend_from_slice(CHANNEL_STDIN_END);
         }
-        if sent < size {
-            // The server waits for bytes that will not come: this channel cannot go on.
-            return Err(ExecError::Stdin(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                format!("stdin ended after {sent} of the {size} bytes announced"),
-            )));
-        }
-        let end = [&[STDIN][..], CHANNEL_STDIN_END].concat();
-        if let Err(error) = self.sink.send(Message::binary(end)).await {
-            return Ok(Some(broken(error.to_string(), false, true, None)));
-        }
-        Ok(None)
+        Ok(self.sink.send(Message::binary(message)).await)
     }
 
     async fn receive(
@@ -176,17 +175,17 @@ impl Channel {
                 message = self.stream.next() => message,
                 _ = ping.tick() => {
                     if let Err(error) = self.sink.send(Message::Ping(Bytes::new())).await {
-                        return Ok(broken(error.to_string(), started, true, None));
+                        return Ok(broken(error.to_string(), started, None));
                     }
                     continue;
                 }
             };
             let data = match message {
-                None => return Ok(broken("the stream ended".into(), started, true, None)),
-                Some(Err(error)) => return Ok(broken(error.to_string(), started, true, None)),
+                None => return Ok(broken("the stream ended".into(), started, None)),
+                Some(Err(error)) => return Ok(broken(error.to_string(), started, None)),
                 Some(Ok(Message::Close(frame))) => {
                     let reason = frame.map(|f| format!(" (close code {})", u16::from(f.code))).unwrap_or_default();
-                    return Ok(broken(format!("the API server closed the stream{reason}"), started, true, None));
+                    return Ok(broken(format!("the API server closed the stream{reason}"), started, None));
                 }
                 Some(Ok(Message::Binary(data))) => data,
                 Some(Ok(_)) => continue,
@@ -203,7 +202,6 @@ impl Channel {
                             return Ok(broken(
                                 "the run did not start with the supervisor's banner".into(),
                                 false,
-                                true,
                                 None,
                             ));
                         }
@@ -226,7 +224,7 @@ impl Channel {
                         Ok(status) => super::status::outcome(&status),
                         Err(error) => Outcome::Failed(format!("unreadable exit status: {error}")),
                     };
-                    return Ok(broken("the channel's server ended".into(), started, true, Some(outcome)));
+                    return Ok(broken("the channel's server ended".into(), started, Some(outcome)));
                 }
                 _ => {}
             }
@@ -234,8 +232,8 @@ impl Channel {
     }
 }
 
-fn broken(reason: String, started: bool, request_sent: bool, server_exit: Option<Outcome>) -> RunEnd {
-    RunEnd::Broken { reason, started, request_sent, server_exit }
+fn broken(reason: String, started: bool, server_exit: Option<Outcome>) -> RunEnd {
+    RunEnd::Broken { reason, started, server_exit }
 }
 
 /// Finds a run's end marker in one output stream: bytes before it pass (all but an end that

@@ -45,6 +45,27 @@ pub async fn connect(spec: &ClientSpec) -> Result<(Client, String), K8sError> {
     config.default_retry = false;
     let namespace = config.default_namespace.clone();
     let server = config.cluster_url.to_string();
-    let client = Client::try_from(config).map_err(|source| K8sError::Client { server, source })?;
+    let client = nodelay_client(config).map_err(|source| K8sError::Client { server, source })?;
     Ok((client, namespace))
+}
+
+/// kube's client stack (base URI, authentication, extra headers, rustls) over a connector
+/// that sets TCP_NODELAY: an exec stream sends small messages one after another (a command
+/// line, then stdin; rsync's protocol turns), and with Nagle's algorithm each would wait for
+/// the API server's delayed acknowledgement (about 40 ms).
+fn nodelay_client(config: kube::Config) -> Result<Client, kube::Error> {
+    use kube::client::ConfigExt;
+    let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    connector.enforce_http(false);
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(config.connect_timeout);
+    let https = config.rustls_https_connector_with_connector(connector)?;
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https);
+    let service = tower::ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .option_layer(config.auth_layer()?)
+        .layer(config.extra_headers_layer()?)
+        .map_err(tower::BoxError::from)
+        .service(http);
+    Ok(Client::new(service, config.default_namespace))
 }
