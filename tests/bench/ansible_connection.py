@@ -218,16 +218,23 @@ class Bench:
         """One ansible-playbook; None (failure printed in full, unless EXPECT_FAILURE) unless
         every task succeeded."""
         work = Path(tempfile.mkdtemp(prefix="run-", dir=self.tmp))
-        run = run_playbook(
-            self.env,
-            connection,
-            str(playbook),
-            work,
-            self.collections,
-            extra_env=extra_env,
-            venv_bin=venv_bin,
-            host_vars=self.ssh.host_vars() if ssh else None,
-        )
+        try:
+            run = run_playbook(
+                self.env,
+                connection,
+                str(playbook),
+                work,
+                self.collections,
+                extra_env=extra_env,
+                venv_bin=venv_bin,
+                host_vars=self.ssh.host_vars() if ssh else None,
+            )
+        except (
+            AssertionError
+        ) as error:  # no JSON result: ansible-playbook itself failed
+            print(f"{label}: FAILED: {str(error)[-3000:]}", flush=True)
+            self.failures.append(label)
+            return None
         ok = sum(1 for _, r in run.tasks if not r.get("failed"))
         if run.returncode != 0 or ok != expect_tasks:
             failed = next(
