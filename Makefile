@@ -10,9 +10,11 @@ test:
 	bash tests/run-all.sh
 
 # kubepool against the real Nodepool 11.0.0 launcher, side by side (tests/bench/compare_launchers.py;
-# results in target/bench/launchers.{json,md}).
+# results in target/bench/launchers.{json,md}), and Ansible over kubepool's connection against
+# the local floor, the stock kubectl plugin and an SSH node, with ansible-core 2.18 and 2.19
+# (tests/bench/ansible_connection.py; table in target/bench/ansible_connection.md).
 bench:
-	bash tests/bench.sh launchers
+	bash tests/bench.sh launchers ansible_connection
 
 # Every benchmark (each prints a ratio against a baseline measured in the same run).
 bench-all:

@@ -59,9 +59,14 @@ def run_playbook_async(
     collections: Path,
     extra_vars: dict[str, Any] | None = None,
     extra_env: dict[str, str] | None = None,
+    venv_bin: Path | None = None,
+    host_vars: dict[str, Any] | None = None,
 ) -> AsyncPlaybook:
+    """VENV_BIN: the venv whose ansible-playbook runs (default this one's); HOST_VARS: the
+    host's variables instead of the pod's (CONNECTION is then ignored)."""
+    venv_bin = venv_bin or VENV_BIN
     inventory = tmp / "inventory.json"
-    host = {
+    host = host_vars or {
         "ansible_connection": connection,
         "ansible_host": env.pod,
         "ansible_kubectl_context": env.context,
@@ -76,7 +81,7 @@ def run_playbook_async(
                 [
                     str(Path(env.cluster.kubectl).parent),
                     str(env.cluster.kubepool.parent),
-                    str(VENV_BIN),
+                    str(venv_bin),
                     os.environ["PATH"],
                 ]
             ),
@@ -94,7 +99,7 @@ def run_playbook_async(
     process_env.pop("KUBECONFIG", None)
     process_env.update(extra_env or {})
     argv = [
-        str(VENV_BIN / "ansible-playbook"),
+        str(venv_bin / "ansible-playbook"),
         "-i",
         str(inventory),
         str(PLAYBOOKS / playbook),
@@ -120,9 +125,19 @@ def run_playbook(
     collections: Path,
     extra_vars: dict[str, Any] | None = None,
     extra_env: dict[str, str] | None = None,
+    venv_bin: Path | None = None,
+    host_vars: dict[str, Any] | None = None,
 ) -> PlaybookRun:
     return run_playbook_async(
-        env, connection, playbook, tmp, collections, extra_vars, extra_env
+        env,
+        connection,
+        playbook,
+        tmp,
+        collections,
+        extra_vars,
+        extra_env,
+        venv_bin,
+        host_vars,
     ).finish()
 
 
