@@ -741,11 +741,17 @@ class _ConsoleFollower:
 # itself through /bin/sh, and answers with the JSON result the module would have given.
 
 # ansible.builtin.command, or Zuul's own command module (a library path module: "legacy"),
-# and setup (fact gathering)
+# and setup (fact gathering). ansible-core up to 2.18 names the module in
+# `runpy.run_module(mod_name='…')` and has a line `ANSIBALLZ_PARAMS = '<json>'`; 2.19 passes
+# `module_fqn='…',` and `params='<json>',` lines to `_ansiballz_main(…)`.
 MODULE_FQN = re.compile(
-    rb"mod_name='ansible\.modules\.(?:ansible\.(?:legacy|builtin)\.)?(command|setup)'"
+    rb"(?:mod_name|^module_fqn)="
+    rb"'ansible\.modules\.(?:ansible\.(?:legacy|builtin)\.)?(command|setup)'",
+    re.MULTILINE,
 )
-MODULE_PARAMS = re.compile(rb"^\s*ANSIBALLZ_PARAMS = (.+)$", re.MULTILINE)
+MODULE_PARAMS = re.compile(
+    rb"^(?:\s*ANSIBALLZ_PARAMS = (.+)|params=(.+),)$", re.MULTILINE
+)
 # The module arguments the native command understands; any other one fails the task, named.
 NATIVE_ARGS = {
     "_raw_params",
@@ -902,7 +908,7 @@ def native_command_task(in_data) -> NativeCommand | None:
     if module is None or params is None:
         return None
     try:
-        literal = ast.literal_eval(to_text(params.group(1)))
+        literal = ast.literal_eval(to_text(params.group(1) or params.group(2)))
         if isinstance(literal, bytes):
             literal = literal.decode()
         args = json.loads(literal)["ANSIBLE_MODULE_ARGS"]
