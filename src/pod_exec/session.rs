@@ -38,7 +38,7 @@ const START_ATTEMPTS: u32 = 3;
 
 /// Reads `source` in chunks into a feed; the feed closes at the end of the source.
 pub fn feed_stdin(mut source: Box<dyn AsyncRead + Unpin + Send>) -> StdinFeed {
-    let (sender, receiver) = mpsc::channel(4);
+    let (sender, receiver) = mpsc::channel(16);
     tokio::spawn(async move {
         loop {
             let mut buffer = vec![0u8; CHUNK];

@@ -20,6 +20,8 @@ pub(super) const STDIN: u8 = 0;
 pub(super) const STDOUT: u8 = 1;
 pub(super) const STDERR: u8 = 2;
 pub(super) const STATUS: u8 = 3;
+/// Largest stdin message made of chunks the feed already holds.
+const COALESCE: usize = 1024 * 1024;
 /// v5: "this channel is at its end".
 const CLOSE: u8 = 255;
 
@@ -209,22 +211,38 @@ async fn send(
             tracing::debug!(%error, "cannot send stdin");
             return Ok(());
         }
-        loop {
-            let message = match feed.recv().await {
+        let mut feed_ended = false;
+        while !feed_ended {
+            let mut data = match feed.recv().await {
                 Some(Ok(data)) if data.is_empty() => continue,
-                Some(Ok(data)) => {
-                    started.store(true, Ordering::SeqCst);
-                    let mut message = Vec::with_capacity(data.len() + 16);
-                    message.push(STDIN);
-                    match mode {
-                        StdinMode::Raw => message.extend_from_slice(&data),
-                        StdinMode::Framed => message.extend_from_slice(&frame(&data)),
-                    }
-                    message
-                }
+                Some(Ok(data)) => data.to_vec(),
                 Some(Err(error)) => return Err(ExecError::Stdin(error)),
                 None => break,
             };
+            // What the feed already holds goes in the same message: a bulk stream (tar, rsync's
+            // transfer) then costs the in-pod framed decoder one `head` per MB instead of one
+            // per pipe read, and a trickle waits for nothing.
+            while data.len() < COALESCE {
+                match feed.try_recv() {
+                    Ok(Ok(more)) => data.extend_from_slice(&more),
+                    Ok(Err(error)) => return Err(ExecError::Stdin(error)),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        feed_ended = true;
+                        break;
+                    }
+                }
+            }
+            if data.is_empty() {
+                continue;
+            }
+            started.store(true, Ordering::SeqCst);
+            let mut message = Vec::with_capacity(data.len() + 16);
+            message.push(STDIN);
+            match mode {
+                StdinMode::Raw => message.extend_from_slice(&data),
+                StdinMode::Framed => message.extend_from_slice(&frame(&data)),
+            }
             if let Err(error) = sink.send(Message::binary(message)).await {
                 // The command may have ended without reading all of its stdin.
                 tracing::debug!(%error, "cannot send stdin");

@@ -298,7 +298,7 @@ async fn run_one(
     // stdin frames into the session's feed. The client hanging up ends the request: noticed by
     // the reader, or by a keepalive frame that cannot be written (the reader may be waiting for
     // room in the feed while the command does not read its stdin).
-    let (feed_sender, feed) = mpsc::channel(4);
+    let (feed_sender, feed) = mpsc::channel(16);
     let (gone_sender, mut gone) = mpsc::channel::<()>(2);
     let wants_stdin = request.stdin;
     let reader_gone = gone_sender.clone();
