@@ -232,6 +232,25 @@ impl Channel {
     }
 }
 
+impl std::fmt::Display for RunEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunEnd::Exited(code) => write!(f, "exited with status {code}"),
+            RunEnd::NotStarted => f.write_str("not started by the supervisor"),
+            RunEnd::NoExitCode => f.write_str("ended without an exit code"),
+            RunEnd::Broken { reason, started, server_exit } => {
+                write!(f, "the channel broke ({reason}) ")?;
+                f.write_str(if *started { "after the run started" } else { "before the run started" })?;
+                match server_exit {
+                    Some(Outcome::Exited(code)) => write!(f, "; its server exited with status {code}"),
+                    Some(Outcome::Failed(message)) => write!(f, "; its server failed: {message}"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
 fn broken(reason: String, started: bool, server_exit: Option<Outcome>) -> RunEnd {
     RunEnd::Broken { reason, started, server_exit }
 }

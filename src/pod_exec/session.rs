@@ -204,7 +204,7 @@ pub async fn run_on_channel(
         Ok(end) => end,
         Err(error) => return (Err(error), ChannelAfter::Gone),
     };
-    tracing::debug!(pod = %target.pod, "run {id} on the channel: {end:?}");
+    tracing::debug!(pod = %target.pod, "run {id} on the channel: {end}");
     let (reason, started, server_exit) = match end {
         RunEnd::Exited(code) => return (Ok(Completed { code, run_id: id }), ChannelAfter::Ready(channel)),
         RunEnd::NotStarted => {
@@ -219,6 +219,11 @@ pub async fn run_on_channel(
     };
     drop(channel);
     let result = async {
+        // With stdin, a run whose banner never came is not probed: the channel makes the run's
+        // directory before it reads the stdin, and removes it when the stdin does not end whole.
+        if !started && size.is_some_and(|size| size > 0) {
+            return Err(ExecError::Lost { when: "while sending stdin to the command", reason });
+        }
         let started = started || started_in_pod(client, target, &id).await?;
         if let Some(outcome) = server_exit
             && started
@@ -237,9 +242,6 @@ pub async fn run_on_channel(
         if started {
             let code = resume(client, target, &id, request.resume_seconds, sinks, &mut progress, reason).await?;
             return Ok(Completed { code, run_id: id.clone() });
-        }
-        if size.is_some_and(|size| size > 0) {
-            return Err(ExecError::Lost { when: "while sending stdin to the command", reason });
         }
         tracing::debug!("run {id} did not start on its channel ({reason}); starting it on a fresh stream");
         run_as(client, request, None, sinks, received, None, id.clone()).await

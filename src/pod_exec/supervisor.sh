@@ -87,7 +87,8 @@ supervise() {
     [ -d "$d" ] || { echo "kubepool exec: run $id is unknown in this container" >&2; exit 255; }
     # The runner may be a zombie nobody reaps (PID 1 of many containers does not): follow the
     # exit code file instead of its process.
-    ( while [ ! -s "$d/rc" ]; do sleep 0.2; done ) &
+    # (a run directory removed meanwhile, by a channel whose stdin did not end whole: no code)
+    ( while [ ! -s "$d/rc" ] && [ -d "$d" ]; do sleep 0.2; done ) &
     watch=$!
   fi
   # The followers end with this supervisor if it is killed (util-linux setpriv, when there):
