@@ -36,7 +36,7 @@ python_setup=$!
 ansible_219_setup=
 for bench in "${benches[@]}"; do
   if [ "$bench" = ansible_connection ] && [ -z "$ansible_219_setup" ]; then
-    tests/setup-python-ansible-2.19.sh >"$setup_logs/venv-219" 2>"$setup_logs/venv-219.log" &
+    tests/setup-python.sh ansible-2.19 >"$setup_logs/venv-219" 2>"$setup_logs/venv-219.log" &
     ansible_219_setup=$!
   fi
 done

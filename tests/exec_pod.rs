@@ -326,7 +326,7 @@ async fn on_channel(
     stdin: Option<&[u8]>,
     command: &[&str],
 ) -> (i32, String, String, Option<kubepool::pod_exec::channel::Channel>) {
-    use kubepool::pod_exec::session::{ChannelAfter, ExecRequest, run_on_channel};
+    use kubepool::pod_exec::session::{ExecRequest, run_on_channel};
     let request = ExecRequest {
         target: target.clone(),
         command: command.iter().map(|s| s.to_string()).collect(),
@@ -342,12 +342,8 @@ async fn on_channel(
     });
     let (out, err) = (Capture::default(), Capture::default());
     let mut sinks = kubepool::pod_exec::Sinks { stdout: Box::new(out.clone()), stderr: Box::new(err.clone()) };
-    let (result, after) = run_on_channel(client, &request, feed, &mut sinks, &[], channel).await;
+    let (result, channel) = run_on_channel(client, &request, feed, &mut sinks, &[], channel).await;
     let code = result.expect("the command's exit code").code;
-    let channel = match after {
-        ChannelAfter::Ready(channel) => Some(channel),
-        ChannelAfter::Gone => None,
-    };
     (code, out.text(), err.text(), channel)
 }
 

@@ -185,8 +185,18 @@ def pod_env(
 @pytest.fixture(scope="session")
 def collections_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The collection built with ansible-galaxy and installed from its tarball (offline)."""
-    build = tmp_path_factory.mktemp("build")
-    target = tmp_path_factory.mktemp("collections")
+    target = install_collection(
+        tmp_path_factory.mktemp("build"), tmp_path_factory.mktemp("collections")
+    )
+    assert (
+        target / "ansible_collections/kubepool/pods/plugins/connection/kubectl.py"
+    ).is_file()
+    return target
+
+
+def install_collection(build: Path, target: Path) -> Path:
+    """Builds the collection into BUILD with ansible-galaxy and installs the tarball into
+    TARGET (offline); returns TARGET (for ANSIBLE_COLLECTIONS_PATH)."""
     galaxy = str(VENV_BIN / "ansible-galaxy")
     subprocess.run(
         [galaxy, "collection", "build", str(COLLECTION), "--output-path", str(build)],
@@ -199,9 +209,6 @@ def collections_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
         capture_output=True,
     )
-    assert (
-        target / "ansible_collections/kubepool/pods/plugins/connection/kubectl.py"
-    ).is_file()
     return target
 
 

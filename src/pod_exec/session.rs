@@ -173,18 +173,11 @@ async fn run_as(
     Ok(Completed { code, run_id: id })
 }
 
-/// What became of the channel after a run on it.
-pub enum ChannelAfter {
-    /// It can take the next request.
-    Ready(Channel),
-    /// It cannot.
-    Gone,
-}
-
 /// [`run_after`] over a container's persistent `channel` ([`super::channel`]); `request` has
 /// no stdin or `stdin_bytes` of it. A run lost after it started is re-attached on a fresh
 /// stream as any other; one that did not start (the channel was gone) starts on a fresh stream
-/// under the same id, unless its stdin was already taken.
+/// under the same id, unless its stdin was already taken. Gives the channel back when it can
+/// take the next request.
 pub async fn run_on_channel(
     client: &kube::Client,
     request: &ExecRequest,
@@ -192,7 +185,7 @@ pub async fn run_on_channel(
     sinks: &mut Sinks,
     received: &[String],
     mut channel: Channel,
-) -> (Result<Completed, ExecError>, ChannelAfter) {
+) -> (Result<Completed, ExecError>, Option<Channel>) {
     let target = &request.target;
     let id = new_run_id();
     let mut progress = Progress::default();
@@ -202,18 +195,18 @@ pub async fn run_on_channel(
     let ended = channel.run(&argv, size.zip(feed.as_mut()), sinks, &mut progress).await;
     let end = match ended {
         Ok(end) => end,
-        Err(error) => return (Err(error), ChannelAfter::Gone),
+        Err(error) => return (Err(error), None),
     };
     tracing::debug!(pod = %target.pod, "run {id} on the channel: {end}");
     let (reason, started, server_exit) = match end {
-        RunEnd::Exited(code) => return (Ok(Completed { code, run_id: id }), ChannelAfter::Ready(channel)),
+        RunEnd::Exited(code) => return (Ok(Completed { code, run_id: id }), Some(channel)),
         RunEnd::NotStarted => {
             let error = ExecError::NoSupervisor { pod: target.pod.clone(), status: Some(super::EXIT_UNKNOWN) };
-            return (Err(error), ChannelAfter::Ready(channel));
+            return (Err(error), Some(channel));
         }
         RunEnd::NoExitCode => {
             let message = format!("the command of run {id} ended without an exit code");
-            return (Err(ExecError::Remote { pod: target.pod.clone(), message }), ChannelAfter::Ready(channel));
+            return (Err(ExecError::Remote { pod: target.pod.clone(), message }), Some(channel));
         }
         RunEnd::Broken { reason, started, server_exit, .. } => (reason, started, server_exit),
     };
@@ -247,7 +240,7 @@ pub async fn run_on_channel(
         run_as(client, request, None, sinks, received, None, id.clone()).await
     }
     .await;
-    (result, ChannelAfter::Gone)
+    (result, None)
 }
 
 async fn resume(

@@ -5,7 +5,7 @@ target/bench/ansible_connection.md.
 
 Parts, each the wall time of a real ansible-playbook:
 * 50 small tasks, with ansible-core 2.18 (the main venv, tests/setup-python.sh) and with 2.19
-  (tests/setup-python-ansible-2.19.sh): the local-connection floor (the same playbook over
+  (`tests/setup-python.sh ansible-2.19`): the local-connection floor (the same playbook over
   Ansible's own `local` connection, no pod at all: Ansible's own cost; with its defaults and with
   pipelining on, the lower of the two is the floor), kubepool (its defaults),
   the stock plugin with its defaults (no pipelining) and with pipelining on, and the SSH node.
@@ -44,10 +44,10 @@ sys.path.insert(0, str(ROOT / "ansible-plugins/tests"))
 
 from ansible_run import KUBEPOOL, STOCK, PlaybookRun, run_playbook
 from conftest import (
-    COLLECTION,
     VENV_BIN,
     Cluster,
     PodEnv,
+    install_collection,
     kubepool_binary,
     make_pod_env,
     required_env,
@@ -154,11 +154,11 @@ def raw_stream_seconds(env: PodEnv, source: Path, dest: str) -> float:
 
 def ansible_219_venv_bin() -> Path:
     """The ansible-core 2.19 venv: KUBEPOOL_ANSIBLE_219_VENV (tests/bench.sh sets it), else made
-    or found by tests/setup-python-ansible-2.19.sh (cached)."""
+    or found by `tests/setup-python.sh ansible-2.19` (cached)."""
     venv = os.environ.get("KUBEPOOL_ANSIBLE_219_VENV")
     if not venv:
         venv = subprocess.run(
-            [str(ROOT / "tests/setup-python-ansible-2.19.sh")],
+            [str(ROOT / "tests/setup-python.sh"), "ansible-2.19"],
             check=True,
             capture_output=True,
             text=True,
@@ -177,23 +177,6 @@ def core_version(venv_bin: Path) -> str:
         capture_output=True,
         text=True,
     ).stdout.strip()
-
-
-def install_collection(tmp: Path) -> Path:
-    collections = tmp / "collections"
-    galaxy = str(VENV_BIN / "ansible-galaxy")
-    subprocess.run(
-        [galaxy, "collection", "build", str(COLLECTION), "--output-path", str(tmp)],
-        check=True,
-        capture_output=True,
-    )
-    (tarball,) = tmp.glob("kubepool-pods-*.tar.gz")
-    subprocess.run(
-        [galaxy, "collection", "install", str(tarball), "-p", str(collections)],
-        check=True,
-        capture_output=True,
-    )
-    return collections
 
 
 @dataclass
@@ -582,7 +565,7 @@ def main() -> int:
     rows: list[dict[str, str]] = []
     failures: list[str] = []
     try:
-        collections = install_collection(tmp)
+        collections = install_collection(tmp, tmp / "collections")
         with ssh_node(
             cluster.kubepool, cluster.kubectl, cluster.image, tmp / "ssh-node"
         ) as node:

@@ -42,6 +42,24 @@ from zuul.zk import ZooKeeperClient
 from zuul.zk.nodepool import ZooKeeperNodepool
 
 SYSTEM_ID = "0123456789abcdef0123456789abcdef"
+
+
+def bench_node_request(label: str) -> model.NodeRequest:
+    """A node request for one LABEL, as a Zuul scheduler makes it (the benches' requestor)."""
+    return model.NodeRequest(
+        requestor=SYSTEM_ID,
+        build_set_uuid="bench",
+        tenant_name="bench-tenant",
+        pipeline_name="check",
+        job_uuid="bench-job",
+        job_name="bench-job",
+        labels=[label],
+        provider=None,
+        relative_priority=0,
+        event_id="bench-event",
+    )
+
+
 POOL = "bench"
 FLOOR_POOL = "bench-floor"
 NS_LABEL = "bench-namespace"
@@ -395,18 +413,7 @@ class ZuulSide:
         first = time.monotonic()
 
         def submit() -> str:
-            request = model.NodeRequest(
-                requestor=SYSTEM_ID,
-                build_set_uuid="bench",
-                tenant_name="bench-tenant",
-                pipeline_name="check",
-                job_uuid="bench-job",
-                job_name="bench-job",
-                labels=[label],
-                provider=None,
-                relative_priority=0,
-                event_id="bench-event",
-            )
+            request = bench_node_request(label)
             t = time.monotonic()
             self.zk.submitNodeRequest(request, 200)
             submitted[request.id] = t

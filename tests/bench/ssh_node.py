@@ -20,6 +20,7 @@ import os
 import secrets
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,17 +30,16 @@ from typing import Any
 
 import yaml
 
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "ansible-plugins/tests"))
+sys.path.append(
+    str(ROOT / "tests/zuul")
+)  # after ansible-plugins/tests: its conftest is the one meant
+
+from conftest import required_env
+from harness import zk_client
+
 LABEL = "bench-ssh"
-SYSTEM_ID = "0123456789abcdef0123456789abcdef"
-
-
-def required_env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise RuntimeError(
-            f"{name} is not set: source ~/.cache/kubepool/testbed.env first"
-        )
-    return value
 
 
 @dataclass
@@ -113,25 +113,6 @@ def nodepool_yaml(chroot: str, pool: str, image: str, public_key: Path) -> str:
     )
 
 
-def zk_admin(action):
-    """Runs ACTION(client) with a kazoo client on the test bed's ZooKeeper (TLS, no chroot)."""
-    from kazoo.client import KazooClient
-
-    zk = KazooClient(
-        hosts=required_env("KUBEPOOL_TEST_ZK_TLS"),
-        use_ssl=True,
-        ca=required_env("KUBEPOOL_TEST_ZK_CA"),
-        certfile=required_env("KUBEPOOL_TEST_ZK_CERT"),
-        keyfile=required_env("KUBEPOOL_TEST_ZK_KEY"),
-    )
-    zk.start(timeout=15)
-    try:
-        return action(zk)
-    finally:
-        zk.stop()
-        zk.close()
-
-
 def namespace_gone(kubectl: str, namespace: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -160,6 +141,7 @@ def close_control_masters(work: Path) -> None:
 @contextmanager
 def ssh_node(kubepool: Path, kubectl: str, image: str, work: Path) -> Iterator[SshNode]:
     # Zuul's modules come from the main venv (tests/requirements.txt).
+    from compare_launchers import SYSTEM_ID, bench_node_request
     from zuul import model
     from zuul.lib.tracing import Tracing
     from zuul.nodepool import Nodepool
@@ -179,7 +161,7 @@ def ssh_node(kubepool: Path, kubectl: str, image: str, work: Path) -> Iterator[S
     pool = f"bench-ssh-{secrets.token_hex(3)}"
     config = work / "nodepool.yaml"
     config.write_text(nodepool_yaml(chroot, pool, image, key.with_suffix(".pub")))
-    zk_admin(lambda zk: zk.ensure_path(chroot))
+    zk_client(lambda zk: zk.ensure_path(chroot))
     log = (work / "launcher.log").open("w")
     launcher = subprocess.Popen(
         [str(kubepool), "launcher", "-c", str(config)],
@@ -217,18 +199,7 @@ def ssh_node(kubepool: Path, kubectl: str, image: str, work: Path) -> Iterator[S
                     f"kubepool launcher registered no pool: {(work / 'launcher.log').read_text()[-3000:]}"
                 )
             time.sleep(0.2)
-        request = model.NodeRequest(
-            requestor=SYSTEM_ID,
-            build_set_uuid="bench",
-            tenant_name="bench-tenant",
-            pipeline_name="check",
-            job_uuid="bench-job",
-            job_name="bench-job",
-            labels=[LABEL],
-            provider=None,
-            relative_priority=0,
-            event_id="bench-event",
-        )
+        request = bench_node_request(LABEL)
         started = time.monotonic()
         zk.submitNodeRequest(request, 200)
         deadline = started + 180
@@ -293,4 +264,4 @@ def ssh_node(kubepool: Path, kubectl: str, image: str, work: Path) -> Iterator[S
                 capture_output=True,
                 check=False,
             )
-        zk_admin(lambda zk: zk.delete(chroot, recursive=True))
+        zk_client(lambda zk: zk.delete(chroot, recursive=True))

@@ -8,7 +8,7 @@
 use super::super::channel::{self, Channel};
 use super::super::client::{ClientSpec, connect};
 use super::super::container;
-use super::super::session::{self, ChannelAfter, Sinks};
+use super::super::session::{self, Sinks};
 use super::super::spare::{self, Spare};
 use super::super::{ExecError, Target};
 use super::socket::ensure_private_dir;
@@ -69,21 +69,43 @@ impl State {
         if self.no_spares || self.spares.lock().map(|s| s.contains_key(key)).unwrap_or(true) {
             return;
         }
-        let claimed = self.opening.lock().map(|mut opening| opening.insert(key.clone())).unwrap_or(false);
-        if !claimed {
-            return;
-        }
-        let (state, client, key) = (self.clone(), client.clone(), key.clone());
-        tokio::spawn(async move {
-            match spare::open(&client, &key.1).await {
+        let (client, target) = (client.clone(), key.1.clone());
+        self.open_ahead(
+            |state| &state.opening,
+            key,
+            async move { spare::open(&client, &target).await },
+            |state, key, opened| match opened {
                 Ok(spare) => {
                     if let Ok(mut spares) = state.spares.lock() {
-                        spares.entry(key.clone()).or_insert(spare);
+                        spares.entry(key).or_insert(spare);
                     }
                 }
                 Err(error) => tracing::debug!(%error, pod = %key.1.pod, "agent: no spare exec stream"),
-            }
-            if let Ok(mut opening) = state.opening.lock() {
+            },
+        );
+    }
+
+    /// Runs `open` in the background for `key` unless the `opening` set already holds it
+    /// (one stream being opened per container and kind), hands its result to `keep`, then
+    /// releases the key.
+    fn open_ahead<T, F>(
+        self: &Arc<Self>,
+        opening: fn(&State) -> &std::sync::Mutex<HashSet<ContainerKey>>,
+        key: &ContainerKey,
+        open: F,
+        keep: fn(&State, ContainerKey, Result<T, ExecError>),
+    ) where
+        F: std::future::Future<Output = Result<T, ExecError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let claimed = opening(self).lock().map(|mut opening| opening.insert(key.clone())).unwrap_or(false);
+        if !claimed {
+            return;
+        }
+        let (state, key) = (self.clone(), key.clone());
+        tokio::spawn(async move {
+            keep(&state, key.clone(), open.await);
+            if let Ok(mut opening) = opening(&state).lock() {
                 opening.remove(&key);
             }
         });
@@ -122,28 +144,26 @@ impl State {
             .lock()
             .map(|refused| refused.get(key).is_some_and(|at| at.elapsed() < CHANNEL_RETRY))
             .unwrap_or(true);
-        let claimed =
-            !refused && self.channel_opening.lock().map(|mut opening| opening.insert(key.clone())).unwrap_or(false);
-        if !claimed {
+        if refused {
             return;
         }
-        let (state, client, key) = (self.clone(), client.clone(), key.clone());
-        tokio::spawn(async move {
-            match channel::open(&client, &key.1).await {
-                Ok(channel) => state.put_channel(key.clone(), channel),
+        let (client, target) = (client.clone(), key.1.clone());
+        self.open_ahead(
+            |state| &state.channel_opening,
+            key,
+            async move { channel::open(&client, &target).await },
+            |state, key, opened| match opened {
+                Ok(channel) => state.put_channel(key, channel),
                 Err(error) => {
                     // (a container without /bin/sh or a writable $TMPDIR: commands take exec
                     // streams of their own, as before)
                     tracing::debug!(%error, pod = %key.1.pod, "agent: no persistent channel");
                     if let Ok(mut refused) = state.channel_refused.lock() {
-                        refused.insert(key.clone(), Instant::now());
+                        refused.insert(key, Instant::now());
                     }
                 }
-            }
-            if let Ok(mut opening) = state.channel_opening.lock() {
-                opening.remove(&key);
-            }
-        });
+            },
+        );
     }
 
     /// `target` with its container chosen ([`container::with_container`]), remembered per pod.
@@ -346,7 +366,7 @@ async fn run_one(
         tracing::debug!(pod = %key.1.pod, "agent: exec on a persistent channel");
         tokio::select! {
             (result, after) = session::run_on_channel(&client, &request, stdin, &mut sinks, &received, channel) => {
-                if let ChannelAfter::Ready(channel) = after {
+                if let Some(channel) = after {
                     state.put_channel(key.clone(), channel);
                 }
                 result
